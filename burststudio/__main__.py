@@ -1,0 +1,3 @@
+from burststudio.cli import main
+
+raise SystemExit(main())

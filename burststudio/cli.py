@@ -1,0 +1,55 @@
+"""The `burststudio` command: subcommands live in burststudio/commands/, one module each.
+
+Only argparse is imported here so that `burststudio --help` starts fast; each command imports its heavy
+packages inside its `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from burststudio import __version__
+from burststudio.errors import EXIT_USAGE, UserError
+
+# Module names under burststudio.commands, in the order `--help` lists them.
+COMMANDS: list[str] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="burststudio",
+        description="A terminal workload studio for LLM serving: load or synthesise bursty workloads, "
+        "replay them against a server, watch it bend.",
+    )
+    parser.add_argument("--version", action="version", version=f"burststudio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"burststudio.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"burststudio {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"burststudio {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except MemoryError:
+        print(f"burststudio {args.command}: error: out of memory", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""Errors a user can cause, and the exit codes the command line maps them to."""
+
+from __future__ import annotations
+
+# Exit codes shared by every command.
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad input, bad preset, unreachable server: the run could not happen
+EXIT_LIMITS = 3  # the run happened and broke a limit set in the preset
+EXIT_TARGET_DIED = 4  # the target died mid-run
+
+
+class UserError(Exception):
+    """A problem with what the user gave us; printed as one line, never as a traceback."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, where: str | None = None):
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InputFileError(UserError):
+    """A trace or workload file that cannot be read as asked.
+
+    `where` names the file and, when known, the line (1-based, header included) or row.
+    """
+
+    def __init__(self, path: str, message: str, *, line: int | None = None, row: int | None = None):
+        loc = str(path)
+        if line is not None:
+            loc += f":{line}"
+        elif row is not None:
+            loc += f": row {row}"
+        super().__init__(message, where=loc)
+        self.path = str(path)
+        self.line = line
+        self.row = row

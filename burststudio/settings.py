@@ -1,0 +1,113 @@
+"""The `[target]` and `[replay]` settings of an experiment, as plain dataclasses.
+
+Presets (burststudio/presets.py) fill these from TOML and validate them from the field metadata below: `doc` is
+the one-line description `docs/presets.md` shows, `min`/`max` bound numbers, `choices` restricts strings.
+The replay engine and the targets read only these classes, never the TOML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def setting(default: Any, doc: str, **bounds: Any) -> Any:
+    """A dataclass field with its documentation and validation bounds."""
+    meta = {"doc": doc, **bounds}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class VllmSettings:
+    """A vLLM server that BurstStudio starts and stops (`target.kind = "vllm"`)."""
+
+    model: str = setting("tiny", 'Model path or name; "tiny" is the bundled dummy-weight Llama (no download).')
+    served_model_name: str = setting("tiny", "The model name the server answers to.")
+    build: str = setting("auto", "vLLM build: auto (CPU build without a GPU), cpu or gpu.", choices=["auto", "cpu", "gpu"])
+    max_model_len: int = setting(512, "--max-model-len: longest prompt + output in tokens.", min=16)
+    max_num_seqs: int = setting(8, "--max-num-seqs: sequences in one batch.", min=1)
+    max_num_batched_tokens: int = setting(512, "--max-num-batched-tokens: tokens in one engine step.", min=16)
+    kv_cache_memory_bytes: str = setting("", '--kv-cache-memory-bytes, e.g. "1M" (16 blocks of the tiny model); empty: vLLM default.')
+    gpu_memory_utilization: float = setting(0.0, "--gpu-memory-utilization (GPU build); 0: vLLM default.", min=0.0, max=1.0)
+    enable_prefix_caching: bool = setting(True, "--enable-prefix-caching.")
+    max_num_queued_reqs: int = setting(0, "--max-num-queued-reqs: reject with 503 beyond this many waiting; 0: unbounded.", min=0)
+    enforce_eager: bool = setting(True, "--enforce-eager: skip torch.compile (faster start on CPU).")
+    dtype: str = setting("bfloat16", "--dtype.")
+    extra_args: list = setting([], "More command-line flags passed to the server as they are.")
+    startup_timeout_s: float = setting(300.0, "Seconds to wait for the server to become healthy.", min=1.0)
+
+
+@dataclass
+class SimSettings:
+    """The built-in engine simulator (`target.kind = "sim"`)."""
+
+    profile: str = setting("cpu-tiny", "Cost profile: a named profile or a path to a calibrated profile file.")
+    num_blocks: int = setting(16, "KV-cache blocks.", min=1)
+    block_size: int = setting(128, "Tokens per KV-cache block.", min=1)
+    max_num_seqs: int = setting(8, "Sequences in one batch.", min=1)
+    max_num_batched_tokens: int = setting(512, "Tokens in one engine step.", min=16)
+    max_model_len: int = setting(512, "Longest prompt + output in tokens.", min=16)
+    enable_prefix_caching: bool = setting(True, "Reuse KV blocks of shared prefixes.")
+    max_num_queued_reqs: int = setting(0, "Reject with 503 beyond this many waiting; 0: unbounded.", min=0)
+
+
+@dataclass
+class TargetSettings:
+    """Where the workload is sent."""
+
+    kind: str = setting("url", "url (a running server), vllm (started by BurstStudio) or sim (the simulator).",
+                        choices=["url", "vllm", "sim"])
+    url: str = setting("http://127.0.0.1:8000", "Base URL of an OpenAI-compatible server (kind = url).")
+    model: str = setting("", "Model name to request; empty: the first one /v1/models lists.")
+    api_key_env: str = setting("", "Name of an environment variable holding the API key (never stored in a run).")
+    vllm: VllmSettings = field(default_factory=VllmSettings, metadata={"doc": "Managed vLLM settings."})
+    sim: SimSettings = field(default_factory=SimSettings, metadata={"doc": "Simulator settings."})
+
+
+@dataclass
+class TimeoutSettings:
+    """Per-request time limits; a request that passes one ends with outcome `timeout`."""
+
+    connect_s: float = setting(10.0, "Seconds to open a connection.", min=0.001)
+    first_token_s: float = setting(300.0, "Seconds from sending to the first token.", min=0.001)
+    idle_s: float = setting(60.0, "Seconds between two chunks of a stream.", min=0.001)
+    total_s: float = setting(0.0, "Seconds for the whole request; 0: no limit beyond the others.", min=0.0)
+
+
+@dataclass
+class LimitSettings:
+    """Limits for CI: a run that breaks one exits with code 3. Unset (negative) limits are not checked."""
+
+    goodput_min: float = setting(-1.0, "Fail when the share of requests meeting the SLOs is below this (0-1).", max=1.0)
+    failed_share_max: float = setting(-1.0, "Fail when the share of failed requests is above this (0-1).", max=1.0)
+    ttft_p99_max_s: float = setting(-1.0, "Fail when TTFT p99 in seconds is above this.")
+
+
+@dataclass
+class ReplaySettings:
+    """How the workload is sent."""
+
+    mode: str = setting("open", "open: each request at its scheduled time; closed: N users back to back.",
+                        choices=["open", "closed"])
+    users: int = setting(8, "Concurrent users in closed-loop mode.", min=1)
+    think_time_s: float = setting(0.0, "Pause of a closed-loop user between two requests.", min=0.0)
+    duration_s: float = setting(0.0, "Replay only the first S seconds of the workload; 0: all of it.", min=0.0)
+    time_scale: float = setting(1.0, "Stretch (>1) or compress (<1) the schedule.", min=1e-6)
+    rate_scale: float = setting(1.0, "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", min=1e-6)
+    max_concurrency: int = setting(0, "At most this many requests in flight (open loop); 0: no cap.", min=0)
+    endpoint: str = setting("completions", "completions (token-id prompts) or chat (text, needs a tokenizer).",
+                            choices=["completions", "chat"])
+    failed_rows: str = setting("skip", "Rows the trace recorded as failed: skip (counted) or send as recorded.",
+                               choices=["skip", "send"])
+    overlong: str = setting("clip", "Prompts longer than the server allows: clip or skip (counted either way).",
+                            choices=["clip", "skip"])
+    scrape_interval_s: float = setting(0.5, "Seconds between two /metrics samples; 0: do not sample.", min=0.0)
+    slo_ttft_s: float = setting(0.0, "TTFT objective for goodput, seconds; 0: none.", min=0.0)
+    slo_tpot_s: float = setting(0.0, "TPOT objective for goodput, seconds; 0: none.", min=0.0)
+    burst_window_s: float = setting(10.0, "Window length of the burst view.", min=0.001)
+    burst_top_share: float = setting(0.05, "Share of busiest windows called bursts.", min=0.0001, max=1.0)
+    seed: int = setting(0, "Seed for thinning and token ids.", min=0)
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings, metadata={"doc": "Per-request time limits."})
+    limits: LimitSettings = field(default_factory=LimitSettings, metadata={"doc": "CI limits (exit code 3)."})
