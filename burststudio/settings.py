@@ -62,6 +62,7 @@ class TargetSettings:
     url: str = setting("http://127.0.0.1:8000", "Base URL of an OpenAI-compatible server (kind = url).")
     model: str = setting("", "Model name to request; empty: the first one /v1/models lists.")
     api_key_env: str = setting("", "Name of an environment variable holding the API key (never stored in a run).")
+    vocab_size: int = setting(32000, "Token ids sent stay below this (an id outside the vocabulary crashes vLLM).", min=2)
     vllm: VllmSettings = field(default_factory=VllmSettings, metadata={"doc": "Managed vLLM settings."})
     sim: SimSettings = field(default_factory=SimSettings, metadata={"doc": "Simulator settings."})
 
