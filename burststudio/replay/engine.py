@@ -1,0 +1,380 @@
+"""The replay engine: workload -> plan -> dispatch against a target, with the scraper and the recorder running.
+
+It runs in its own process (the `burststudio replay` command is the engine; the studio starts that command and reads
+its `--events`), on uvloop where available. Everything is written as it happens (recorder.py); the summary at the end
+is rebuilt from the run directory by the same function `burststudio report` uses, so a finished run and a recovered
+one are summarised alike.
+
+Exit codes: 0 the run worked, 2 it could not run (UserError before the first request), 3 a limit of the preset was
+broken, 4 the target died mid-run, 130 the run was stopped (SIGINT/SIGTERM) before its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as _dt
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from burststudio.errors import EXIT_LIMITS, EXIT_OK, EXIT_TARGET_DIED, UserError
+from burststudio.replay import recorder as rec_mod
+from burststudio.replay.events import Events
+from burststudio.settings import ReplaySettings, TargetSettings
+
+EXIT_STOPPED = 130
+PROGRESS_INTERVAL_S = 0.25
+HEALTH_INTERVAL_S = 1.0
+HEALTH_FAILURES = 3  # consecutive failed health checks that mean the target died
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+    reason: str  # done | stopped | target_died
+
+
+def prepare_workload(workload, replay: ReplaySettings, seed: int | None = None):
+    """The workload as it will be sent: rate-scaled, then time-scaled, then its first `duration_s` seconds."""
+    from burststudio.workload import transform
+
+    w = workload
+    if replay.rate_scale != 1.0:
+        w = transform.rate_scale(w, replay.rate_scale, seed=replay.seed if seed is None else seed)
+    if replay.time_scale != 1.0:
+        w = transform.time_scale(w, replay.time_scale)
+    if replay.duration_s > 0 and len(w):
+        w = transform.window(w, 0.0, replay.duration_s)
+    return w
+
+
+def summary_settings(replay: ReplaySettings) -> dict[str, Any]:
+    return {"slo_ttft_s": replay.slo_ttft_s, "slo_tpot_s": replay.slo_tpot_s,
+            "burst_window_s": replay.burst_window_s, "burst_top_share": replay.burst_top_share,
+            "limits": dataclasses.asdict(replay.limits)}
+
+
+def default_run_dir(name: str, root: Path | str = "runs") -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "run"
+    path = Path(root) / f"{stamp}-{safe}"
+    k = 1
+    while path.exists():
+        k += 1
+        path = Path(root) / f"{stamp}-{safe}-{k}"
+    return path
+
+
+def _raise_fd_limit(want: int) -> int:
+    """Raise the open-file limit toward `want` (one per connection); returns the limit in force."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = min(hard, max(soft, want)) if hard != resource.RLIM_INFINITY else max(soft, want)
+        if target > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        return int(soft)
+    except (ImportError, ValueError, OSError):
+        return 1024
+
+
+def install_uvloop() -> bool:
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+class _Live:
+    """Counters the progress events report, fed by the request callbacks."""
+
+    def __init__(self, planned: int):
+        self.planned = planned
+        self.sent = 0
+        self.finished = 0
+        self.failed = 0
+        self.cancelled = 0
+        self.by_class: dict[str, int] = {}
+        self.recent_lateness: list[float] = []
+        self.recent_ttft: list[float] = []
+
+
+def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings, *, name: str,
+               resolved_toml: str = "", run_dir: Path | None = None, target_url: str | None = None,
+               events_stdout: bool = False, on_progress: Callable[[dict[str, Any]], None] | None = None,
+               on_notice: Callable[[str], None] | None = None, seed: int | None = None,
+               target=None) -> RunResult:
+    """Run one replay and return its summary. Raises UserError when the run cannot start (exit 2)."""
+    from burststudio.replay.plan import build_plan
+    from burststudio.targets import make_target
+
+    notices: list[str] = []
+
+    def notice(msg: str) -> None:
+        notices.append(msg)
+        if on_notice:
+            on_notice(msg)
+
+    w = prepare_workload(workload, replay, seed)
+    run_dir = Path(run_dir) if run_dir else default_run_dir(name)
+    if (run_dir / rec_mod.JOURNAL).exists():
+        raise UserError(f"{run_dir} already holds a run; choose another --out")
+    if target is None:
+        target = make_target(target_settings, target_url)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        target.start(run_dir, notice)
+        kind = getattr(target, "kind", "url")
+        wait = target_settings.vllm.startup_timeout_s if kind == "vllm" else 15.0
+        target.wait_healthy(wait)
+        info = target.describe()
+        vocab = info.vocab_size or target_settings.vocab_size
+        plan = build_plan(w, replay, model=info.model, vocab_size=vocab, max_model_len=info.max_model_len, seed=seed)
+        if len(plan) == 0:
+            raise UserError(f"nothing to send: the workload has {plan.stats.rows} requests after its transforms, "
+                            f"{plan.stats.skipped_failed} skipped as failed, {plan.stats.overlong_skipped} as too long")
+        api_key = target.api_key()
+        return _run(plan, target, info, replay, run_dir, name=name, resolved_toml=resolved_toml,
+                    events_stdout=events_stdout, on_progress=on_progress, notice=notice, api_key=api_key)
+    finally:
+        target.stop()
+
+
+def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str, resolved_toml: str,
+         events_stdout: bool, on_progress, notice, api_key: str | None) -> RunResult:
+    recorder = rec_mod.Recorder(run_dir)
+    if resolved_toml:
+        recorder.write_preset(resolved_toml)
+    settings = summary_settings(replay)
+    started = _dt.datetime.now().astimezone()
+    run_info: dict[str, Any] = {
+        "format": 1,
+        "name": name,
+        "started_at": started.isoformat(timespec="seconds"),
+        "complete": False,
+        "target": info.to_dict(),
+        "plan": plan.stats.to_dict(),
+        "mode": replay.mode,
+        "endpoint": plan.endpoint,
+        "settings": settings,
+        "replay": dataclasses.asdict(replay),
+        "pid": os.getpid(),
+    }
+    recorder.write_run_info(run_info)
+
+    uv = install_uvloop()
+    reason = "done"
+    try:
+        reason = asyncio.run(_async_run(plan, target, info, replay, recorder, run_info, events_stdout,
+                                        on_progress, notice, api_key, uv))
+    finally:
+        recorder.close()
+    run_info.update(complete=True, reason=reason,
+                    ended_at=_dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    rec_mod.write_json_atomic(run_dir / rec_mod.RUN_INFO, run_info)
+    summary = build_summary(run_dir, write=True)
+    code = EXIT_OK
+    if reason == "target_died":
+        code = EXIT_TARGET_DIED
+    elif reason == "stopped":
+        code = EXIT_STOPPED
+    elif summary["limits_broken"]:
+        code = EXIT_LIMITS
+    summary["exit_code"] = code
+    summary["reason"] = reason
+    rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
+    ev = Events([lambda e: _append_event(run_dir, e)], stdout=sys.stdout if events_stdout else None)
+    ev.emit("run_finished", exit_code=code, reason=reason, summary=summary)
+    return RunResult(run_dir=run_dir, summary=summary, exit_code=code, reason=reason)
+
+
+def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
+    w = rec_mod.JsonlWriter(run_dir / rec_mod.EVENTS)
+    w.write(event)
+    w.close()
+
+
+async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,
+                     run_info: dict[str, Any], events_stdout: bool, on_progress, notice, api_key, uv: bool) -> str:
+    from burststudio.replay.client import FAILURES, make_session
+    from burststudio.replay.dispatch import Dispatcher
+    from burststudio.replay.scrape import Scraper
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reason = ["done"]
+
+    def request_stop(why: str) -> None:
+        if not stop.is_set():
+            reason[0] = why
+            stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, request_stop, "stopped")
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+    live = _Live(len(plan))
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    fd_limit = _raise_fd_limit(len(plan) + 256)
+    cap = replay.max_concurrency if replay.max_concurrency > 0 else (replay.users if replay.mode == "closed" else 0)
+    limit = min(cap or len(plan), max(64, fd_limit - 128))
+    session = make_session(limit, replay.timeouts)
+    await _warm_up(session, target.url, headers)
+    # The schedule starts a little after setup so the first requests are not late by the setup itself.
+    t0_ns = time.perf_counter_ns() + 50_000_000
+    events = Events([recorder.event], stdout=sys.stdout if events_stdout else None, t0_ns=t0_ns)
+    # perf_counter is CLOCK_MONOTONIC on Linux: other processes on this machine can line their times up with it.
+    run_info["t0_perf_ns"] = t0_ns
+    recorder.write_run_info(run_info)
+
+    def say(msg: str) -> None:
+        events.emit("notice", message=msg)
+        notice(msg)
+
+    events.emit("run_started", run_dir=str(recorder.dir), name=run_info["name"], plan=run_info["plan"],
+                target=run_info["target"], mode=replay.mode, uvloop=uv, planned=len(plan))
+    if plan.stats.skipped_failed:
+        say(f"{plan.stats.skipped_failed} rows the trace recorded as failed are not sent (replay.failed_rows = skip)")
+    if plan.stats.overlong_clipped or plan.stats.overlong_skipped:
+        say(f"prompt + output over max_model_len {plan.stats.max_model_len}: {plan.stats.overlong_clipped} clipped, "
+            f"{plan.stats.overlong_skipped} skipped")
+
+    def on_sent(r) -> None:
+        live.sent += 1
+        recorder.sent(r.i, (r.sent_ns - t0_ns) / 1e9)
+
+    def on_end(r) -> None:
+        recorder.ended(r.to_json_dict(t0_ns))
+        o = r.outcome
+        if o == "ok":
+            live.finished += 1
+            if r.first_ns:
+                live.recent_ttft.append((r.first_ns - r.sent_ns) / 1e9)
+        elif o == "cancelled":
+            live.cancelled += 1
+        else:
+            live.failed += 1
+            live.by_class[o] = live.by_class.get(o, 0) + 1
+        live.recent_lateness.append((r.sent_ns - r.scheduled_ns) / 1e9)
+
+    dispatcher = Dispatcher(plan, session, target.url, headers, replay.timeouts, t0_ns=t0_ns, on_sent=on_sent,
+                            on_end=on_end, max_concurrency=replay.max_concurrency)
+
+    def progress() -> dict[str, Any]:
+        lat = sorted(live.recent_lateness)
+        ttft = sorted(live.recent_ttft)
+        live.recent_lateness.clear()
+        live.recent_ttft.clear()
+        ev = events.emit("progress", planned=live.planned, sent=live.sent, finished=live.finished,
+                         failed=live.failed, cancelled=live.cancelled, in_flight=dispatcher.in_flight,
+                         by_class=dict(live.by_class),
+                         lateness_p99_s=lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
+                         ttft_p50_s=ttft[len(ttft) // 2] if ttft else None)
+        recorder.flush()
+        if on_progress:
+            on_progress(ev)
+        return ev
+
+    async def progress_loop() -> None:
+        while not done.is_set():
+            try:
+                await asyncio.wait_for(done.wait(), PROGRESS_INTERVAL_S)
+            except asyncio.TimeoutError:
+                pass
+            progress()
+
+    async def health_loop() -> None:
+        fails = 0
+        while not done.is_set():
+            try:
+                await asyncio.wait_for(done.wait(), HEALTH_INTERVAL_S)
+                return
+            except asyncio.TimeoutError:
+                pass
+            ok = await loop.run_in_executor(None, target.alive)
+            fails = 0 if ok else fails + 1
+            if fails >= HEALTH_FAILURES:
+                say(f"the target at {target.url} stopped answering; ending the run")
+                request_stop("target_died")
+                return
+
+    def on_sample(s: dict[str, Any]) -> None:
+        recorder.sample(s)
+        events.emit("sample", **s)
+
+    done = asyncio.Event()
+    scrape_stop = asyncio.Event()
+    aux = [asyncio.create_task(progress_loop()), asyncio.create_task(health_loop())]
+    scraper = None
+    if replay.scrape_interval_s > 0:
+        scraper = Scraper(session, target.url, replay.scrape_interval_s, t0_ns, on_sample, say, headers)
+        aux.append(asyncio.create_task(scraper.run(scrape_stop)))
+    try:
+        if replay.mode == "closed":
+            await dispatcher.run_closed(replay.users, replay.think_time_s, stop)
+        else:
+            await dispatcher.run_open(stop)
+    finally:
+        if dispatcher.tasks:
+            await dispatcher.cancel_all()
+        scrape_stop.set()
+        done.set()
+        await asyncio.gather(*aux, return_exceptions=True)
+        if scraper is not None and scraper.cache_config:
+            run_info["cache_config"] = scraper.cache_config
+        progress()
+        await session.close()
+    return reason[0]
+
+
+async def _warm_up(session, url: str, headers: dict[str, str]) -> None:
+    """One request before the clock starts: the first request of a session pays for imports and a connection."""
+    import aiohttp
+
+    try:
+        async with session.get(url.rstrip("/") + "/v1/models", headers=headers,
+                               timeout=aiohttp.ClientTimeout(total=5)) as r:
+            await r.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        pass
+
+
+def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
+    """The summary of a run directory from its journal and samples (finished or not); with `write`, also the
+    Parquet tables and summary.json."""
+    import json
+
+    from burststudio.errors import InputFileError
+    from burststudio.replay.summary import summarize
+
+    run_dir = Path(run_dir)
+    info_path = run_dir / rec_mod.RUN_INFO
+    if not info_path.exists():
+        raise InputFileError(str(run_dir), "not a run directory (no run.json)")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise InputFileError(str(info_path), "not valid JSON") from None
+    records, sent = rec_mod.read_journal(run_dir)
+    samples = list(rec_mod.read_jsonl(run_dir / rec_mod.METRICS))
+    summary = summarize(records, samples, sent=len(sent), settings=info.get("settings"), plan=info.get("plan"),
+                        run_dir=str(run_dir), complete=bool(info.get("complete")))
+    summary = {"name": info.get("name"), "started_at": info.get("started_at"), **summary,
+               "target": info.get("target"), "cache_config": info.get("cache_config")}
+    if write:
+        rec_mod.write_tables(run_dir, records, samples)
+        rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
+    return summary

@@ -1,0 +1,215 @@
+"""Workload rows -> the requests a replay sends.
+
+A request reproduces its row exactly: a `/v1/completions` call with a token-id prompt of `prompt_tokens` ids and
+`max_tokens == min_tokens == output_tokens` with `ignore_eos`, streamed with usage. Every id lies in
+`[0, vocab_size)`: vLLM's engine dies on an id outside its vocabulary.
+
+Rows that share `prefix_blocks` ids share the same leading token ids (`PREFIX_BLOCK_TOKENS` per id, the ids derived
+from the block id and the seed), so the server's prefix cache hits as it did in the trace. The rest of a prompt is
+drawn per row, so unrelated rows share nothing by accident.
+
+Prompt + output must fit the server's `max_model_len` (a `min_tokens` above what is left is a 400): rows that do
+not fit are clipped (prompt first, then output) or skipped, as the settings say, and counted either way.
+
+Bodies are built when a request is sent (`Plan.body(i)`), not up front, so a million-row plan stays small.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from burststudio.settings import ReplaySettings
+from burststudio.workload.model import Workload
+
+PREFIX_BLOCK_TOKENS = 512  # Mooncake's hash_ids stand for 512-token blocks
+# Words for text prompts (chat mode); about one token each with common tokenizers.
+_WORDS = ("time person year way day thing man world life hand part child eye woman place work week case point "
+          "number group problem fact water room mother area money story month lot right study book job word "
+          "business issue side kind head house service friend father power hour game line end member law car "
+          "city name team minute idea kid body back parent face others level office door health art war history "
+          "party result change morning reason research girl guy moment air teacher force education").split()
+
+
+@dataclass
+class PlanStats:
+    """What became of the workload's rows; nothing is dropped without a count here."""
+
+    rows: int = 0  # rows in the workload handed to the plan (after duration/scale transforms)
+    planned: int = 0  # requests the replay will send
+    skipped_failed: int = 0  # rows the trace recorded as failed, not sent
+    sent_failed: int = 0  # rows recorded as failed, sent as recorded
+    overlong_clipped: int = 0  # rows shortened to fit max_model_len
+    overlong_skipped: int = 0  # rows not sent because they do not fit max_model_len
+    lengths_raised: int = 0  # rows with a zero prompt or output length, sent with 1 token instead
+    max_model_len: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Plan:
+    """The requests to send, in schedule order, as parallel arrays."""
+
+    model: str
+    endpoint: str  # completions | chat
+    vocab_size: int
+    seed: int
+    scheduled_s: np.ndarray  # seconds from the start of the run
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    rows: np.ndarray  # index of the workload row each request comes from
+    prefix_blocks: list[list[int] | None] | None = None
+    stats: PlanStats = field(default_factory=PlanStats)
+    _block_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.scheduled_s.size)
+
+    @property
+    def path(self) -> str:
+        return "/v1/chat/completions" if self.endpoint == "chat" else "/v1/completions"
+
+    # Token ids ------------------------------------------------------------------------------------------------------
+    def _block_ids(self, block: int) -> np.ndarray:
+        ids = self._block_cache.get(block)
+        if ids is None:
+            rng = np.random.default_rng([self.seed, 1, int(block) & 0xFFFFFFFFFFFF])
+            ids = rng.integers(0, self.vocab_size, PREFIX_BLOCK_TOKENS, dtype=np.int64)
+            if len(self._block_cache) > 4096:  # bound memory on traces with many distinct blocks
+                self._block_cache.clear()
+            self._block_cache[block] = ids
+        return ids
+
+    def prompt_ids(self, i: int) -> list[int]:
+        """Exactly `prompt_tokens[i]` ids, all in [0, vocab_size): the shared prefix blocks, then per-row ids."""
+        n = int(self.prompt_tokens[i])
+        parts: list[np.ndarray] = []
+        have = 0
+        blocks = self.prefix_blocks[i] if self.prefix_blocks is not None else None
+        if blocks:
+            for b in blocks:
+                if have >= n:
+                    break
+                ids = self._block_ids(b)[: n - have]
+                parts.append(ids)
+                have += ids.size
+        if have < n:
+            rng = np.random.default_rng([self.seed, 2, int(self.rows[i])])
+            parts.append(rng.integers(0, self.vocab_size, n - have, dtype=np.int64))
+        return np.concatenate(parts).tolist() if len(parts) > 1 else parts[0].tolist()
+
+    def prompt_text(self, i: int) -> str:
+        """About `prompt_tokens[i]` words (chat mode: the server's tokenizer decides the exact count)."""
+        rng = np.random.default_rng([self.seed, 3, int(self.rows[i])])
+        picks = rng.integers(0, len(_WORDS), int(self.prompt_tokens[i]))
+        return " ".join(_WORDS[k] for k in picks)
+
+    # Bodies ---------------------------------------------------------------------------------------------------------
+    def body(self, i: int) -> dict[str, Any]:
+        out = int(self.output_tokens[i])
+        if self.endpoint == "chat":
+            return {
+                "model": self.model,
+                "messages": [{"role": "user", "content": self.prompt_text(i)}],
+                "max_completion_tokens": out,
+                "min_tokens": out,
+                "ignore_eos": True,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+        return {
+            "model": self.model,
+            "prompt": self.prompt_ids(i),
+            "max_tokens": out,
+            "min_tokens": out,
+            "ignore_eos": True,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+
+    def body_bytes(self, i: int) -> bytes:
+        return json.dumps(self.body(i), separators=(",", ":")).encode()
+
+
+def fit_lengths(prompt: np.ndarray, output: np.ndarray, max_model_len: int | None,
+                overlong: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Make each (prompt, output) fit: returns prompt, output, keep-mask, clipped count, skipped count.
+
+    Clipping shortens the prompt first (to at least 1 token), then the output: the response length is what the
+    trace's load is mostly made of, so it is kept whole where it can be.
+    """
+    prompt = prompt.copy()
+    output = output.copy()
+    keep = np.ones(prompt.size, dtype=bool)
+    if not max_model_len:
+        return prompt, output, keep, 0, 0
+    over = prompt + output > max_model_len
+    n_over = int(over.sum())
+    if not n_over:
+        return prompt, output, keep, 0, 0
+    if overlong == "skip":
+        keep &= ~over
+        return prompt, output, keep, 0, n_over
+    cap = int(max_model_len)
+    output[over] = np.minimum(output[over], cap - 1)
+    prompt[over] = np.maximum(1, np.minimum(prompt[over], cap - output[over]))
+    return prompt, output, keep, n_over, 0
+
+
+def build_plan(workload: Workload, settings: ReplaySettings, *, model: str, vocab_size: int,
+               max_model_len: int | None = None, endpoint: str | None = None, seed: int | None = None) -> Plan:
+    """The requests for `workload` (already cut and scaled to what is to be sent), in arrival order."""
+    if vocab_size < 2:
+        raise ValueError(f"vocab_size must be at least 2, got {vocab_size}")
+    n = len(workload)
+    stats = PlanStats(rows=n, max_model_len=max_model_len)
+    arrival = workload.arrival_s.astype(np.float64) if n else np.empty(0)
+    prompt = workload.prompt_tokens.astype(np.int64) if n else np.empty(0, np.int64)
+    output = workload.output_tokens.astype(np.int64) if n else np.empty(0, np.int64)
+    keep = np.ones(n, dtype=bool)
+
+    failed = workload.failed if n else np.zeros(0, bool)
+    if settings.failed_rows == "skip":
+        stats.skipped_failed = int(failed.sum())
+        keep &= ~failed
+    else:
+        stats.sent_failed = int(failed.sum())
+
+    # A zero-length prompt or output cannot be sent as such (vLLM rejects both); failed rows often carry zeros.
+    low = keep & ((prompt < 1) | (output < 1))
+    stats.lengths_raised = int(low.sum())
+    prompt = np.maximum(prompt, 1)
+    output = np.maximum(output, 1)
+
+    sub_p, sub_o, fits, clipped, skipped = fit_lengths(prompt[keep], output[keep], max_model_len, settings.overlong)
+    prompt[keep] = sub_p
+    output[keep] = sub_o
+    idx_keep = np.flatnonzero(keep)
+    keep[idx_keep[~fits]] = False
+    stats.overlong_clipped = clipped
+    stats.overlong_skipped = skipped
+
+    rows = np.flatnonzero(keep)
+    stats.planned = int(rows.size)
+    prefix = None
+    if workload.has("prefix_blocks") and rows.size:
+        col = workload.table.column("prefix_blocks").take(rows).to_pylist()
+        if any(col):
+            prefix = col
+    return Plan(
+        model=model,
+        endpoint=endpoint or settings.endpoint,
+        vocab_size=int(vocab_size),
+        seed=int(settings.seed if seed is None else seed),
+        scheduled_s=arrival[rows] - (arrival[0] if n else 0.0),
+        prompt_tokens=prompt[rows],
+        output_tokens=output[rows],
+        rows=rows,
+        prefix_blocks=prefix,
+        stats=stats,
+    )

@@ -1,0 +1,172 @@
+"""The run directory: written as the run happens, so a killed run keeps every request that ended.
+
+Layout (docs/replay.md):
+  preset.toml        the resolved preset (no secrets: the API key is read from the environment)
+  run.json           what the run is: plan counts, target, settings, start time; written before the first request
+  journal.jsonl      one line per request as it ends (`"kind": "end"`), and a short `"kind": "sent"` line as each
+                     leaves; appended and flushed, never rewritten
+  metrics.jsonl      one line per /metrics sample
+  events.jsonl       the live events, as `--events` prints them
+  requests.parquet   every request, one row each (at the end, or by `burststudio report`)
+  metrics.parquet    the samples as a table
+  summary.json       the summary (at the end, or by `burststudio report`)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+JOURNAL = "journal.jsonl"
+METRICS = "metrics.jsonl"
+EVENTS = "events.jsonl"
+RUN_INFO = "run.json"
+PRESET = "preset.toml"
+SUMMARY = "summary.json"
+REQUESTS_PARQUET = "requests.parquet"
+METRICS_PARQUET = "metrics.parquet"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str)
+
+
+class JsonlWriter:
+    """Append-only JSON lines; flushed on demand so a crash loses at most what came after the last flush."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._f = open(path, "a", encoding="utf-8", buffering=1 << 16)
+        self.lines = 0
+
+    def write(self, obj: dict[str, Any], flush: bool = False) -> None:
+        self._f.write(_dumps(obj) + "\n")
+        self.lines += 1
+        if flush:
+            self._f.flush()
+
+    def flush(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            self._f.close()
+
+
+class Recorder:
+    """Owns the run directory while the run lasts."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.journal = JsonlWriter(self.dir / JOURNAL)
+        self.metrics = JsonlWriter(self.dir / METRICS)
+        self.events = JsonlWriter(self.dir / EVENTS)
+
+    def write_preset(self, text: str) -> None:
+        (self.dir / PRESET).write_text(text, encoding="utf-8")
+
+    def write_run_info(self, info: dict[str, Any]) -> None:
+        write_json_atomic(self.dir / RUN_INFO, info)
+
+    def sent(self, i: int, t_s: float) -> None:
+        self.journal.write({"kind": "sent", "i": i, "t": round(t_s, 6)})
+
+    def ended(self, record: dict[str, Any]) -> None:
+        record["kind"] = "end"
+        self.journal.write(record, flush=True)
+
+    def sample(self, sample: dict[str, Any]) -> None:
+        self.metrics.write(sample, flush=True)
+
+    def event(self, event: dict[str, Any]) -> None:
+        self.events.write(event, flush=True)
+
+    def flush(self) -> None:
+        for w in (self.journal, self.metrics, self.events):
+            w.flush()
+
+    def close(self) -> None:
+        for w in (self.journal, self.metrics, self.events):
+            w.close()
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The objects of a JSON-lines file; a last line cut short by a killed writer is left out, any other bad line
+    is an error naming the file and line."""
+    from burststudio.errors import InputFileError
+
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    last = max((n for n, raw in enumerate(lines) if raw.strip()), default=-1)
+    for n, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            if n == last:
+                return  # the writer died mid-line
+            raise InputFileError(str(path), "not a JSON line", line=n + 1) from None
+        if isinstance(obj, dict):
+            yield obj
+
+
+def read_journal(run_dir: Path) -> tuple[list[dict[str, Any]], set[int]]:
+    """(ended request records, indices of requests that were sent) from a run's journal."""
+    ended: dict[int, dict[str, Any]] = {}
+    sent: set[int] = set()
+    for obj in read_jsonl(Path(run_dir) / JOURNAL):
+        kind = obj.get("kind")
+        if kind == "sent":
+            sent.add(int(obj["i"]))
+        elif kind == "end":
+            ended[int(obj["i"])] = obj
+            sent.add(int(obj["i"]))
+    return list(ended.values()), sent
+
+
+def records_table(records: list[dict[str, Any]]):
+    """The per-request records as an arrow table (chunk times as a list column)."""
+    import pyarrow as pa
+
+    cols = ["i", "row", "outcome", "status", "scheduled_s", "sent_s", "first_s", "end_s", "prompt_tokens",
+            "output_tokens", "usage_prompt_tokens", "usage_completion_tokens", "chunk_tokens", "error", "timeout",
+            "retry_after", "chunks_us"]
+    types = {"i": pa.int64(), "row": pa.int64(), "outcome": pa.string(), "status": pa.int32(),
+             "scheduled_s": pa.float64(), "sent_s": pa.float64(), "first_s": pa.float64(), "end_s": pa.float64(),
+             "prompt_tokens": pa.int64(), "output_tokens": pa.int64(), "usage_prompt_tokens": pa.int64(),
+             "usage_completion_tokens": pa.int64(), "chunk_tokens": pa.int64(), "error": pa.string(),
+             "timeout": pa.string(), "retry_after": pa.string(), "chunks_us": pa.list_(pa.int64())}
+    records = sorted(records, key=lambda r: r.get("i", 0))
+    return pa.table({c: pa.array([r.get(c) for r in records], type=types[c]) for c in cols})
+
+
+def samples_table(samples: list[dict[str, Any]]):
+    import pyarrow as pa
+
+    keys: list[str] = []
+    for s in samples:
+        for k, v in s.items():
+            if k not in keys and not isinstance(v, (dict, list)):
+                keys.append(k)
+    return pa.table({k: pa.array([s.get(k) for s in samples]) for k in keys}) if keys else pa.table({})
+
+
+def write_tables(run_dir: Path, records: list[dict[str, Any]], samples: list[dict[str, Any]]) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(records_table(records), str(Path(run_dir) / REQUESTS_PARQUET), compression="zstd")
+    pq.write_table(samples_table(samples), str(Path(run_dir) / METRICS_PARQUET), compression="zstd")

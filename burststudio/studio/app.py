@@ -1,0 +1,117 @@
+"""The studio app: three screens (Workload, Replay, Results), a help screen and the command palette.
+
+`make_app(config)` builds it (tests pass a config pointing at a temporary folder); `main()` runs it and is what
+`burststudio` with no subcommand calls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from burststudio.studio.commands import StudioCommands
+from burststudio.studio.config import StudioConfig
+from burststudio.studio.messages import TargetChanged
+from burststudio.studio.screens.help_screen import HelpScreen
+from burststudio.studio.screens.replay_screen import ReplayScreen
+from burststudio.studio.screens.results_screen import ResultsScreen
+from burststudio.studio.screens.workload_screen import WorkloadScreen
+from burststudio.studio.widgets.nav_bar import NavBar
+
+SCREEN_NAMES = ("workload", "replay", "results")
+
+
+class StudioApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "BurstStudio"
+    COMMANDS = App.COMMANDS | {StudioCommands}
+    BINDINGS = [
+        Binding("f1", "show('workload')", "Workload"),
+        Binding("f2", "show('replay')", "Replay"),
+        Binding("f3", "show('results')", "Results"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+s", "save_preset", "Save preset", show=False),
+        Binding("ctrl+r", "start_replay", "Start replay", show=False),
+        Binding("ctrl+x", "stop_replay", "Stop replay", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, config: StudioConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or StudioConfig()
+        self.current_screen_name = "workload"
+
+    def on_mount(self) -> None:
+        self.install_screen(WorkloadScreen(self.config), "workload")
+        self.install_screen(ReplayScreen(self.config), "replay")
+        self.install_screen(ResultsScreen(self.config), "results")
+        self.push_screen("workload")
+
+    # Screens ------------------------------------------------------------------------------------------------------
+    @property
+    def workload_screen(self) -> WorkloadScreen:
+        return self.get_screen("workload")  # type: ignore[return-value]
+
+    @property
+    def replay_screen(self) -> ReplayScreen:
+        return self.get_screen("replay")  # type: ignore[return-value]
+
+    @property
+    def results_screen(self) -> ResultsScreen:
+        return self.get_screen("results")  # type: ignore[return-value]
+
+    def action_show(self, name: str) -> None:
+        if name not in SCREEN_NAMES:
+            return
+        while isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        if self.current_screen_name != name:
+            self.current_screen_name = name
+            self.switch_screen(name)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # Commands that belong to one screen but are reachable from anywhere ------------------------------------------------
+    def action_save_preset(self) -> None:
+        self.workload_screen.save_preset()
+
+    def action_fit_trace(self) -> None:
+        self.action_show("workload")
+        self.workload_screen.fit_trace()
+
+    def action_start_replay(self) -> None:
+        self.action_show("replay")
+        self.replay_screen.start_run()
+
+    def action_stop_replay(self) -> None:
+        self.replay_screen.stop_run()
+
+    def action_refresh_runs(self) -> None:
+        self.results_screen.refresh_runs()
+
+    def action_set_target(self, kind: str) -> None:
+        self.replay_screen.set_target_kind(kind)
+
+    # Target ----------------------------------------------------------------------------------------------------------
+    def on_target_changed(self, message: TargetChanged) -> None:
+        for name in SCREEN_NAMES:
+            for bar in self.get_screen(name).query(NavBar):
+                bar.target = message.description
+
+    async def action_quit(self) -> None:
+        # Quitting stops the engine but keeps what it wrote (the run directory stays).
+        await self.replay_screen.stop_run_and_wait()
+        self.exit()
+
+
+def make_app(config: StudioConfig | None = None) -> StudioApp:
+    return StudioApp(config)
+
+
+def main(root: Path | None = None) -> int:
+    make_app(StudioConfig(root=root or Path.cwd())).run()
+    return 0

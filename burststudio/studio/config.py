@@ -1,0 +1,43 @@
+"""Where the studio looks for traces, presets and runs, and what it starts with.
+
+Tests build one of these pointing at a temporary folder (the app factory takes it), so nothing on screen depends on
+the machine it runs on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class StudioConfig:
+    root: Path = field(default_factory=Path.cwd)
+    traces_dir: Path | None = None
+    presets_dir: Path | None = None
+    runs_dir: Path | None = None
+    # The simulator needs no server, so a fresh studio can replay at once.
+    target_kind: str = "sim"
+    target_url: str = "http://127.0.0.1:8000"
+    # Requests synthesised for the preview of a generator (its duration follows from the rate).
+    preview_requests: int = 100_000
+    seed: int = 0
+    # The command that starts the headless engine; tests point it at their own interpreter.
+    engine_command: tuple[str, ...] | None = None
+    # Live chart redraws per second.
+    redraw_hz: float = 4.0
+    # Latest requests kept in the replay table.
+    table_rows: int = 200
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.traces_dir = Path(self.traces_dir) if self.traces_dir else self.root / "traces"
+        self.presets_dir = Path(self.presets_dir) if self.presets_dir else self.root / "presets"
+        self.runs_dir = Path(self.runs_dir) if self.runs_dir else self.root / "runs"
+
+    def target_description(self) -> str:
+        if self.target_kind == "url":
+            return f"url {self.target_url}"
+        if self.target_kind == "vllm":
+            return "vllm (managed)"
+        return "sim (simulator)"

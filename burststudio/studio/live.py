@@ -1,0 +1,84 @@
+"""Live run state for the Replay screen, fed by the engine's events and read by the charts at 4-5 Hz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from burststudio.studio.series import RingBuffer
+
+SERIES = ("sent_rps", "finished_rps", "scheduled_rps", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms",
+          "kv_pct", "running", "waiting", "preemptions", "lateness_p99_ms", "failed")
+
+
+class LiveRun:
+    def __init__(self, capacity: int = 4096):
+        self.series = {name: RingBuffer(capacity) for name in SERIES}
+        self.failures: dict[str, int] = {}
+        self.progress: dict[str, Any] = {}
+        self.target: str = ""
+        self.notices: list[str] = []
+        self.summary: dict[str, Any] | None = None
+        self.run_dir: str | None = None
+        self.points_received = 0
+        self._last: dict[str, Any] | None = None
+        self.schedule = None  # arrival_s of the workload, to chart the scheduled rate
+
+    def feed(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        t = event.get("t")
+        if kind == "run_started":
+            self.run_dir = event.get("run_dir")
+            target = event.get("target")
+            self.target = target if isinstance(target, str) else (target or {}).get("url", "") if isinstance(target, dict) else ""
+        elif kind == "notice":
+            self.notices.append(str(event.get("message", "")))
+        elif kind == "progress" and t is not None:
+            self._progress(float(t), event)
+        elif kind == "sample" and t is not None:
+            self._sample(float(t), event)
+        elif kind == "run_finished":
+            self.summary = event.get("summary")
+
+    def _add(self, name: str, t: float, value: Any) -> None:
+        if value is None:
+            return
+        self.series[name].append(t, float(value))
+        self.points_received += 1
+
+    def _progress(self, t: float, e: dict[str, Any]) -> None:
+        last = self._last
+        self.progress = e
+        self.failures = dict(e.get("by_class") or {})
+        self.failures.pop("ok", None)
+        if last is not None and t > last["t"]:
+            dt = t - last["t"]
+            self._add("sent_rps", t, (e.get("sent", 0) - last.get("sent", 0)) / dt)
+            done = e.get("finished", 0) + e.get("failed", 0)
+            self._add("finished_rps", t, (done - last.get("finished", 0) - last.get("failed", 0)) / dt)
+            if self.schedule is not None:
+                import numpy as np
+
+                n = np.searchsorted(self.schedule, [last["t"], t])
+                self._add("scheduled_rps", t, (n[1] - n[0]) / dt)
+        self._add("failed", t, e.get("failed"))
+        for key, name in (("ttft_p50_s", "ttft_p50_ms"), ("ttft_p99_s", "ttft_p99_ms"), ("itl_p50_s", "itl_p50_ms"),
+                          ("itl_p99_s", "itl_p99_ms"), ("lateness_p99_s", "lateness_p99_ms")):
+            if e.get(key) is not None:
+                self._add(name, t, e[key] * 1000.0)
+        self._last = e
+
+    def _sample(self, t: float, e: dict[str, Any]) -> None:
+        kv = e.get("kv_cache_usage", e.get("kv_cache_usage_perc"))
+        if kv is not None:
+            self._add("kv_pct", t, float(kv) * (100.0 if float(kv) <= 1.0 else 1.0))
+        for key in ("running", "waiting", "preemptions"):
+            self._add(key, t, e.get(key))
+
+    def progress_line(self) -> str:
+        p = self.progress
+        if not p:
+            return "waiting for the engine…"
+        planned = p.get("planned")
+        total = f"/{planned:,}" if isinstance(planned, int) else ""
+        return (f"t {p.get('t') or 0:6.1f} s  sent {p.get('sent', 0):,}{total}  finished {p.get('finished', 0):,}  "
+                f"failed {p.get('failed', 0):,}  in flight {p.get('in_flight', 0):,}")

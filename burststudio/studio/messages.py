@@ -1,0 +1,101 @@
+"""The app's own messages, named for what happened. Tests assert on these (via `run_test(message_hook=...)`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class ParamsEdited(Message):
+    """The user changed a field of the parameter form; `values` holds every field, keyed by its path."""
+
+    values: dict[str, Any]
+    changed: str = ""
+
+
+@dataclass
+class SourceChosen(Message):
+    """The user picked what the workload comes from: kind is trace, generator or preset."""
+
+    kind: str
+    name: str
+
+
+@dataclass
+class PreviewComputed(Message):
+    """A preview finished for the workload described by `key`; `preview` is a studio.preview.Preview."""
+
+    key: str
+    preview: Any
+    elapsed_s: float
+
+
+@dataclass
+class PreviewFailed(Message):
+    """The workload could not be built; `field` names the form field at fault when one is."""
+
+    key: str
+    message: str
+    field: str | None = None
+
+
+@dataclass
+class TraceLoaded(Message):
+    path: str
+    requests: int
+
+
+@dataclass
+class FitCompleted(Message):
+    """A fit of the loaded trace filled the generator form with `params`."""
+
+    params: dict[str, Any]
+
+
+@dataclass
+class PresetSaved(Message):
+    path: Path
+
+
+@dataclass
+class TargetChanged(Message):
+    """The target kind or URL changed (shown in every screen's tab bar)."""
+
+    description: str
+
+
+@dataclass
+class RunStarted(Message):
+    run_dir: Path
+    preset: Path
+
+
+@dataclass
+class RunEventsReceived(Message):
+    """A batch of the engine's JSON-line events, read since the last batch."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ChartsRedrawn(Message):
+    """The live charts drew `points` points in total (one message per redraw)."""
+
+    points: int
+
+
+@dataclass
+class RunFinished(Message):
+    run_dir: Path
+    returncode: int | None
+    stopped: bool = False
+    error: str | None = None
+
+
+@dataclass
+class RunsRefreshed(Message):
+    runs: list[str]

@@ -1,0 +1,42 @@
+"""The help screen (`?`): the screens, their keys and the flows, in one page."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# BurstStudio
+
+**Workload** (F1): pick a trace, a generator or a preset on the left and edit its parameters; the preview on the
+right follows each change. *Fit* fits the loaded trace and fills the generator form; *Save preset* writes a TOML
+preset to `presets/`.
+
+**Replay** (F2): choose the target (`sim` needs no server), then *Start*. The engine runs as its own process; charts
+show requests/s, TTFT and ITL, KV-cache usage, queueing, failures and lateness. *Stop* ends the run and keeps its
+results.
+
+**Results** (F3): the runs in `runs/`. Select one to read its summary; mark two or more with `space` and press `c`
+to compare them side by side.
+
+| Key | Does |
+|---|---|
+| F1 / F2 / F3 | Workload / Replay / Results |
+| ctrl+p | command palette |
+| ctrl+s | save the workload as a preset |
+| ctrl+r | start a replay of the current workload |
+| ctrl+x | stop the replay |
+| ? | this help |
+| q / ctrl+q | quit (a running replay is stopped, its results kept) |
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Markdown(HELP)

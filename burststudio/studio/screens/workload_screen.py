@@ -1,0 +1,297 @@
+"""The Workload screen: choose a source, edit its parameters, watch the preview follow.
+
+Building the workload and its preview runs in a thread worker; each edit starts a new one and cancels the one before
+(the exclusive "preview" group), and a result that arrives for an older edit is dropped by its key.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Static
+from textual.worker import get_current_worker
+
+from burststudio.studio import core
+from burststudio.studio.config import StudioConfig
+from burststudio.studio.messages import (
+    FitCompleted,
+    ParamsEdited,
+    PresetSaved,
+    PreviewComputed,
+    PreviewFailed,
+    SourceChosen,
+    TraceLoaded,
+)
+from burststudio.studio.widgets.chart import Chart
+from burststudio.studio.widgets.nav_bar import NavBar
+from burststudio.studio.widgets.param_form import ParamForm
+from burststudio.studio.widgets.source_picker import SourcePicker
+from burststudio.studio.widgets.stats_panel import StatsPanel
+
+
+class WorkloadScreen(Screen[None]):
+    def __init__(self, config: StudioConfig) -> None:
+        super().__init__(id="workload-screen")
+        self.config = config
+        self.kind = "generator"
+        self.base = None  # the loaded trace or preset workload, before the form's transforms
+        self.base_path: str | None = None
+        self.preset = None  # the Preset the source came from, if any
+        self.values: dict[str, Any] = {}
+        self.preview = None
+        self._key = 0
+        self._loading: str | None = None
+
+    # Layout --------------------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield NavBar("workload", self.config.target_description())
+        with Horizontal(id="workload-body"):
+            with VerticalScroll(id="workload-side"):
+                yield SourcePicker(core.list_traces(self.config.traces_dir), core.list_presets(self.config.presets_dir))
+                yield Static("", id="source-status")
+                yield ParamForm(id="params")
+                with Horizontal(id="workload-actions"):
+                    yield Button("Fit", id="fit", compact=True, disabled=True)
+                    yield Input("my-workload", id="preset-name", compact=True)
+                    yield Button("Save", id="save", compact=True, variant="primary")
+            with Vertical(id="workload-charts"):
+                yield Chart("arrivals / s", id="rate-chart")
+                with Horizontal(id="hist-row"):
+                    yield Chart("gap s (fit)", id="gap-chart")
+                    yield Chart("prompt tokens", id="prompt-chart")
+                    yield Chart("output tokens", id="output-chart")
+                yield StatsPanel(id="stats")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self._use_generator()
+
+    # Sources -------------------------------------------------------------------------------------------------------
+    async def _use_generator(self, values: dict[str, Any] | None = None) -> None:
+        self.kind = "generator"
+        self.base = None
+        self.base_path = None
+        self.query_one("#fit", Button).disabled = True
+        fields = core.generator_fields()
+        start = dict(core.GENERATOR_START)
+        start["requests"] = self.config.preview_requests
+        if values is not None:
+            start = {**{k: v for k, v in start.items() if k.endswith((".process", ".dist", ".kind"))}, **values}
+            if "duration_s" in values:
+                start.pop("requests", None)
+        if not fields:
+            self._status("[red]the generators are not installed[/]")
+        await self.query_one(ParamForm).set_fields(fields, start)
+        self._status("generator" if fields else "")
+        self.values = self.query_one(ParamForm).values() if fields else {}
+        self.schedule_preview()
+
+    async def _use_base(self, workload, label: str, transforms: dict[str, Any] | None = None) -> None:
+        self.kind = "trace"
+        self.base = workload
+        self.query_one("#fit", Button).disabled = False
+        values = {f.path: f.default for f in core.TRANSFORM_FIELDS}
+        values.update(transforms or {})
+        await self.query_one(ParamForm).set_fields(core.TRANSFORM_FIELDS, values)
+        self.values = self.query_one(ParamForm).values()
+        self._status(f"{label}: {len(workload):,} requests")
+        self.schedule_preview()
+
+    @on(SourceChosen)
+    async def source_chosen(self, message: SourceChosen) -> None:
+        if message.kind == "generator":
+            self.preset = None
+            await self._use_generator()
+        elif message.kind == "trace":
+            self.preset = None
+            self.load_source("trace", message.name)
+        elif message.kind == "preset":
+            self.load_source("preset", message.name)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#source-status", Static).update(text)
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_source(self, kind: str, name: str) -> None:
+        path = Path(name).expanduser()
+        self._loading = str(path)
+        self.app.call_from_thread(self._status, f"loading {path.name}…")
+        self.app.call_from_thread(setattr, self.query_one("#workload-charts"), "loading", True)
+        try:
+            if kind == "trace":
+                workload = core.load_trace(path)
+                preset = None
+            else:
+                preset = core.load_preset(path)
+                workload = None if not preset.is_trace else core.load_trace(preset.workload_spec["trace"])
+        except Exception as exc:  # one line for the user, whatever the loader raised
+            self.app.call_from_thread(self._load_failed, str(path), _one_line(exc))
+            return
+        finally:
+            self.app.call_from_thread(setattr, self.query_one("#workload-charts"), "loading", False)
+        if get_current_worker().is_cancelled:
+            return
+        self.app.call_from_thread(self._loaded, kind, path, workload, preset)
+
+    def _load_failed(self, path: str, message: str) -> None:
+        self._status(f"[red]{Path(path).name}: cannot load[/]")
+        self.notify(message, title="Cannot load", severity="error", timeout=8)
+
+    async def _loaded(self, kind: str, path: Path, workload, preset) -> None:
+        self.preset = preset
+        self.base_path = str(preset.workload_spec["trace"]) if preset is not None and workload is not None else str(path)
+        if preset is not None and workload is None:
+            await self._use_generator(core.values_from_spec(
+                {k: v for k, v in preset.workload_spec.items() if k not in ("name", "seed")}))
+            self._status(f"preset {path.name}: generator")
+            return
+        transforms = {}
+        if preset is not None:
+            spec = preset.workload_spec
+            start, end = spec.get("window_s", [0.0, float("inf")])
+            transforms = {"window.start_s": float(start), "window.end_s": 0.0 if end == float("inf") else float(end),
+                          "time_scale": float(spec.get("time_scale", 1.0)),
+                          "rate_scale": float(spec.get("rate_scale", 1.0))}
+        self.post_message(TraceLoaded(str(path), len(workload)))
+        await self._use_base(workload, path.name, transforms)
+
+    # Preview -------------------------------------------------------------------------------------------------------
+    @on(ParamsEdited)
+    def params_edited(self, message: ParamsEdited) -> None:
+        self.values = dict(message.values)
+        self.schedule_preview()
+
+    def schedule_preview(self) -> None:
+        self._key += 1
+        self.compute_preview(str(self._key), self.kind, dict(self.values), self.base)
+
+    @work(thread=True, exclusive=True, group="preview")
+    def compute_preview(self, key: str, kind: str, values: dict[str, Any], base) -> None:
+        from burststudio.studio import preview as preview_mod
+
+        worker = get_current_worker()
+        t0 = time.perf_counter()
+        try:
+            workload = self.build_workload(kind, values, base)
+            if worker.is_cancelled:
+                return
+            result = preview_mod.compute(workload)
+        except core.FieldError as exc:
+            self.post_message(PreviewFailed(key, exc.message, exc.field))
+            return
+        except Exception as exc:
+            self.post_message(PreviewFailed(key, _one_line(exc)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(PreviewComputed(key, result, time.perf_counter() - t0))
+
+    def build_workload(self, kind: str, values: dict[str, Any], base):
+        """The workload the form describes now (called from the preview thread)."""
+        if kind == "generator":
+            return core.synthesize(core.spec_from_values(values), seed=self.config.seed,
+                                   base_dir=self.config.presets_dir)
+        if base is None:
+            raise core.FieldError("no workload loaded")
+        return core.apply_transforms(base, values, seed=self.config.seed)
+
+    @on(PreviewFailed)
+    def preview_failed(self, message: PreviewFailed) -> None:
+        if message.key != str(self._key):
+            return
+        form = self.query_one(ParamForm)
+        form.clear_errors()
+        if not form.set_error(message.field, message.message):
+            self._status(f"[red]{message.message}[/]")
+
+    @on(PreviewComputed)
+    def preview_computed(self, message: PreviewComputed) -> None:
+        if message.key != str(self._key):
+            return
+        self.preview = p = message.preview
+        self.query_one(ParamForm).clear_errors()
+        self.query_one(StatsPanel).stats = p.stats
+        self.query_one("#rate-chart", Chart).draw_lines([(p.rate_t, p.rate_rps, "dodger_blue1", "")])
+        overlay = [(p.gap_curve_x, p.gap_curve_y, "orange1", p.gap_curve_label)] if len(p.gap_curve_x) else []
+        gap_chart = self.query_one("#gap-chart", Chart)
+        gap_chart.draw_bars(p.gaps.centers, p.gaps.density, p.gaps.width, overlay=overlay)
+        gap_chart.border_title = f"gap s ({p.gap_curve_label})" if p.gap_curve_label else "gap s"
+        self.query_one("#prompt-chart", Chart).draw_bars(p.prompt.centers, p.prompt.density, p.prompt.width,
+                                                          style="medium_purple")
+        self.query_one("#output-chart", Chart).draw_bars(p.output.centers, p.output.density, p.output.width,
+                                                          style="sea_green3")
+        self.query_one("#rate-chart", Chart).border_title = f"arrivals / s ({p.rate_bin_s:g} s bins)"
+
+    # Fit and save --------------------------------------------------------------------------------------------------
+    @on(Button.Pressed, "#fit")
+    def _fit_pressed(self) -> None:
+        self.fit_trace()
+
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self) -> None:
+        self.save_preset()
+
+    def fit_trace(self) -> None:
+        if self.kind != "trace" or self.base is None:
+            self.notify("Load a trace first: the fit fills the generator form from it.", severity="warning")
+            return
+        self._status("fitting…")
+        self.run_fit(self.base)
+
+    @work(thread=True, exclusive=True, group="fit")
+    def run_fit(self, workload) -> None:
+        try:
+            values = core.fit_to_generator(workload)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, _one_line(exc), title="Fit failed", severity="error")
+            return
+        self.app.call_from_thread(self._fitted, values)
+
+    async def _fitted(self, values: dict[str, Any]) -> None:
+        self.post_message(FitCompleted(values))
+        await self._use_generator(values)
+        self._status("generator fitted to the trace")
+
+    def workload_spec(self) -> dict[str, Any]:
+        """The [workload] table the form describes now."""
+        name = self.query_one("#preset-name", Input).value.strip() or "workload"
+        if self.kind == "generator":
+            spec = core.spec_from_values(self.values)
+            spec["seed"] = self.config.seed
+        else:
+            spec = {"trace": str(Path(self.base_path).resolve()) if self.base_path else ""}
+            start = float(self.values.get("window.start_s") or 0.0)
+            end = float(self.values.get("window.end_s") or 0.0)
+            if start or end:
+                spec["window_s"] = [start, end if end else float("inf")]
+            for key in ("time_scale", "rate_scale"):
+                if float(self.values.get(key) or 1.0) != 1.0:
+                    spec[key] = float(self.values[key])
+        spec["name"] = name
+        return spec
+
+    def save_preset(self, path: Path | None = None) -> Path | None:
+        name = self.query_one("#preset-name", Input).value.strip() or "workload"
+        if not all(c.isalnum() or c in "-_." for c in name):
+            self.notify(f"preset name {name!r}: use letters, digits, - _ .", severity="error")
+            return None
+        path = path or self.config.presets_dir / f"{name}.toml"
+        try:
+            saved = core.save_preset(path, self.workload_spec(), self.app.replay_screen.target_table())
+        except Exception as exc:
+            self.notify(_one_line(exc), title="Cannot save", severity="error")
+            return None
+        self.notify(f"saved {saved.name}", title="Preset")
+        self.post_message(PresetSaved(saved))
+        return saved
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

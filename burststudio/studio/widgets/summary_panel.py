@@ -1,0 +1,35 @@
+"""One run's summary figures, or two and more side by side."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.widgets import Static
+
+from burststudio.studio.runs import FIGURES, Run, burst_rows, failures_line, figure
+
+
+class SummaryPanel(Static):
+    DEFAULT_CSS = """
+    SummaryPanel { height: auto; }
+    """
+
+    def show_runs(self, runs: list[Run]) -> None:
+        if not runs:
+            self.update("[dim]no run selected: runs appear here when a replay writes to runs/[/]")
+            return
+        table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
+        table.add_column("figure", style="dim", no_wrap=True)
+        for run in runs:
+            table.add_column(run.name if len(runs) > 1 else "value", justify="right", no_wrap=True,
+                             overflow="ellipsis", max_width=28)
+        for label, path, scale, fmt in FIGURES:
+            table.add_row(label, *[figure(r.summary, path, scale, fmt) for r in runs])
+        table.add_row("failures", *[failures_line(r.summary) for r in runs])
+        if len(runs) == 1:
+            rows = burst_rows(runs[0].summary)
+            if rows:
+                table.add_row("", "")
+                table.add_row("[b]bursts vs calm[/]", "")
+                for key, hot, calm in rows:
+                    table.add_row(key, f"{hot} / {calm}")
+        self.update(table)

