@@ -104,18 +104,14 @@ def test_to_preset_reproduces_the_trace(traces_dir, tmp_path, trace):
     s0 = summarize(formats.load(traces_dir / trace))
     runs = [_ratios(summarize(preset.build_workload(seed=seed)), s0) for seed in (11, 12, 13, 14, 15)]
     for r in runs:
-        for key in ("rate", "cv", "idc10", "prompt_tokens_p50", "output_tokens_p50"):
+        for key in ("rate", "cv", "idc10", "prompt_tokens_p50", "output_tokens_p50", "prompt_tokens_p99",
+                    "output_tokens_p99"):
             assert r[key] == pytest.approx(1.0, abs=0.10), (key, r)
-        # A p99 resampled from ~10k rows moves with the ~100 rows above it: one seed may land a little further.
-        for key in ("prompt_tokens_p99", "output_tokens_p99"):
-            assert r[key] == pytest.approx(1.0, abs=0.15), (key, r)
-    for key in ("prompt_tokens_p99", "output_tokens_p99"):
-        assert np.mean([r[key] for r in runs]) == pytest.approx(1.0, abs=0.10), key
 
 
 def test_to_preset_on_a_42_row_trace_keeps_its_arrivals(traces_dir, tmp_path):
     # 42 requests in 79 minutes: no windowed process is stable enough, so the arrivals are the trace's own and
-    # only the lengths are resampled (38 non-failed rows: the medians hold loosely, the p99 does not).
+    # only the lengths are resampled (38 non-failed rows: the medians hold, a p99 of 42 draws is whichever large row came up).
     out = tmp_path / "b.toml"
     src = traces_dir / "burstgpt_1_head42.csv"
     assert cli.main(["fit", str(src), "--json", "--to-preset", str(out)]) == 0
@@ -125,4 +121,5 @@ def test_to_preset_on_a_42_row_trace_keeps_its_arrivals(traces_dir, tmp_path):
         r = _ratios(summarize(load_preset(out).build_workload(seed=seed)), s0)
         assert r["rate"] == pytest.approx(1.0, abs=0.02) and r["idc10"] == pytest.approx(1.0, abs=0.02)
         assert r["cv"] == pytest.approx(1.0, abs=0.02)
-        assert r["output_tokens_p50"] == pytest.approx(1.0, abs=0.35)
+        assert r["prompt_tokens_p50"] == pytest.approx(1.0, abs=0.10)
+        assert r["output_tokens_p50"] == pytest.approx(1.0, abs=0.10)

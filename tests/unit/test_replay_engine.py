@@ -68,7 +68,7 @@ def test_accounting_identity_and_summary_keys(fault_run):
     assert s["ttft_s"]["count"] == 6 and s["ttft_s"]["failed_excluded"] == len(CASES)
     assert s["goodput"]["share"] == pytest.approx(6 / (6 + len(CASES)))  # failures are misses
     assert s["exit_code"] == 0 and s["run_dir"] == str(result.run_dir)
-    for name in ("summary.json", "requests.parquet", "metrics.parquet", "preset.toml" if False else "run.json",
+    for name in ("summary.json", "requests.parquet", "metrics.parquet", "run.json",
                  "journal.jsonl", "metrics.jsonl", "events.jsonl"):
         assert (result.run_dir / name).exists(), name
     assert json.loads((result.run_dir / "summary.json").read_text())["sent"] == s["sent"]

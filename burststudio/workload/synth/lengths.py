@@ -90,6 +90,18 @@ def empirical_pool(p: dict[str, Any], base_dir: Path | None, path: tuple) -> tup
     return prompt[keep], output[keep]
 
 
+def balanced_rows(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
+    """`n` row indices out of `m`, each row used floor(n/m) or ceil(n/m) times, in random order.
+
+    Independent draws would move a resampled p99 by about 15% from seed to seed at 10k rows (it rides on the ~100
+    rows above it); balanced draws keep the sample's distribution as close to the trace's as `n` allows.
+    """
+    full, rest = divmod(n, m)
+    rows = np.concatenate([np.tile(np.arange(m, dtype=np.int64), full), rng.choice(m, rest, replace=False)])
+    rng.shuffle(rows)
+    return rows
+
+
 def sample_lengths(p: dict[str, Any], rng: np.random.Generator, n: int, *, role: str,
                    base_dir: Path | None = None) -> np.ndarray:
     """`n` token counts of the resolved `[prompt]` or `[output]` table `p` (role "prompt" or "output")."""
@@ -112,7 +124,7 @@ def sample_lengths(p: dict[str, Any], rng: np.random.Generator, n: int, *, role:
     if dist == "empirical":
         prompt, output = empirical_pool(p, base_dir, (role,))
         pool = prompt if role == "prompt" else output
-        return pool[rng.integers(0, len(pool), n)]
+        return pool[balanced_rows(rng, len(pool), n)]
     raise AssertionError(dist)
 
 
@@ -120,5 +132,5 @@ def sample_pairs(p: dict[str, Any], rng: np.random.Generator, n: int, *,
                  base_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`n` (prompt, output) pairs, each pair one row of the trace named in the resolved `[prompt]` table."""
     prompt, output = empirical_pool(p, base_dir, ("prompt",))
-    rows = rng.integers(0, len(prompt), n)
+    rows = balanced_rows(rng, len(prompt), n)
     return prompt[rows], output[rows]
