@@ -145,6 +145,14 @@ class Server:
         self.proc.wait(10)
 
 
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped because an accept queue was full. Machine-wide, so other work's
+    servers add to it: kept in the JSON rows only, as a hint."""
+    with open("/proc/net/netstat") as f:
+        head, values = [ln.split() for ln in f.readlines()[:2]]
+    return int(values[head.index("ListenOverflows")])
+
+
 def pct(x, q: float) -> float | None:
     x = np.asarray(x, dtype=float)
     return float(np.quantile(x, q)) if x.size else None
@@ -393,6 +401,7 @@ def run_aiperf(srv: Server, case: str, rate: float, seconds: float, work: Path, 
 
 def guarded(fn, tool: str, case: str, rate: float, seconds: float, srv: Server, *args) -> dict:
     cpu0 = srv.cpu()
+    drops0 = listen_overflows()
     try:
         row = fn(srv, case, rate, seconds, *args)
     except Exception as exc:  # noqa: BLE001 (a broken tool is a row of the table, not the end of the benchmark)
@@ -400,6 +409,7 @@ def guarded(fn, tool: str, case: str, rate: float, seconds: float, srv: Server, 
         row["status"] = f"error: {type(exc).__name__}: {exc}"[:160]
         traceback.print_exc(file=sys.stderr)
     row["server_cpu_s"] = srv.cpu() - cpu0
+    row["listen_overflows"] = listen_overflows() - drops0
     try:
         srv.wait_idle()
     except OSError:
@@ -410,6 +420,7 @@ def guarded(fn, tool: str, case: str, rate: float, seconds: float, srv: Server, 
 
 # The table ----------------------------------------------------------------------------------------------------------
 def ms(x) -> str:
+    """Milliseconds, or seconds marked `s` from 10 s up."""
     return "-" if x is None else f"{x * 1e3:.1f}" if abs(x) < 10 else f"{x:.1f} s"
 
 
@@ -421,13 +432,15 @@ def fmt_row(r: dict) -> str:
     return (f"{r['tool']:<17} {r['case']:<8} {r['asked_per_s']:>6.0f} {ach or 0:>9.1f} {dev:>7} "
             f"{ms(r.get('ttft_err_p50_s')):>7} {ms(r.get('ttft_err_p99_s')):>7} "
             f"{ms(r.get('lag_p50_s')):>7} {ms(r.get('lag_p99_s')):>8} {ms(r.get('lag_max_s')):>8} "
-            f"{r.get('failed', '-')!s:>6} {r.get('client_cpu_s', 0):>7.1f} {r.get('server_cpu_s', 0):>7.1f}")
+            f"{r.get('failed', '-')!s:>6} {r.get('client_cpu_s', 0):>7.1f} "
+            f"{r.get('server_cpu_s', 0):>7.1f}" + ("" if r.get("arrived") == r["planned"] else
+                                                  f"  ({r.get('arrived')} of {r['planned']} arrived)"))
 
 
 HEADER = (f"{'tool':<17} {'case':<8} {'asked':>6} {'achieved':>9} {'vs plan':>7} {'TTFTe50':>7} {'TTFTe99':>7} "
           f"{'lag50':>7} {'lag99':>8} {'lagmax':>8} {'failed':>6} {'cli CPU':>7} {'srv CPU':>7}")
-UNITS = ("(rates in requests/s at the server; TTFT error = measured - 40 ms and lag at the server in ms; "
-         "CPU in seconds)")
+UNITS = ("(rates in requests/s at the server; TTFT error = measured - 40 ms and lag at the server in ms; CPU in "
+         "seconds, the client's including its start-up)")
 
 
 def main() -> None:
@@ -459,11 +472,12 @@ def main() -> None:
 
     srv = Server(work / "server.log")
     rows: list[dict] = []
+    floor: dict = {}
     try:
         floor = probe(srv)
-        print(f"server floor (blocking client, 10 requests/s): TTFT overshoot p50 {ms(floor['ttft_overshoot_p50_s'])} "
-              f"p99 {ms(floor['ttft_overshoot_p99_s'])} ms; send-to-arrival p50 {ms(floor['send_to_arrival_p50_s'])} "
-              f"p99 {ms(floor['send_to_arrival_p99_s'])} ms", flush=True)
+        print(f"server floor (blocking client, 10 requests/s), ms: TTFT overshoot p50 "
+              f"{ms(floor['ttft_overshoot_p50_s'])} p99 {ms(floor['ttft_overshoot_p99_s'])}; send-to-arrival p50 "
+              f"{ms(floor['send_to_arrival_p50_s'])} p99 {ms(floor['send_to_arrival_p99_s'])}", flush=True)
         print(HEADER, flush=True)
 
         def one(tool: str, case: str, rate: float, trace: Path | None = None, trace_s=None) -> None:
@@ -494,9 +508,9 @@ def main() -> None:
         print(fmt_row(r))
     print("lag sources: " + "; ".join(sorted({f"{r['tool']} {r['case']}: {r['lag_source']}" for r in rows
                                                 if r.get("lag_source")})))
-    own = [f"{r['tool']} {r['case']} {r['asked_per_s']:.0f}/s {ms(r['own_lag_p99_s'])} ms" for r in rows
+    own = [f"{r['tool']} {r['case']} {r['asked_per_s']:.0f}/s {ms(r['own_lag_p99_s'])}" for r in rows
            if r.get("own_lag_p99_s") is not None]
-    print("the tools' own send-lag p99 (BurstStudio: dispatch lateness; vLLM: its send stamp - plan; AIPerf: "
+    print("the tools' own send-lag p99 in ms (BurstStudio: dispatch lateness; vLLM: its send stamp - plan; AIPerf: "
           "credit_to_start_latency): " + "; ".join(own))
     if a.json:
         a.json.write_text(json.dumps({"floor": floor, "rows": rows}, indent=1))

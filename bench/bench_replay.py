@@ -1,14 +1,19 @@
 """Replay engine: accuracy and speed against the project's test server in its own process.
 
-    .venv/bin/python bench/bench_replay.py [--seconds 10] [--quick]
+    .venv/bin/python bench/bench_replay.py [--seconds 10] [--quick] [--before DIR]
+
+`--before DIR` runs the same cases with the package found in DIR as well (e.g. the last commit:
+`mkdir /tmp/old && git archive HEAD burststudio | tar -x -C /tmp/old`), so before and after share one machine state.
 
 Figures (printed, and meant for docs/performance.md under `## Replay engine`):
   1. TTFT error: a server that answers after exactly 40 ms (its own timer overshoot measured and shown beside it);
      measured TTFT - 40 ms at 50 requests/s.
   2. Dispatch lateness at 500 requests/s (Poisson, 64-token streams): p50/p99 as the engine records it, and the lag
      seen at the server (arrival - planned send time, same monotonic clock).
-  3. Sustained 1,000 streamed requests/s of 64 tokens: achieved send rate against the requested one.
-Each line notes the CPU seconds of the engine and of the server: both share this machine's cores.
+  3. Sustained 1,000 streamed requests/s of 64 tokens: achieved send rate against the requested one. The server runs
+     as two processes on one port with a 10 ms write interval (it could not write 64,000 chunks a second alone); the
+     engine picks its dispatch shards itself (replay/shard.py).
+Each line notes the CPU seconds of the engine (shards included) and of the server: both share this machine's cores.
 
 PEERS is the hook for `vllm bench serve` and AIPerf at the same rates (they need throwaway venvs; see
 docs/performance.md); it is empty until those runs are wired in.
@@ -51,11 +56,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, ttft: float, token_delay: float):
+    def __init__(self, ttft: float, token_delay: float, workers: int = 1, write_interval: float = 0.0):
         self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-arrivals-"))
         self.proc = subprocess.Popen([PY, "-m", "tests.testserver", "--port", str(self.port), "--ttft", str(ttft),
-                                      "--token-delay", str(token_delay), "--uvloop"], cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "--token-delay", str(token_delay), "--uvloop", "--workers", str(workers),
+                                      "--write-interval", str(write_interval), "--arrivals-dir", str(self.dir)],
+                                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(100):
             try:
@@ -65,13 +72,19 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("test server did not start")
 
-    def arrivals(self) -> np.ndarray:
-        data = json.loads(urllib.request.urlopen(self.url + "/debug/arrivals", timeout=10).read())
-        return np.array(data["arrivals_ns"], dtype=np.int64)
+    def pids(self) -> list[int]:
+        kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        return [self.proc.pid] + [int(k) for k in kids]
 
-    def stop(self) -> None:
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p) for p in self.pids())
+
+    def stop(self) -> np.ndarray:
+        """Stop every server process; returns the arrival times they recorded."""
         self.proc.terminate()
-        self.proc.wait(10)
+        self.proc.wait(20)
+        arr = [np.array(json.loads(f.read_text()), dtype=np.int64) for f in self.dir.glob("arrivals-*.json")]
+        return np.sort(np.concatenate(arr)) if arr else np.empty(0, np.int64)
 
 
 def poisson(rate: float, seconds: float, output: int, seed: int = 1) -> Workload:
@@ -82,12 +95,13 @@ def poisson(rate: float, seconds: float, output: int, seed: int = 1) -> Workload
     return Workload.from_columns(a, np.full(n, 100), np.full(n, output))
 
 
-def run_engine(w: Workload, url: str, out: Path) -> tuple[dict, float]:
+def run_engine(w: Workload, url: str, out: Path, package_dir: Path = ROOT) -> tuple[dict, float]:
     trace = out.with_suffix(".parquet")
     w.to_parquet(trace)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = dict(os.environ, PYTHONPATH=str(package_dir))
     p = subprocess.run([PY, "-m", "burststudio", "replay", str(trace), "--target", url, "--out", str(out),
-                        "--json"], cwd=ROOT, capture_output=True, text=True)
+                        "--json"], cwd=package_dir, capture_output=True, text=True, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode not in (0, 3):
         raise RuntimeError(p.stderr)
@@ -103,6 +117,8 @@ def server_lag(out: Path, arrivals_ns: np.ndarray) -> np.ndarray:
     sched = np.sort(pq.read_table(out / "requests.parquet", columns=["scheduled_s"]).column(0).to_numpy())
     planned = info["t0_perf_ns"] + (sched * 1e9).astype(np.int64)
     arr = np.sort(arrivals_ns)[-planned.size:]
+    if arr.size != planned.size:  # requests that never reached the server: no honest pairing
+        return np.full(1, np.nan)
     return (arr - planned) / 1e9
 
 
@@ -114,43 +130,58 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each rate run")
     ap.add_argument("--quick", action="store_true", help="2 s runs (a smoke test of the benchmark itself)")
+    ap.add_argument("--before", metavar="DIR", default=None, help="also run the package found in DIR (an older one)")
+    ap.add_argument("--only", default="ttft,500,1000", help="cases to run: ttft, 500, 1000")
     a = ap.parse_args()
     secs = 2.0 if a.quick else a.seconds
     tmp = Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    versions = [("after", ROOT)] + ([("before", Path(a.before))] if a.before else [])
+    cases = a.only.split(",")
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; runs in {tmp}")
 
-    # 1. TTFT accuracy -----------------------------------------------------------------------------------------------
-    srv = Server(ttft=0.040, token_delay=0.005)
-    try:
-        s, cpu = run_engine(poisson(50, secs, 16), srv.url, tmp / "ttft")
-        srv_cpu = cpu_seconds(srv.proc.pid)
-    finally:
-        srv.stop()
-    t = s["ttft_s"]
-    print(f"[ttft] server TTFT 40 ms, 50 req/s, {s['finished']} requests: measured p50 {ms(t['p50'])} "
-          f"(error {ms(t['p50'] - 0.040)}), p99 {ms(t['p99'])} (error {ms(t['p99'] - 0.040)}); "
-          f"engine CPU {cpu:.1f} s, server CPU {srv_cpu:.1f} s")
-
-    # 2 and 3. lateness at 500/s and sustained 1,000/s -----------------------------------------------------------
-    for rate in (500, 1000):
-        srv = Server(ttft=0.040, token_delay=0.002)
+    for label, pkg in versions:
+        if "ttft" not in cases:
+            break
+        srv = Server(ttft=0.040, token_delay=0.005)
         try:
-            w = poisson(rate, secs, 64)
-            s, cpu = run_engine(w, srv.url, tmp / f"rate{rate}")
-            lag = server_lag(tmp / f"rate{rate}", srv.arrivals())
-            srv_cpu = cpu_seconds(srv.proc.pid)
+            c0 = srv.cpu()
+            s, cpu = run_engine(poisson(50, secs, 16), srv.url, tmp / f"ttft-{label}", pkg)
+            srv_cpu = srv.cpu() - c0
         finally:
             srv.stop()
-        late = s["dispatch_lateness_s"]
-        asked = (len(w) - 1) / w.duration_s
-        got = s["throughput"]["sent_per_s"]
-        print(f"[rate {rate}] asked {asked:.1f} req/s, sent {got:.1f} req/s ({(got / asked - 1) * 100:+.2f}%), "
-              f"finished {s['finished']}/{s['sent']}, failed {s['failed']}; lateness p50 {ms(late['p50'])} "
-              f"p99 {ms(late['p99'])} max {ms(late['max'])}; lag at server p50 {ms(float(np.median(lag)))} "
-              f"p99 {ms(float(np.quantile(lag, 0.99)))}; TTFT p50 {ms(s['ttft_s']['p50'])}; "
-              f"engine CPU {cpu:.1f} s, server CPU {srv_cpu:.1f} s over {secs:.0f} s")
+        t = s["ttft_s"]
+        print(f"[ttft {label}] server TTFT 40 ms, 50 req/s, {s['finished']} requests: measured p50 {ms(t['p50'])} "
+              f"(error {ms(t['p50'] - 0.040)}), p99 {ms(t['p99'])} (error {ms(t['p99'] - 0.040)}); "
+              f"engine CPU {cpu:.1f} s, server CPU {srv_cpu:.1f} s; load {os.getloadavg()[0]:.1f}", flush=True)
+
+    for rate in (500, 1000):
+        if str(rate) not in cases:
+            continue
+        for label, pkg in versions:
+            workers, interval = (2, 0.010) if rate >= 1000 else (1, 0.0)
+            srv = Server(ttft=0.040, token_delay=0.002, workers=workers, write_interval=interval)
+            out = tmp / f"rate{rate}-{label}"
+            try:
+                c0 = srv.cpu()
+                w = poisson(rate, secs, 64)
+                s, cpu = run_engine(w, srv.url, out, pkg)
+                srv_cpu = srv.cpu() - c0
+            finally:
+                arrivals = srv.stop()
+            lag = server_lag(out, arrivals)
+            shards = json.loads((out / "run.json").read_text()).get("dispatch_shards", 1)
+            late = s["dispatch_lateness_s"]
+            asked = (len(w) - 1) / w.duration_s
+            got = s["throughput"]["sent_per_s"]
+            print(f"[rate {rate} {label}] asked {asked:.1f} req/s, sent {got:.1f} req/s ({(got / asked - 1) * 100:+.2f}%), "
+                  f"finished {s['finished']}/{s['sent']}, failed {s['failed']} {s['failures_by_class'] or ''}; "
+                  f"lateness p50 {ms(late['p50'])} p99 {ms(late['p99'])} max {ms(late['max'])}; lag at server "
+                  f"p50 {ms(float(np.median(lag)))} p99 {ms(float(np.quantile(lag, 0.99)))}; "
+                  f"TTFT p50 {ms(s['ttft_s']['p50'])} p99 {ms(s['ttft_s']['p99'])}; shards {shards}, server "
+                  f"processes {workers} (write interval {interval * 1e3:.0f} ms); engine CPU {cpu:.1f} s, server CPU "
+                  f"{srv_cpu:.1f} s over {secs:.0f} s; load {os.getloadavg()[0]:.1f}", flush=True)
     if not PEERS:
-        print("[peers] vllm bench serve / AIPerf: not run (hook: PEERS in bench/bench_replay.py)")
+        print("[peers] vllm bench serve / AIPerf: see bench/bench_peers.py")
 
 
 if __name__ == "__main__":

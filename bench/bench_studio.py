@@ -1,30 +1,74 @@
-"""The Workload screen's preview recompute time: synthesise a workload and compute everything the preview draws.
+"""The studio's costs: the Workload screen's preview recompute time, and the studio charting a live replay.
 
-Run: .venv/bin/python bench/bench_studio.py
+1. Preview: synthesise a workload and compute everything the preview draws (100k and 1M requests).
+2. Live: a 200 requests/s Poisson replay (64-token streams) against the test server (tests/testserver.py, its own
+   process), run twice: by the engine alone (`burststudio replay PRESET --events`, events read and dropped), and
+   started by the studio (headless, 160x48, charts redrawn at 4 Hz, the latest-requests table filling). Reported:
+   the studio process's CPU share over the run (its own process only: the engine is a child with its own CPU), and
+   the engine's dispatch lateness (scheduled -> sent, summary.json) in both runs, which must not change.
+
+Run: .venv/bin/python bench/bench_studio.py [--seconds 30] [--rate 200] [--rounds 1] [--skip-preview]
+The machine is shared: compare the two runs of one round, and repeat rounds to see the noise.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
-from burststudio.studio import core, preview
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+
+from burststudio.studio import core, preview  # noqa: E402
+
+PRESET = """\
+[workload]
+name = "studio-bench"
+requests = {requests}
+seed = 1
+
+[workload.arrivals]
+process = "poisson"
+rate = {rate}
+
+[workload.prompt]
+dist = "fixed"
+value = 100
+
+[workload.output]
+dist = "fixed"
+value = 64
+
+[target]
+kind = "url"
+url = "{url}"
+
+[replay]
+scrape_interval_s = 0.5
+"""
 
 
-def _spec(requests: int) -> dict:
-    values = dict(core.GENERATOR_START)
-    values["requests"] = requests
-    return core.spec_from_values(values)
-
-
-def main() -> None:
+def bench_preview() -> None:
+    print("1. Preview recompute")
     print("requests  synth+preview median ms  (synth / stats / bins / fit ms)")
     for n in (100_000, 1_000_000):
         totals, parts = [], []
         for _ in range(5 if n <= 100_000 else 3):
+            values = dict(core.GENERATOR_START)
+            values["requests"] = n
             t0 = time.perf_counter()
-            w = core.synthesize(_spec(n), seed=0, base_dir=Path.cwd())
+            w = core.synthesize(core.spec_from_values(values), seed=0, base_dir=Path.cwd())
             t1 = time.perf_counter()
             p = preview.compute(w)
             totals.append(time.perf_counter() - t0)
@@ -32,6 +76,130 @@ def main() -> None:
         i = totals.index(statistics.median(totals)) if len(totals) % 2 else 0
         s, st, b, f = (x * 1000 for x in parts[i])
         print(f"{n:>9,}  {statistics.median(totals) * 1000:10.1f}  ({s:.1f} / {st:.1f} / {b:.1f} / {f:.1f})")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """tests/testserver.py in its own process: first token after 40 ms, then a token every 5 ms."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen([PY, "-m", "tests.testserver", "--port", str(self.port), "--ttft", "0.04",
+                                      "--token-delay", "0.005", "--uvloop"], cwd=ROOT,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/health", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the test server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def lateness(run_dir: Path) -> dict:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    late = summary["dispatch_lateness_s"]
+    return {"p50_ms": late["p50"] * 1e3, "p99_ms": late["p99"] * 1e3, "max_ms": late["max"] * 1e3,
+            "sent": summary["sent"], "finished": summary["finished"], "failed": summary["failed"]}
+
+
+def engine_alone(preset: Path, out: Path) -> dict:
+    """The engine as the studio starts it, with its events read (and dropped) by a pipe."""
+    p = subprocess.Popen([PY, "-m", "burststudio", "replay", str(preset), "--events", "--out", str(out)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert p.stdout is not None
+    for _ in p.stdout:
+        pass
+    if p.wait() not in (0, 3):
+        raise RuntimeError(f"the engine failed (exit {p.returncode})")
+    return lateness(out)
+
+
+def with_studio(preset: Path, root: Path) -> dict:
+    """The studio (headless, 160x48) loads the preset and starts the replay; its own CPU time over the run."""
+    from burststudio.studio.app import make_app
+    from burststudio.studio.config import StudioConfig
+    from burststudio.studio.messages import ChartsRedrawn, RunFinished, RunStarted
+
+    marks: dict = {}
+    # A message reaches the hook once per node it passes through: count each once (kept, so ids stay unique).
+    redraws: dict[int, object] = {}
+
+    def hook(message) -> None:
+        if isinstance(message, RunStarted):
+            marks["start"] = (time.perf_counter(), time.process_time())
+        elif isinstance(message, RunFinished):
+            marks["end"] = (time.perf_counter(), time.process_time())
+            marks["run"] = message
+        elif isinstance(message, ChartsRedrawn) and "start" in marks and "end" not in marks:
+            redraws[id(message)] = message
+
+    async def run() -> None:
+        config = StudioConfig(root=root, preview_requests=20_000)
+        app = make_app(config)
+        async with app.run_test(size=(160, 48), message_hook=hook) as pilot:
+            screen = app.workload_screen
+            screen.load_source("preset", str(preset))
+            while not (screen.preset is not None and screen.preview is not None):
+                await pilot.pause(0.1)
+            await pilot.press("f2")
+            await app.run_action("start_replay")
+            while "end" not in marks:
+                await pilot.pause(0.2)
+
+    asyncio.run(run())
+    finished = marks["run"]
+    if finished.error:
+        raise RuntimeError(finished.error)
+    wall = marks["end"][0] - marks["start"][0]
+    cpu = marks["end"][1] - marks["start"][1]
+    return {**lateness(finished.run_dir), "cpu_share": cpu / wall, "wall_s": wall, "redraws_per_s": len(redraws) / wall}
+
+
+def bench_live(seconds: float, rate: float, rounds: int) -> None:
+    print(f"\n2. Live replay: Poisson {rate:g} requests/s for {seconds:g} s, 64-token streams, test server")
+    server = Server()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-studio-") as tmp:
+            root = Path(tmp)
+            for sub in ("traces", "presets", "runs"):
+                (root / sub).mkdir()
+            preset = root / "presets" / "studio-bench.toml"
+            preset.write_text(PRESET.format(requests=int(rate * seconds), rate=rate, url=server.url))
+            print("round  run             lateness p50 / p99 / max ms   sent   failed   studio CPU   redraws/s")
+            for k in range(rounds):
+                alone = engine_alone(preset, root / "runs" / f"alone-{k}")
+                studio = with_studio(preset, root)
+                for name, r in (("engine alone", alone), ("with studio", studio)):
+                    cpu = f"{100 * r['cpu_share']:5.1f}% core" if "cpu_share" in r else " " * 10
+                    rd = f"{r['redraws_per_s']:.1f}" if "redraws_per_s" in r else ""
+                    print(f"{k + 1:>5}  {name:<14} {r['p50_ms']:8.2f} / {r['p99_ms']:6.2f} / {r['max_ms']:7.2f}"
+                          f"   {r['sent']:>5}   {r['failed']:>5}   {cpu}   {rd}")
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--skip-preview", action="store_true")
+    a = ap.parse_args()
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    if not a.skip_preview:
+        bench_preview()
+    bench_live(a.seconds, a.rate, a.rounds)
 
 
 if __name__ == "__main__":

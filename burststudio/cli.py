@@ -14,7 +14,7 @@ from burststudio import __version__
 from burststudio.errors import EXIT_USAGE, UserError
 
 # Module names under burststudio.commands, in the order `--help` lists them.
-COMMANDS: list[str] = ["inspect", "convert", "synth", "simulate", "fit", "replay", "report", "compare"]
+COMMANDS: list[str] = ["inspect", "convert", "synth", "simulate", "calibrate", "fit", "replay", "report", "compare", "sweep"]
 
 
 def build_parser() -> argparse.ArgumentParser:

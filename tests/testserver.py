@@ -4,8 +4,8 @@ It answers `/v1/completions` and `/v1/chat/completions` in vLLM's streaming form
 last chunk, `data: [DONE]`), checks what vLLM checks (ids inside the vocabulary, prompt + min_tokens within
 max_model_len), and serves `/v1/models`, `/health` and `/metrics` under vLLM's metric names.
 
-Timing: the first chunk leaves `ttft_s` after the request arrived, token k at `ttft_s + k * token_delay_s`, both on an
-absolute schedule so delays do not add up.
+Timing: the first chunk leaves `ttft_s` after the request arrived (with `max_running`, after it got a running slot),
+token k at `ttft_s + k * token_delay_s`, both on an absolute schedule so delays do not add up.
 
 Faults, for every request (`fault`) or by prompt length (`faults_by_prompt_len`, so one workload can mix them):
   http_400 http_404 http_429 (with Retry-After) http_503 (vLLM's queue-full body) http_500
@@ -16,7 +16,8 @@ Faults, for every request (`fault`) or by prompt length (`faults_by_prompt_len`,
 
 In tests: `with TestServer(ServerConfig(...)) as srv: srv.url` runs it on its own thread and loop. For benchmarks:
 `python -m tests.testserver --port P --ttft 0.04 --token-delay 0.005` runs it as a process; `GET /debug/arrivals`
-returns each request's arrival time (perf_counter_ns, the same clock in every process on Linux).
+returns each request's arrival time (perf_counter_ns, the same clock in every process on Linux). For high rates:
+`--write-interval S` (fewer, larger writes per stream) and `--workers N` (N processes on one port).
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ class ServerConfig:
     max_running: int = 0  # 0: every request runs at once; else the rest wait (shows in num_requests_waiting)
     kv_capacity_tokens: int = 65536
     block_size: int = 16
-    # Write all tokens due at the same moment in one write (token_delay 0 sends the whole answer at once).
     record_arrivals: bool = True
+    # Tokens due at the same moment always leave in one write (token_delay 0 sends the whole answer at once). With
+    # write_interval_s > 0 a stream also waits at least this long between two writes and then sends every token due
+    # by then: fewer, larger writes, as vLLM's --stream-interval does. Tokens never leave before their time.
+    write_interval_s: float = 0.0
 
 
 class _State:
@@ -84,6 +88,12 @@ def _chunk(cfg: ServerConfig, rid: str, token: int, finish: str | None, chat: bo
             choice["token_ids"] = [token]
         obj = {"id": rid, "object": "text_completion", "created": 0, "model": cfg.model, "choices": [choice]}
     return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _chunk_templates(cfg: ServerConfig, rid: str, chat: bool) -> tuple[bytes, bytes, bytes]:
+    """The first, middle and last chunk of a stream without token ids: built once per request, not per token."""
+    return (_chunk(cfg, rid, 0, None, chat, True), _chunk(cfg, rid, 0, None, chat, False),
+            _chunk(cfg, rid, 0, "length", chat, False))
 
 
 def _usage_chunk(cfg: ServerConfig, rid: str, prompt: int, completion: int) -> bytes:
@@ -201,6 +211,20 @@ def make_app(cfg: ServerConfig) -> web.Application:
                 hit = False
                 st.blocks.add(h)
 
+    async def _mid_stream_fault(resp: web.StreamResponse, request: web.Request, fault: str) -> web.StreamResponse:
+        if fault == "stream_error":
+            err = {"error": {"message": "The engine is currently busy and the request queue is full.",
+                             "type": "ServiceUnavailable", "param": None, "code": 503}}
+            await resp.write(b"data: " + json.dumps(err).encode() + b"\n\ndata: [DONE]\n\n")
+        elif fault == "cut":
+            request.transport.abort() if hasattr(request.transport, "abort") else request.transport.close()
+        elif fault == "malformed":
+            await resp.write(b"data: {not json\n\n")
+            await resp.write(b"data: [DONE]\n\n")
+        else:  # hang_mid
+            await hang()
+        return resp
+
     async def complete(request: web.Request) -> web.StreamResponse:
         arrived = time.perf_counter_ns()
         if cfg.record_arrivals:
@@ -262,8 +286,10 @@ def make_app(cfg: ServerConfig) -> web.Application:
         st.prompt_tokens_total += n_prompt
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         rid = f"cmpl-{st.requests}"
-        loop = asyncio.get_running_loop()
-        start = loop.time() - (time.perf_counter_ns() - arrived) / 1e9
+        # Token times run on perf_counter, not loop.time(): uvloop's loop time is cached per iteration and its timers
+        # round to whole milliseconds, which would let a first token leave up to a millisecond before its time.
+        # A request that waited for a running slot starts its work when it gets one, as a batching server's does.
+        start = (time.perf_counter_ns() if cfg.max_running else arrived) / 1e9
         sent = 0
         try:
             await resp.prepare(request)
@@ -273,30 +299,35 @@ def make_app(cfg: ServerConfig) -> web.Application:
             n_send = n_out
             if fault in ("truncated",):
                 n_send = max(0, min(n_out - 1, cfg.fault_after))
-            for k in range(n_send):
-                due = start + cfg.ttft_s + k * cfg.token_delay_s
-                delay = due - loop.time()
+            with_ids = bool(body.get("return_token_ids"))
+            first_c, mid_c, last_c = _chunk_templates(cfg, rid, chat)
+            k = 0
+            last_write = float("-inf")
+            while k < n_send:
+                due_k = start + cfg.ttft_s + k * cfg.token_delay_s
+                wake = max(due_k, last_write + cfg.write_interval_s) if k else due_k
+                delay = wake - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                if k == cfg.fault_after and fault in ("stream_error", "cut", "malformed", "hang_mid"):
-                    if fault == "stream_error":
-                        err = {"error": {"message": "The engine is currently busy and the request queue is full.",
-                                         "type": "ServiceUnavailable", "param": None, "code": 503}}
-                        await resp.write(b"data: " + json.dumps(err).encode() + b"\n\ndata: [DONE]\n\n")
-                        return resp
-                    if fault == "cut":
-                        request.transport.abort() if hasattr(request.transport, "abort") else request.transport.close()
-                        return resp
-                    if fault == "malformed":
-                        await resp.write(b"data: {not json\n\n")
-                        await resp.write(b"data: [DONE]\n\n")
-                        return resp
-                    await hang()
-                    return resp
-                await resp.write(_chunk(cfg, rid, (k * 7919) % cfg.vocab_size, "length" if k == n_out - 1 else None,
-                                        chat, k == 0, bool(body.get("return_token_ids"))))
-                sent += 1
-                st.generation_tokens_total += 1
+                now = time.perf_counter()
+                batch: list[bytes] = []
+                # Every token due by now leaves in this one write (a server that fell behind catches up at once).
+                while k < n_send and start + cfg.ttft_s + k * cfg.token_delay_s <= now:
+                    if k == cfg.fault_after and fault in ("stream_error", "cut", "malformed", "hang_mid"):
+                        if batch:
+                            await resp.write(b"".join(batch))
+                        return await _mid_stream_fault(resp, request, fault)
+                    if with_ids:
+                        batch.append(_chunk(cfg, rid, (k * 7919) % cfg.vocab_size,
+                                            "length" if k == n_out - 1 else None, chat, k == 0, True))
+                    else:
+                        batch.append(last_c if k == n_out - 1 else first_c if k == 0 else mid_c)
+                    k += 1
+                    sent += 1
+                    st.generation_tokens_total += 1
+                if batch:
+                    await resp.write(b"".join(batch))
+                    last_write = time.perf_counter()
             if fault == "no_done":
                 await resp.write(b"data: " + json.dumps({"id": rid, "choices": [], "usage": {
                     "prompt_tokens": n_prompt, "completion_tokens": sent}}).encode() + b"\n\n")
@@ -381,6 +412,56 @@ class TestServer:
         self.stop()
 
 
+def _serve_workers(a: argparse.Namespace, cfg: ServerConfig) -> None:
+    """`--workers N`: N processes on one port (SO_REUSEPORT; the kernel spreads connections across them), so the
+    server keeps up with the client on a machine with cores to spare. Each keeps its own state: /metrics and
+    /debug/arrivals answer for the process that took the connection; `--arrivals-dir` collects every process's
+    arrivals at exit."""
+    import os
+    import signal
+
+    children: list[int] = []
+    parent = True
+    for _ in range(a.workers - 1):
+        pid = os.fork()
+        if pid == 0:
+            try:  # a worker must not outlive the parent that was told to stop
+                import ctypes
+
+                ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            except (OSError, AttributeError):
+                pass
+            children.clear()
+            parent = False
+            break
+        children.append(pid)
+    app = make_app(cfg)
+
+    async def on_cleanup(app: web.Application) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+    if a.arrivals_dir:
+        async def dump(app: web.Application) -> None:
+            path = os.path.join(a.arrivals_dir, f"arrivals-{os.getpid()}.json")
+            with open(path + ".tmp", "w") as f:
+                json.dump(app[STATE_KEY].arrivals, f)  # type: ignore[attr-defined]
+            os.replace(path + ".tmp", path)
+
+        app.on_cleanup.append(dump)
+    app.on_cleanup.append(on_cleanup)
+    web.run_app(app, host=a.host, port=a.port, access_log=None, reuse_port=a.workers > 1,
+                print=(lambda *x: print(*x, flush=True)) if parent else None)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
@@ -389,17 +470,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-model-len", type=int, default=4096)
     p.add_argument("--ttft", type=float, default=0.0, help="seconds to the first token")
     p.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
+    p.add_argument("--write-interval", type=float, default=0.0,
+                   help="least seconds between two writes of a stream (tokens due meanwhile go together)")
+    p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)")
+    p.add_argument("--arrivals-dir", default="", help="write each process's arrival times here at exit")
     p.add_argument("--fault", default="", choices=("",) + FAULTS)
     p.add_argument("--no-metrics", action="store_true")
     p.add_argument("--max-running", type=int, default=0)
     p.add_argument("--uvloop", action="store_true")
     a = p.parse_args(argv)
     cfg = ServerConfig(model=a.model, max_model_len=a.max_model_len, ttft_s=a.ttft, token_delay_s=a.token_delay,
-                       fault=a.fault, metrics=not a.no_metrics, max_running=a.max_running)
+                       fault=a.fault, metrics=not a.no_metrics, max_running=a.max_running,
+                       write_interval_s=a.write_interval)
     if a.uvloop:
         import uvloop
 
         uvloop.install()
+    if a.workers > 1 or a.arrivals_dir:
+        _serve_workers(a, cfg)
+        return
     web.run_app(make_app(cfg), host=a.host, port=a.port, access_log=None, print=lambda *x: print(*x, flush=True))
 
 

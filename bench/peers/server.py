@@ -6,6 +6,8 @@ Two thin additions in a middleware, nothing in the server itself changes:
   * text prompts (what `vllm bench serve` and AIPerf send from their synthetic datasets) become token-id prompts of
     about one id per 4 characters, since the test server takes token ids only. BurstStudio sends ids and skips this.
 
+It listens with an accept queue of 4,096 (aiohttp's default is 128).
+
     python bench/peers/server.py --port P --ttft 0.04 --token-delay 0.002
 """
 
@@ -65,7 +67,9 @@ def main() -> None:
     except ImportError:
         pass
     cfg = ServerConfig(model=a.model, ttft_s=a.ttft, token_delay_s=a.token_delay, max_model_len=1 << 20)
-    web.run_app(make_bench_app(cfg), host="127.0.0.1", port=a.port, access_log=None, print=None)
+    # A deep accept queue: with aiohttp's default of 128, a burst of new connections overflows it while the loop is
+    # busy, and the kernel's SYN retries (1 s, 3 s, 7 s...) would be counted against whichever client sent them.
+    web.run_app(make_bench_app(cfg), host="127.0.0.1", port=a.port, access_log=None, print=None, backlog=4096)
 
 
 if __name__ == "__main__":

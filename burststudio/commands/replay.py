@@ -14,7 +14,8 @@ HELP = "replay a preset or trace against a server, measure every token, keep eve
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("replay", help=HELP, description=HELP[0].upper() + HELP[1:] + ". Exit codes: 0 ok, "
-                              "2 could not run, 3 a limit of the preset was broken, 4 the target died, 130 stopped.")
+                              "2 could not run, 3 a limit of the preset was broken, 4 the target died, 5 the run directory could not "
+                              "be written, 130 stopped.")
     p.add_argument("source", metavar="PRESET|TRACE", help="a preset (.toml) or a trace / workload file")
     p.add_argument("--format", metavar="F", default=None, help="read TRACE as this format instead of detecting it")
     p.add_argument("--target", metavar="URL", default=None,
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         print_summary(summary)
     for line in summary.get("limits_broken") or []:
         print(f"burststudio replay: limit broken: {line}", file=sys.stderr)
+    if getattr(result, "message", ""):
+        print(f"burststudio replay: {result.message}", file=sys.stderr)
     return result.exit_code
 
 

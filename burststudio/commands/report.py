@@ -32,9 +32,17 @@ def load_summary(run_dir: str, rebuild: bool = False) -> dict[str, Any]:
     if summary_path.exists() and not rebuild:
         try:
             return json.loads(summary_path.read_text(encoding="utf-8"))
-        except ValueError:
-            pass  # cut short: rebuild it
-    return build_summary(path, write=True)
+        except (ValueError, OSError):
+            pass  # cut short (or unreadable): rebuild it
+    try:
+        return build_summary(path, write=True)
+    except OSError as exc:
+        # A full disk or a read-only copy: the summary is still shown, only not saved beside the run.
+        import sys
+
+        print(f"burststudio report: the summary could not be saved in {path}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return build_summary(path, write=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,6 +69,24 @@ class RequestRecord:
         self.done = False  # saw data: [DONE]
         self._stopping: str | None = None  # why the watchdog cancelled the task: a timeout kind
 
+    def to_wire(self) -> list[Any]:
+        """The record as a JSON-ready list, for a dispatch shard to hand to the engine's process (chunk times as
+        microseconds from `sent`, the journal's precision)."""
+        sent = self.sent_ns
+        return [self.i, self.row, self.prompt_tokens, self.output_tokens, self.scheduled_ns, sent, self.first_ns,
+                self.end_ns, [(c - sent) // 1000 for c in self.chunk_ns] if sent else [], self.usage_prompt,
+                self.usage_completion, self.chunk_tokens, self.status, self.outcome, self.error, self.timeout_kind,
+                self.retry_after, self.done]
+
+    @classmethod
+    def from_wire(cls, w: list[Any]) -> "RequestRecord":
+        rec = cls(w[0], w[1], w[2], w[3], w[4])
+        rec.sent_ns, rec.first_ns, rec.end_ns = w[5], w[6], w[7]
+        rec.chunk_ns = [rec.sent_ns + us * 1000 for us in w[8]]
+        (rec.usage_prompt, rec.usage_completion, rec.chunk_tokens, rec.status, rec.outcome, rec.error,
+         rec.timeout_kind, rec.retry_after, rec.done) = w[9:18]
+        return rec
+
     @property
     def completion_tokens(self) -> int:
         return self.usage_completion if self.usage_completion is not None else self.chunk_tokens
@@ -126,6 +144,11 @@ def _error_message(text: str) -> str:
     return text.strip()[:_ERROR_TEXT_MAX]
 
 
+def _count(value: Any, default: int | None) -> int | None:
+    """A token count from a server's `usage`: a whole number >= 0, else `default` (a bad count is not trusted)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
 class _Watchdog:
     """One timer per request for the first-token, idle and total limits.
 
@@ -148,6 +171,9 @@ class _Watchdog:
     def _next(self, now: float, last_activity: float) -> float:
         if not self.rec.first_ns:
             dl = now + self.t.first_token_s if last_activity == now else last_activity + self.t.first_token_s
+            # Look again within one idle limit: a stream that stalls just after its first token must end at the
+            # idle limit, not at the (usually much longer) first-token one.
+            dl = min(dl, now + self.t.idle_s)
         else:
             dl = last_activity + self.t.idle_s
         if self.total_deadline is not None:
@@ -164,7 +190,10 @@ class _Watchdog:
             waited = (time.perf_counter_ns() - rec.sent_ns) / 1e9 if rec.sent_ns else 0.0
             if waited >= self.t.first_token_s - 1e-4:
                 return self._stop("first_token")
-            self.handle = self.loop.call_at(now + self.t.first_token_s - waited, self._fire)
+            dl = now + min(self.t.first_token_s - waited, self.t.idle_s)
+            if self.total_deadline is not None:
+                dl = min(dl, self.total_deadline)
+            self.handle = self.loop.call_at(dl, self._fire)
             return
         idle = (time.perf_counter_ns() - rec.chunk_ns[-1]) / 1e9
         if idle >= self.t.idle_s - 1e-4:
@@ -184,12 +213,42 @@ class _Watchdog:
 
 def make_session(limit: int, timeouts: TimeoutSettings) -> aiohttp.ClientSession:
     """One shared session for the whole run; the pool holds as many connections as requests can be in flight."""
+    # vLLM's server (uvicorn) closes a connection idle for 5 s; dropping ours after 4 s keeps a request from being
+    # sent on a connection the server is closing, which would fail it as "Server disconnected".
     connector = aiohttp.TCPConnector(limit=max(1, limit), limit_per_host=0, force_close=False,
-                                     enable_cleanup_closed=True, ttl_dns_cache=None)
+                                     enable_cleanup_closed=True, ttl_dns_cache=None, keepalive_timeout=4.0)
     # Only the connect limit is left to aiohttp; first-token, idle and total limits are the watchdog's.
     timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect_s, sock_read=None)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
                                  json_serialize=json.dumps, skip_auto_headers=("User-Agent",))
+
+
+WARM_MAX = 512  # connections one process opens before the clock starts
+
+
+async def warm_pool(session: aiohttp.ClientSession, base_url: str, headers: dict[str, str], n: int,
+                    timeout_s: float = 10.0) -> int:
+    """Open up to `n` keep-alive connections before the run's clock starts; returns how many answered.
+
+    A request that finds no idle connection pays for a TCP handshake (and the server's accept) on its way out:
+    hundreds of those in the first seconds of a run showed as the worst lateness of the run. All `n` GETs of
+    `/v1/models` start in the same loop turn, so none finds another's connection idle and each opens its own;
+    they go back to the session's pool when answered. Failures are ignored: the run itself reports them.
+    """
+    n = max(1, min(int(n), WARM_MAX))
+    url = base_url.rstrip("/") + "/v1/models"
+    per = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def one() -> bool:
+        try:
+            async with session.get(url, headers=headers, timeout=per) as r:
+                await r.read()
+                return True
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return False
+
+    results = await asyncio.gather(*(one() for _ in range(n)))
+    return sum(results)
 
 
 async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
@@ -297,7 +356,7 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
                 continue
             try:
                 obj = json.loads(payload)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
                 rec.end_ns = now
                 rec.outcome = "malformed"
                 rec.error = f"unparseable chunk: {payload[:120].decode(errors='replace')}"
@@ -314,21 +373,25 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
                 rec.error = _error_message(json.dumps(obj))
                 return
             choices = obj.get("choices")
+            if not isinstance(choices, list):
+                choices = None  # not a token: a server's own field of that name is not ours to count
             if choices:
                 if not rec.first_ns:
                     rec.first_ns = now
                 chunk_ns.append(now)
                 ch = choices[0]
                 ids = ch.get("token_ids") if isinstance(ch, dict) else None
-                rec.chunk_tokens += len(ids) if ids else 1
+                rec.chunk_tokens += len(ids) if isinstance(ids, list) and ids else 1
             usage = obj.get("usage")
+            if not isinstance(usage, dict):
+                usage = None
             if usage and not choices:
-                rec.usage_prompt = usage.get("prompt_tokens")
-                rec.usage_completion = usage.get("completion_tokens")
+                rec.usage_prompt = _count(usage.get("prompt_tokens"), None)
+                rec.usage_completion = _count(usage.get("completion_tokens"), None)
             elif usage and choices:
                 # continuous usage stats: keep the latest running total
-                rec.usage_completion = usage.get("completion_tokens", rec.usage_completion)
-                rec.usage_prompt = usage.get("prompt_tokens", rec.usage_prompt)
+                rec.usage_completion = _count(usage.get("completion_tokens"), rec.usage_completion)
+                rec.usage_prompt = _count(usage.get("prompt_tokens"), rec.usage_prompt)
         if rec.done:
             break
     rec.end_ns = perf()

@@ -1,9 +1,10 @@
 """Send planned requests on schedule (open loop) or from N users back to back (closed loop).
 
 Open loop: request i leaves at t0 + scheduled_s[i] whether or not earlier ones finished. Timers of an event loop
-fire up to a millisecond late (libuv timers have millisecond resolution), so the dispatcher sleeps until
-`spin_s` before the due time and then yields to the loop (`sleep(0)`) until it is due: other requests keep being
-served while it waits, and the request leaves within tens of microseconds of its time when the loop is not
+fire up to a millisecond late (libuv and epoll timeouts have millisecond resolution), so the dispatcher sleeps until
+`spin_s` before the due time, then yields to the loop (`sleep(0)`) while more than `busy_s` remains, so other
+requests keep being served, and spins on the clock for the last `busy_s` (at most a fraction of a millisecond of a
+blocked loop per request): the request leaves within tens of microseconds of its time when the loop is not
 overloaded. Bodies are built before the wait, so JSON encoding never delays a send. Lateness (sent - scheduled) is
 recorded for every request, and is honest: `sent` is stamped when the request task starts its HTTP call.
 
@@ -24,12 +25,49 @@ from burststudio.replay.plan import Plan
 from burststudio.settings import TimeoutSettings
 
 SPIN_S = 0.0015
+BUSY_S = 0.0002
+WARM_HOLD_S = 0.5  # a request holds its connection about this long, for the warm-up's estimate
+SHARD_RATE = 400.0  # requests/s one dispatch process holds with room to spare (docs/performance.md)
+
+
+def expected_concurrency(scheduled_s, hold_s: float = WARM_HOLD_S) -> int:
+    """The most requests scheduled within any `hold_s` window: the connections the run will want at once if each
+    request holds one for about `hold_s` (the warm-up opens that many before the clock starts)."""
+    import numpy as np
+
+    t = np.asarray(scheduled_s, dtype=np.float64)
+    if t.size == 0:
+        return 0
+    t = np.sort(t)
+    ends = np.searchsorted(t, t + hold_s, side="left")
+    return int((ends - np.arange(t.size)).max())
+
+
+def auto_shards(scheduled_s, cpus: int | None = None, per_process: float = SHARD_RATE) -> int:
+    """Dispatch processes for a schedule: one per `per_process` requests/s of its busiest second, at most one per
+    core but one (kept for the engine's own process and a server on the same machine: on 2 cores, two shards beside
+    a local server were slower than one process). `BURSTSTUDIO_SHARDS=N` sets the number (1: never shard)."""
+    import math
+    import os
+
+    forced = os.environ.get("BURSTSTUDIO_SHARDS", "").strip()
+    if forced:
+        try:
+            return max(1, int(forced))
+        except ValueError:
+            from burststudio.errors import UserError
+
+            raise UserError(f"BURSTSTUDIO_SHARDS must be a whole number, got {forced!r}") from None
+    cpus = cpus or os.cpu_count() or 1
+    peak = expected_concurrency(scheduled_s, 1.0)
+    return max(1, min(cpus - 1, math.ceil(peak / per_process)))
 
 
 class Dispatcher:
     def __init__(self, plan: Plan, session, base_url: str, headers: dict[str, str], timeouts: TimeoutSettings, *,
                  t0_ns: int, on_sent: Callable[[RequestRecord], None], on_end: Callable[[RequestRecord], None],
-                 max_concurrency: int = 0, spin_s: float = SPIN_S, shard: tuple[int, int] = (0, 1)):
+                 max_concurrency: int = 0, spin_s: float = SPIN_S, busy_s: float = BUSY_S,
+                 shard: tuple[int, int] = (0, 1)):
         self.plan = plan
         self.session = session
         self.url = base_url.rstrip("/") + plan.path
@@ -40,6 +78,7 @@ class Dispatcher:
         self.on_end = on_end
         self.sem = asyncio.Semaphore(max_concurrency) if max_concurrency > 0 else None
         self.spin_ns = int(spin_s * 1e9)
+        self.busy_ns = int(busy_s * 1e9)
         self.shard = shard
         self.tasks: set[asyncio.Task] = set()
         self._idle = asyncio.Event()
@@ -89,6 +128,7 @@ class Dispatcher:
         k, m = self.shard
         perf = time.perf_counter_ns
         spin = self.spin_ns
+        busy = self.busy_ns
         for i in range(k, len(plan), m):
             if stop.is_set():
                 break
@@ -100,8 +140,12 @@ class Dispatcher:
                     break
                 if delay > spin:
                     await asyncio.sleep((delay - spin) / 1e9)
-                else:
+                elif delay > busy:
                     await asyncio.sleep(0)
+                else:
+                    while perf() < due:
+                        pass
+                    break
                 if stop.is_set():
                     break
             if stop.is_set():

@@ -6,7 +6,8 @@ is rebuilt from the run directory by the same function `burststudio report` uses
 one are summarised alike.
 
 Exit codes: 0 the run worked, 2 it could not run (UserError before the first request), 3 a limit of the preset was
-broken, 4 the target died mid-run, 130 the run was stopped (SIGINT/SIGTERM) before its end.
+broken, 4 the target died mid-run, 5 the run directory could not be written (disk full, not writable) mid-run,
+130 the run was stopped (SIGINT/SIGTERM) before its end. docs/reliability.md says what each fault does.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from typing import Any, Callable
 
 from burststudio.errors import EXIT_LIMITS, EXIT_OK, EXIT_TARGET_DIED, UserError
 from burststudio.replay import recorder as rec_mod
-from burststudio.replay.events import Events
+from burststudio.replay.events import Events, LiveStats, TargetStatus
+from burststudio.replay.health import HealthWatch
+from burststudio.replay.interrupts import Interrupts, kill_pids
 from burststudio.settings import ReplaySettings, TargetSettings
 
 EXIT_STOPPED = 130
+EXIT_WRITE_FAILED = 5
 PROGRESS_INTERVAL_S = 0.25
-HEALTH_INTERVAL_S = 1.0
-HEALTH_FAILURES = 3  # consecutive failed health checks that mean the target died
 
 
 @dataclass
@@ -38,7 +40,8 @@ class RunResult:
     run_dir: Path
     summary: dict[str, Any]
     exit_code: int
-    reason: str  # done | stopped | target_died
+    reason: str  # done | stopped | target_died | write_failed
+    message: str = ""  # the one line that says why a run ended early
 
 
 def prepare_workload(workload, replay: ReplaySettings, seed: int | None = None):
@@ -132,13 +135,22 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
         raise UserError(f"{run_dir} already holds a run; choose another --out")
     if target is None:
         target = make_target(target_settings, target_url)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(run_dir)
+    interrupts = Interrupts()
+    interrupts.save()
+    status = TargetStatus(sys.stdout if events_stdout else None, getattr(target, "kind", "url"), notice)
     try:
-        target.start(run_dir, notice)
+        target.start(run_dir, status.progress)
+        # From here on a signal stops the run in order (the target's own handlers cover its start-up).
+        interrupts.hard_message = "stopped at once; nothing was sent yet"
+        interrupts.cleanups.append(lambda: _kill_target(target))
+        interrupts.on_first = _interrupt_now  # until the run's loop takes over
+        interrupts.install()
         kind = getattr(target, "kind", "url")
         wait = target_settings.vllm.startup_timeout_s if kind == "vllm" else 15.0
         target.wait_healthy(wait)
         info = target.describe()
+        status.healthy(info)
         vocab = info.vocab_size or target_settings.vocab_size
         plan = build_plan(w, replay, model=info.model, vocab_size=vocab, max_model_len=info.max_model_len, seed=seed)
         if len(plan) == 0:
@@ -146,16 +158,53 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
                             f"{plan.stats.skipped_failed} skipped as failed, {plan.stats.overlong_skipped} as too long")
         api_key = target.api_key()
         return _run(plan, target, info, replay, run_dir, name=name, resolved_toml=resolved_toml,
-                    events_stdout=events_stdout, on_progress=on_progress, notice=notice, api_key=api_key)
+                    events_stdout=events_stdout, on_progress=on_progress, notice=notice, api_key=api_key,
+                    interrupts=interrupts)
+    except Exception as exc:
+        status.failed(exc)
+        raise
     finally:
-        target.stop()
+        try:
+            target.stop()
+        finally:
+            interrupts.restore()
+
+
+def check_writable(run_dir: Path) -> None:
+    """Make the run directory and prove it takes a file, before anything starts (exit 2, one line, if not)."""
+    probe = run_dir / ".write-test"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"x")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
+
+
+def _interrupt_now() -> None:
+    raise KeyboardInterrupt
+
+
+def _kill_target(target) -> None:
+    """Stop a started server with no grace period (the second interrupt)."""
+    if hasattr(target, "grace_s"):
+        target.grace_s = 0.0
+    target.stop()
 
 
 def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str, resolved_toml: str,
-         events_stdout: bool, on_progress, notice, api_key: str | None) -> RunResult:
-    recorder = rec_mod.Recorder(run_dir)
-    if resolved_toml:
-        recorder.write_preset(resolved_toml)
+         events_stdout: bool, on_progress, notice, api_key: str | None, interrupts: Interrupts | None = None
+         ) -> RunResult:
+    interrupts = interrupts or Interrupts()
+    try:
+        recorder = rec_mod.Recorder(run_dir)
+        if resolved_toml:
+            recorder.write_preset(resolved_toml)
+    except OSError as exc:
+        raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
+    interrupts.hard_message = (f"stopped at once; the journal keeps every request that ended: "
+                               f"`burststudio report {run_dir}` rebuilds the summary")
     settings = summary_settings(replay)
     started = _dt.datetime.now().astimezone()
     run_info: dict[str, Any] = {
@@ -171,21 +220,38 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         "replay": dataclasses.asdict(replay),
         "pid": os.getpid(),
     }
-    recorder.write_run_info(run_info)
+    try:
+        recorder.write_run_info(run_info)
+    except OSError as exc:
+        recorder.close()
+        raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
 
     uv = install_uvloop()
     reason = "done"
+    ended: dict[str, str] = {}
+    interrupts.cleanups.append(recorder.flush)
     try:
         reason = asyncio.run(_async_run(plan, target, info, replay, recorder, run_info, events_stdout,
-                                        on_progress, notice, api_key, uv))
+                                        on_progress, notice, api_key, uv, interrupts=interrupts, ended=ended))
     finally:
+        # The loop's signal handlers are gone with it: a second interrupt while the run winds down still stops it.
+        interrupts.on_first = None
+        interrupts.install()
         recorder.close()
     run_info.update(complete=True, reason=reason,
                     ended_at=_dt.datetime.now().astimezone().isoformat(timespec="seconds"))
-    rec_mod.write_json_atomic(run_dir / rec_mod.RUN_INFO, run_info)
-    summary = build_summary(run_dir, write=True)
+    write_error = recorder.error
+    try:
+        if write_error is None:
+            rec_mod.write_json_atomic(run_dir / rec_mod.RUN_INFO, run_info)
+        summary = build_summary(run_dir, write=write_error is None)
+    except OSError as exc:
+        write_error = write_error or exc
+        summary = build_summary(run_dir, write=False)
     code = EXIT_OK
-    if reason == "target_died":
+    if write_error is not None:
+        reason, code = "write_failed", EXIT_WRITE_FAILED
+    elif reason == "target_died":
         code = EXIT_TARGET_DIED
     elif reason == "stopped":
         code = EXIT_STOPPED
@@ -193,22 +259,53 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         code = EXIT_LIMITS
     summary["exit_code"] = code
     summary["reason"] = reason
-    rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
-    ev = Events([lambda e: _append_event(run_dir, e)], stdout=sys.stdout if events_stdout else None)
+    message = _end_message(reason, summary, run_dir, ended.get("why", ""), write_error)
+    if message:
+        summary["reason_detail"] = message
+    if write_error is None:
+        try:
+            rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
+            ev = Events([lambda e: _append_event(run_dir, e)], stdout=sys.stdout if events_stdout else None)
+        except OSError as exc:
+            write_error, reason, code = exc, "write_failed", EXIT_WRITE_FAILED
+            summary.update(exit_code=code, reason=reason)
+            message = summary["reason_detail"] = _end_message(reason, summary, run_dir, "", exc)
+            ev = Events([], stdout=sys.stdout if events_stdout else None)
+    else:
+        ev = Events([], stdout=sys.stdout if events_stdout else None)
     ev.emit("run_finished", exit_code=code, reason=reason, summary=summary)
-    return RunResult(run_dir=run_dir, summary=summary, exit_code=code, reason=reason)
+    return RunResult(run_dir=run_dir, summary=summary, exit_code=code, reason=reason, message=message)
+
+
+def _end_message(reason: str, s: dict[str, Any], run_dir: Path, why: str, write_error: OSError | None) -> str:
+    """One line for a run that ended early: what happened, and that every request is accounted for."""
+    counts = (f"{s['sent']} of {(s.get('plan') or {}).get('planned', s['sent'])} requests sent: {s['finished']} "
+              f"finished, {s['failed']} failed, {s['cancelled']} cancelled")
+    if reason == "write_failed":
+        err = f"{write_error.strerror or write_error}" if write_error is not None else "write failed"
+        return (f"cannot write the run directory {run_dir}: {err}; the run stopped ({counts}); what was written "
+                f"stays readable: `burststudio report {run_dir}`")
+    if reason == "target_died":
+        return f"the target died mid-run ({why}); {counts}; summary in {run_dir}"
+    if reason == "stopped":
+        return f"stopped; {counts}; summary in {run_dir}"
+    return ""
 
 
 def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
     w = rec_mod.JsonlWriter(run_dir / rec_mod.EVENTS)
-    w.write(event)
-    w.close()
+    try:
+        w.write(event)
+    finally:
+        w.close()
 
 
 async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,
-                     run_info: dict[str, Any], events_stdout: bool, on_progress, notice, api_key, uv: bool) -> str:
-    from burststudio.replay.client import FAILURES, make_session
-    from burststudio.replay.dispatch import Dispatcher
+                     run_info: dict[str, Any], events_stdout: bool, on_progress, notice, api_key, uv: bool, *,
+                     interrupts: Interrupts | None = None, ended: dict[str, str] | None = None) -> str:
+    from burststudio.replay.client import FAILURES, make_session, warm_pool
+    from burststudio.replay.dispatch import Dispatcher, auto_shards, expected_concurrency
+    from burststudio.replay.shard import ShardedDispatcher, make_jobs
     from burststudio.replay.scrape import Scraper
 
     loop = asyncio.get_running_loop()
@@ -220,11 +317,17 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
             reason[0] = why
             stop.set()
 
+    interrupts = interrupts or Interrupts()
+    ended = {} if ended is None else ended
+    interrupts.on_first = lambda: request_stop("stopped")
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, request_stop, "stopped")
+            loop.add_signal_handler(sig, interrupts.signal, sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
+    if interrupts.count:  # interrupted while the run was being set up
+        request_stop("stopped")
+    recorder.on_error = lambda exc: request_stop("write_failed")
 
     live = _Live(len(plan))
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -233,9 +336,22 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     limit = min(cap or len(plan), max(64, fd_limit - 128))
     session = make_session(limit, replay.timeouts)
     await _warm_up(session, target.url, headers)
+    # Connections, and above one process's rate the dispatch shards, are opened before the clock starts.
+    n_shards = 1 if replay.mode == "closed" else auto_shards(plan.scheduled_s)
+    warm = expected_concurrency(plan.scheduled_s)
+    sharded = None
+    if n_shards > 1:
+        sharded = ShardedDispatcher(make_jobs(plan, target.url, headers, replay.timeouts, n_shards, limit=limit,
+                                              warm=warm, max_concurrency=replay.max_concurrency, uvloop=uv),
+                                    on_sent=lambda r: on_sent(r), on_end=lambda r: on_end(r))
+        await sharded.start()
+    else:
+        await warm_pool(session, target.url, headers, min(warm, limit))
+    run_info["dispatch_shards"] = n_shards
     # The schedule starts a little after setup so the first requests are not late by the setup itself.
     t0_ns = time.perf_counter_ns() + 50_000_000
-    events = Events([recorder.event], stdout=sys.stdout if events_stdout else None, t0_ns=t0_ns)
+    events = Events([recorder.event], stdout=sys.stdout if events_stdout else None, t0_ns=t0_ns,
+                    stats=LiveStats(t0_ns))
     # perf_counter is CLOCK_MONOTONIC on Linux: other processes on this machine can line their times up with it.
     run_info["t0_perf_ns"] = t0_ns
     recorder.write_run_info(run_info)
@@ -258,7 +374,12 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
 
     def on_end(r) -> None:
         recorder.ended(r.to_json_dict(t0_ns))
+        events.request_ended(r)
         o = r.outcome
+        if r.status is not None:
+            watch.life()
+        elif o == "connection":
+            watch.kick()
         if o == "ok":
             live.finished += 1
             if r.first_ns:
@@ -270,8 +391,11 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
             live.by_class[o] = live.by_class.get(o, 0) + 1
         live.recent_lateness.append((r.sent_ns - r.scheduled_ns) / 1e9)
 
-    dispatcher = Dispatcher(plan, session, target.url, headers, replay.timeouts, t0_ns=t0_ns, on_sent=on_sent,
-                            on_end=on_end, max_concurrency=replay.max_concurrency)
+    if sharded is not None:
+        sharded.t0_ns = t0_ns
+        interrupts.cleanups.insert(0, lambda: kill_pids(p.pid for p in sharded.procs))
+    dispatcher = sharded or Dispatcher(plan, session, target.url, headers, replay.timeouts, t0_ns=t0_ns,
+                                       on_sent=on_sent, on_end=on_end, max_concurrency=replay.max_concurrency)
 
     def progress() -> dict[str, Any]:
         lat = sorted(live.recent_lateness)
@@ -296,28 +420,22 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
                 pass
             progress()
 
-    async def health_loop() -> None:
-        fails = 0
-        while not done.is_set():
-            try:
-                await asyncio.wait_for(done.wait(), HEALTH_INTERVAL_S)
-                return
-            except asyncio.TimeoutError:
-                pass
-            ok = await loop.run_in_executor(None, target.alive)
-            fails = 0 if ok else fails + 1
-            if fails >= HEALTH_FAILURES:
-                say(f"the target at {target.url} stopped answering; ending the run")
-                request_stop("target_died")
-                return
+    def on_dead(why: str) -> None:
+        ended["why"] = why
+        # The command says it in one line at the end; the live view hears it now.
+        events.emit("notice", message=f"the target died: {why}; ending the run")
+        request_stop("target_died")
+
+    watch = HealthWatch(target, headers, on_dead)
 
     def on_sample(s: dict[str, Any]) -> None:
+        watch.life()
         recorder.sample(s)
         events.emit("sample", **s)
 
     done = asyncio.Event()
     scrape_stop = asyncio.Event()
-    aux = [asyncio.create_task(progress_loop()), asyncio.create_task(health_loop())]
+    aux = [asyncio.create_task(progress_loop()), asyncio.create_task(watch.run(done))]
     scraper = None
     if replay.scrape_interval_s > 0:
         scraper = Scraper(session, target.url, replay.scrape_interval_s, t0_ns, on_sample, say, headers)
@@ -368,12 +486,19 @@ def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except ValueError:
         raise InputFileError(str(info_path), "not valid JSON") from None
+    except OSError as exc:
+        raise InputFileError(str(info_path), f"cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(info, dict):
+        raise InputFileError(str(info_path), "not a run description (a JSON object)")
     records, sent = rec_mod.read_journal(run_dir)
     samples = list(rec_mod.read_jsonl(run_dir / rec_mod.METRICS))
     summary = summarize(records, samples, sent=len(sent), settings=info.get("settings"), plan=info.get("plan"),
                         run_dir=str(run_dir), complete=bool(info.get("complete")))
     summary = {"name": info.get("name"), "started_at": info.get("started_at"), **summary,
                "target": info.get("target"), "cache_config": info.get("cache_config")}
+    planned = (info.get("plan") or {}).get("planned")
+    if planned is not None:
+        summary["not_sent"] = max(0, int(planned) - summary["sent"])  # the run ended before their time
     if write:
         rec_mod.write_tables(run_dir, records, samples)
         rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)

@@ -6,7 +6,7 @@ A request reproduces its row exactly: a `/v1/completions` call with a token-id p
 
 Rows that share `prefix_blocks` ids share the same leading token ids (`PREFIX_BLOCK_TOKENS` per id, the ids derived
 from the block id and the seed), so the server's prefix cache hits as it did in the trace. The rest of a prompt is
-drawn per row, so unrelated rows share nothing by accident.
+the row's own (it opens with the row's number), so unrelated rows share nothing by accident.
 
 Prompt + output must fit the server's `max_model_len` (a `min_tokens` above what is left is a 400): rows that do
 not fit are clipped (prompt first, then output) or skipped, as the settings say, and counted either way.
@@ -51,6 +51,36 @@ class PlanStats:
         return dict(self.__dict__)
 
 
+class _IdText:
+    """Token ids rendered once as JSON text, with the byte offset of each id, so a run of ids is a bytes slice.
+
+    Encoding a 500-id prompt with json.dumps costs about as much as sending it; slicing costs almost nothing, and the
+    dispatch loop builds each body just before its send time.
+    """
+
+    __slots__ = ("blob", "starts", "size")
+
+    def __init__(self, ids: np.ndarray):
+        text = [str(x) for x in ids.tolist()]
+        self.size = len(text)
+        self.blob = (",".join(text) + ",").encode()
+        self.starts = np.zeros(self.size + 1, dtype=np.int64)
+        np.cumsum([len(t) + 1 for t in text], out=self.starts[1:])
+
+    def slice(self, start: int, n: int) -> bytes:
+        """`n` ids from `start`, wrapping around; no trailing comma."""
+        parts = []
+        while n > 0:
+            take = min(n, self.size - start)
+            parts.append(self.blob[self.starts[start]:self.starts[start + take] - 1])
+            n -= take
+            start = 0
+        return b",".join(parts)
+
+
+_POOL_TOKENS = 1 << 16
+
+
 @dataclass
 class Plan:
     """The requests to send, in schedule order, as parallel arrays."""
@@ -65,7 +95,8 @@ class Plan:
     rows: np.ndarray  # index of the workload row each request comes from
     prefix_blocks: list[list[int] | None] | None = None
     stats: PlanStats = field(default_factory=PlanStats)
-    _block_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _block_cache: dict[int, _IdText] = field(default_factory=dict, repr=False)
+    _pool: _IdText | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.scheduled_s.size)
@@ -75,33 +106,54 @@ class Plan:
         return "/v1/chat/completions" if self.endpoint == "chat" else "/v1/completions"
 
     # Token ids ------------------------------------------------------------------------------------------------------
-    def _block_ids(self, block: int) -> np.ndarray:
+    def _block(self, block: int) -> _IdText:
         ids = self._block_cache.get(block)
         if ids is None:
             rng = np.random.default_rng([self.seed, 1, int(block) & 0xFFFFFFFFFFFF])
-            ids = rng.integers(0, self.vocab_size, PREFIX_BLOCK_TOKENS, dtype=np.int64)
+            ids = _IdText(rng.integers(0, self.vocab_size, PREFIX_BLOCK_TOKENS, dtype=np.int64))
             if len(self._block_cache) > 4096:  # bound memory on traces with many distinct blocks
                 self._block_cache.clear()
             self._block_cache[block] = ids
         return ids
 
-    def prompt_ids(self, i: int) -> list[int]:
-        """Exactly `prompt_tokens[i]` ids, all in [0, vocab_size): the shared prefix blocks, then per-row ids."""
+    def _row_tail(self, row: int, n: int) -> bytes:
+        """`n` ids of a row's own: its number in base vocab_size first, so that no two rows share a leading block
+        (a prefix cache would count that as a hit the trace never had), then a stretch of the seeded pool."""
+        if self._pool is None:
+            rng = np.random.default_rng([self.seed, 2])
+            self._pool = _IdText(rng.integers(0, self.vocab_size, _POOL_TOKENS, dtype=np.int64))
+        marker = []
+        rest = row
+        while len(marker) < 2 or rest:
+            rest, digit = divmod(rest, self.vocab_size)
+            marker.append(str(digit))
+        marker = marker[:n]
+        head = ",".join(marker).encode()
+        if n == len(marker):
+            return head
+        start = (row * 40503 + 7) % _POOL_TOKENS
+        return head + b"," + self._pool.slice(start, n - len(marker))
+
+    def prompt_bytes(self, i: int) -> bytes:
+        """Exactly `prompt_tokens[i]` ids, all in [0, vocab_size), as JSON array content: the shared prefix blocks,
+        then the row's own ids."""
         n = int(self.prompt_tokens[i])
-        parts: list[np.ndarray] = []
+        parts: list[bytes] = []
         have = 0
         blocks = self.prefix_blocks[i] if self.prefix_blocks is not None else None
         if blocks:
             for b in blocks:
                 if have >= n:
                     break
-                ids = self._block_ids(b)[: n - have]
-                parts.append(ids)
-                have += ids.size
+                take = min(PREFIX_BLOCK_TOKENS, n - have)
+                parts.append(self._block(b).slice(0, take))
+                have += take
         if have < n:
-            rng = np.random.default_rng([self.seed, 2, int(self.rows[i])])
-            parts.append(rng.integers(0, self.vocab_size, n - have, dtype=np.int64))
-        return np.concatenate(parts).tolist() if len(parts) > 1 else parts[0].tolist()
+            parts.append(self._row_tail(int(self.rows[i]), n - have))
+        return b",".join(parts)
+
+    def prompt_ids(self, i: int) -> list[int]:
+        return json.loads(b"[" + self.prompt_bytes(i) + b"]")
 
     def prompt_text(self, i: int) -> str:
         """About `prompt_tokens[i]` words (chat mode: the server's tokenizer decides the exact count)."""
@@ -110,10 +162,10 @@ class Plan:
         return " ".join(_WORDS[k] for k in picks)
 
     # Bodies ---------------------------------------------------------------------------------------------------------
-    def body(self, i: int) -> dict[str, Any]:
+    def body_bytes(self, i: int) -> bytes:
         out = int(self.output_tokens[i])
         if self.endpoint == "chat":
-            return {
+            return json.dumps({
                 "model": self.model,
                 "messages": [{"role": "user", "content": self.prompt_text(i)}],
                 "max_completion_tokens": out,
@@ -121,19 +173,15 @@ class Plan:
                 "ignore_eos": True,
                 "stream": True,
                 "stream_options": {"include_usage": True},
-            }
-        return {
-            "model": self.model,
-            "prompt": self.prompt_ids(i),
-            "max_tokens": out,
-            "min_tokens": out,
-            "ignore_eos": True,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+            }, separators=(",", ":")).encode()
+        return b"".join((
+            b'{"model":', json.dumps(self.model).encode(), b',"prompt":[', self.prompt_bytes(i),
+            b'],"max_tokens":%d,"min_tokens":%d' % (out, out),
+            b',"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}',
+        ))
 
-    def body_bytes(self, i: int) -> bytes:
-        return json.dumps(self.body(i), separators=(",", ":")).encode()
+    def body(self, i: int) -> dict[str, Any]:
+        return json.loads(self.body_bytes(i))
 
 
 def fit_lengths(prompt: np.ndarray, output: np.ndarray, max_model_len: int | None,

@@ -15,8 +15,9 @@ Layout (docs/replay.md):
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 JOURNAL = "journal.jsonl"
 METRICS = "metrics.jsonl"
@@ -33,38 +34,78 @@ def _dumps(obj: Any) -> str:
 
 
 class JsonlWriter:
-    """Append-only JSON lines; flushed on demand so a crash loses at most what came after the last flush."""
+    """Append-only JSON lines; flushed on demand so a crash loses at most what came after the last flush.
+
+    Lines are kept in memory until `flush` writes them with one `os.write`. When a write fails (disk full, file size
+    limit, a file system gone read-only) the file is cut back to its last whole line and the writer refuses any
+    further line: what was written before the failure stays readable, and no half line is followed by more.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        self._f = open(path, "a", encoding="utf-8", buffering=1 << 16)
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._size = os.fstat(self._fd).st_size
+        self._pending: list[bytes] = []
         self.lines = 0
+        self.error: OSError | None = None
 
     def write(self, obj: dict[str, Any], flush: bool = False) -> None:
-        self._f.write(_dumps(obj) + "\n")
+        if self.error is not None:
+            return
+        self._pending.append((_dumps(obj) + "\n").encode("utf-8"))
         self.lines += 1
         if flush:
-            self._f.flush()
+            self.flush()
 
     def flush(self) -> None:
-        if not self._f.closed:
-            self._f.flush()
+        if not self._pending or self._fd is None or self.error is not None:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            self.error = exc
+            try:
+                os.ftruncate(self._fd, self._size)  # drop the part of a line that made it
+            except OSError:
+                pass
+            raise
+        self._size += len(data)
 
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.flush()
-            self._f.close()
+        if self._fd is None:
+            return
+        try:
+            self.flush()
+        finally:
+            os.close(self._fd)
+            self._fd = None
 
 
 class Recorder:
-    """Owns the run directory while the run lasts."""
+    """Owns the run directory while the run lasts.
 
-    def __init__(self, run_dir: Path):
+    A write that fails does not raise into the run: the first failure is kept in `error`, `on_error` is told once
+    (the engine then ends the run), and later writes are dropped.
+    """
+
+    def __init__(self, run_dir: Path, on_error: Callable[[OSError], None] | None = None):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.on_error = on_error
+        self.error: OSError | None = None
         self.journal = JsonlWriter(self.dir / JOURNAL)
         self.metrics = JsonlWriter(self.dir / METRICS)
         self.events = JsonlWriter(self.dir / EVENTS)
+
+    def _failed(self, exc: OSError) -> None:
+        if self.error is None:
+            self.error = exc
+            if self.on_error is not None:
+                self.on_error(exc)
 
     def write_preset(self, text: str) -> None:
         (self.dir / PRESET).write_text(text, encoding="utf-8")
@@ -77,21 +118,36 @@ class Recorder:
 
     def ended(self, record: dict[str, Any]) -> None:
         record["kind"] = "end"
-        self.journal.write(record, flush=True)
+        try:
+            self.journal.write(record, flush=True)
+        except OSError as exc:
+            self._failed(exc)
 
     def sample(self, sample: dict[str, Any]) -> None:
-        self.metrics.write(sample, flush=True)
+        try:
+            self.metrics.write(sample, flush=True)
+        except OSError as exc:
+            self._failed(exc)
 
     def event(self, event: dict[str, Any]) -> None:
-        self.events.write(event, flush=True)
+        try:
+            self.events.write(event, flush=True)
+        except OSError as exc:
+            self._failed(exc)
 
     def flush(self) -> None:
         for w in (self.journal, self.metrics, self.events):
-            w.flush()
+            try:
+                w.flush()
+            except OSError as exc:
+                self._failed(exc)
 
     def close(self) -> None:
         for w in (self.journal, self.metrics, self.events):
-            w.close()
+            try:
+                w.close()
+            except OSError as exc:
+                self._failed(exc)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -107,8 +163,11 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
     if not path.exists():
         return
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise InputFileError(str(path), f"cannot be read ({exc.strerror or exc})") from None
     lines = data.split(b"\n")
     last = max((n for n, raw in enumerate(lines) if raw.strip()), default=-1)
     for n, raw in enumerate(lines):
@@ -126,15 +185,21 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 def read_journal(run_dir: Path) -> tuple[list[dict[str, Any]], set[int]]:
     """(ended request records, indices of requests that were sent) from a run's journal."""
+    from burststudio.errors import InputFileError
+
     ended: dict[int, dict[str, Any]] = {}
     sent: set[int] = set()
-    for obj in read_jsonl(Path(run_dir) / JOURNAL):
+    path = Path(run_dir) / JOURNAL
+    for obj in read_jsonl(path):
         kind = obj.get("kind")
-        if kind == "sent":
-            sent.add(int(obj["i"]))
-        elif kind == "end":
-            ended[int(obj["i"])] = obj
-            sent.add(int(obj["i"]))
+        if kind not in ("sent", "end"):
+            continue
+        i = obj.get("i")
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise InputFileError(str(path), f"a {kind} line without a request index ({str(obj)[:60]})")
+        sent.add(i)
+        if kind == "end":
+            ended[i] = obj
     return list(ended.values()), sent
 
 

@@ -27,7 +27,7 @@ class StudioConfig:
     # Live chart redraws per second.
     redraw_hz: float = 4.0
     # Latest requests kept in the replay table.
-    table_rows: int = 200
+    table_rows: int = 100
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)

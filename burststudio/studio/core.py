@@ -7,7 +7,6 @@ synth, fit} and burststudio.presets, and turns their errors into (field, message
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +51,6 @@ TRANSFORM_FIELDS: list[ParamSpec] = [
     ParamSpec("rate_scale", "rate scale", "float", 1.0, "Thin (<1) or replicate (>1) arrivals, keeping bursts.",
               min=1e-6, group="transforms"),
 ]
-
-
-def _module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 # Sources ----------------------------------------------------------------------------------------------------------
@@ -109,11 +101,6 @@ def apply_transforms(workload, values: dict[str, Any], seed: int = 0):
 
 
 # Generators (burststudio.workload.synth) --------------------------------------------------------------------------
-def synth_available() -> bool:
-    synth = _module("burststudio.workload.synth")
-    return synth is not None and hasattr(synth, "synthesize")
-
-
 # The kinds the form offers: those whose parameters are plain numbers (windows tables and trace paths stay in TOML).
 FORM_KINDS = {
     "arrivals": ("poisson", "gamma", "weibull", "onoff", "flash"),
@@ -121,6 +108,8 @@ FORM_KINDS = {
     "modulation": ("sinusoid",),
 }
 NONE_KIND = "none"
+# Keys whose value picks a family kind: changing one replaces the whole table under it (see merge_spec).
+KIND_KEYS = ("arrivals.process", "arrivals.modulation.kind", "prompt.dist", "output.dist")
 # What a fresh generator form holds: bursty Gamma arrivals and chat-like lengths a small engine keeps up with.
 GENERATOR_START: dict[str, Any] = {
     "requests": 100_000,
@@ -159,10 +148,8 @@ def _family_fields(fam: dict[str, Any], prefix: str, group: str, kinds: tuple[st
 
 def generator_fields() -> list[ParamSpec]:
     """The generator form, built from synth's parameter registry (kinds with plain-number parameters)."""
-    try:
-        from burststudio.workload.synth.spec import registry
-    except ImportError:
-        return []
+    from burststudio.workload.synth.spec import registry
+
     reg = registry()
     fams = reg["families"]
     fields: list[ParamSpec] = []
@@ -202,86 +189,244 @@ def values_from_spec(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def merge_spec(original: dict[str, Any], loaded: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """`original` (a preset's full [workload] table) with only the form's edits applied.
+
+    `loaded` holds the form's values as the preset filled it, `values` the form's values now. A key the form does
+    not show stays as it was; an edited key takes its new value; a field the user emptied is removed. Changing a
+    family's kind (say, gamma to poisson arrivals) replaces that family's table with what the form shows, since the
+    old kind's parameters mean nothing to the new one (their sub-tables, like a modulation, are kept).
+    """
+    import copy
+
+    spec = copy.deepcopy(original)
+
+    def node_of(path: str, create: bool) -> tuple[dict[str, Any] | None, str]:
+        keys = path.split(".")
+        node: Any = spec
+        for k in keys[:-1]:
+            if not isinstance(node.get(k), dict):
+                if not create:
+                    return None, keys[-1]
+                node[k] = {}
+            node = node[k]
+        return node, keys[-1]
+
+    changed = [p for p in set(values) | set(loaded) if values.get(p) != loaded.get(p)]
+    for kind_key in KIND_KEYS:
+        if kind_key not in changed:
+            continue
+        prefix = kind_key.rsplit(".", 1)[0]
+        node, last = node_of(kind_key, values.get(kind_key) not in (None, NONE_KIND))
+        if node is None:
+            continue
+        parent, name = node_of(prefix, False)
+        if values.get(kind_key) in (None, NONE_KIND):
+            if parent is not None:
+                parent.pop(name, None)
+            continue
+        kept = {k: v for k, v in node.items() if isinstance(v, dict)}
+        node.clear()
+        node.update(kept)
+        for path, value in values.items():
+            if path.startswith(prefix + ".") and "." not in path[len(prefix) + 1:] and value not in (None, ""):
+                node[path[len(prefix) + 1:]] = value
+    for path in changed:
+        if any(path.startswith(k.rsplit(".", 1)[0] + ".") and k in changed for k in KIND_KEYS):
+            continue
+        value = values.get(path)
+        if value is None or value == "" or value == NONE_KIND:
+            node, last = node_of(path, False)
+            if node is not None:
+                node.pop(last, None)
+            continue
+        node, last = node_of(path, True)
+        node[last] = value
+    # requests and duration_s are one-of: the one the form holds wins.
+    if "requests" in values and values["requests"] is not None:
+        spec.pop("duration_s", None)
+    elif "duration_s" in values and values["duration_s"] is not None:
+        spec.pop("requests", None)
+    return spec
+
+
 def synthesize(spec: dict[str, Any], seed: int, base_dir: Path, requests: int | None = None):
     """Validate and synthesise; a validation error names the field (synth's SpecError path)."""
-    synth = _module("burststudio.workload.synth")
-    if synth is None or not hasattr(synth, "synthesize"):
-        raise FieldError("the generators (burststudio.workload.synth) are not installed")
+    from burststudio.errors import UserError
+    from burststudio.workload import synth
+
     spec = dict(spec)
     if requests is not None and "requests" not in spec and "duration_s" not in spec:
         spec["requests"] = requests
-    validate = getattr(synth, "validate", None)
-    spec_error = getattr(synth, "SpecError", None)
     try:
-        if validate is not None:
-            validate(spec)
+        synth.validate(spec)
         return synth.synthesize(spec, seed=seed, base_dir=base_dir)
-    except Exception as exc:
-        if spec_error is not None and isinstance(exc, spec_error):
-            path = getattr(exc, "path", None)
-            if isinstance(path, (list, tuple)):
-                path = ".".join(map(str, path))
-            return _raise_field(exc, path)
-        from burststudio.errors import UserError
-
-        if isinstance(exc, UserError):
-            raise FieldError(str(exc)) from None
-        raise
-
-
-def _raise_field(exc: Exception, path: str | None):
-    message = getattr(exc, "message", None) or str(exc)
-    raise FieldError(str(message), path) from None
+    except synth.SpecError as exc:
+        raise FieldError(exc.message, ".".join(map(str, exc.path)) or None) from None
+    except UserError as exc:
+        raise FieldError(str(exc)) from None
 
 
 # Fits (burststudio.workload.fit) ----------------------------------------------------------------------------------
-def fit_interarrival(gaps):
-    """The best-fitting inter-arrival distribution as a frozen scipy distribution, and its label."""
-    fit = _module("burststudio.workload.fit")
-    if fit is None:
+# Fitted families the generator form can express, and the generator kind each becomes.
+ARRIVAL_KIND = {"exponential": "poisson", "gamma": "gamma", "weibull": "weibull"}
+LENGTH_KIND = ("lognormal", "zipf")
+
+
+def frozen_interarrival(family: str, params: dict[str, float]):
+    """The scipy.stats distribution of a fitted inter-arrival family (fit.py's parameter names)."""
+    from scipy import stats as st
+
+    if family == "exponential":
+        return st.expon(scale=params["scale"])
+    if family == "gamma":
+        return st.gamma(params["shape"], scale=params["scale"])
+    if family == "weibull":
+        return st.weibull_min(params["shape"], scale=params["scale"])
+    if family == "lognormal":
+        return st.lognorm(params["sigma"], scale=params["median"])
+    raise ValueError(f"unknown inter-arrival family {family!r}")
+
+
+def fit_interarrival(arrival_s, max_gaps: int | None = None):
+    """The best-fitting inter-arrival distribution (fit.fit_interarrivals, ties handled by fit.positive_gaps) as a
+    frozen scipy distribution, and its label; (None, "") when there are too few gaps to fit."""
+    import numpy as np
+
+    from burststudio.workload import fit
+
+    gaps, _ = fit.positive_gaps(np.asarray(arrival_s, dtype=np.float64))
+    if gaps.size < fit.MIN_GAPS:
         return None, ""
-    for name in ("fit_interarrivals", "fit_interarrival", "fit_gaps"):
-        fn = getattr(fit, name, None)
-        if fn is not None:
-            result = fn(gaps)
-            break
-    else:
+    if max_gaps is not None and gaps.size > max_gaps:
+        gaps = gaps[np.linspace(0, gaps.size - 1, max_gaps).astype(np.int64)]
+    selection = fit.fit_interarrivals(gaps)
+    best = selection.best
+    if best is None:
         return None, ""
-    best = getattr(result, "best", result)
-    if isinstance(best, (list, tuple)):
-        best = best[0]
-    frozen = getattr(best, "frozen", None) or getattr(best, "dist", None)
-    if callable(frozen) and not hasattr(frozen, "pdf"):
-        frozen = frozen()
-    label = str(getattr(best, "name", "") or getattr(best, "family", "") or "fit")
-    return (frozen, label) if hasattr(frozen, "pdf") else (None, "")
+    return frozen_interarrival(best, selection.fits[best].params), best
+
+
+def _best_of(selection, allowed) -> Any:
+    """The fit with the lowest AIC among `allowed` families (the form cannot express the others)."""
+    import math
+
+    fits = [f for name, f in selection.fits.items() if name in allowed and math.isfinite(f.aic)]
+    return min(fits, key=lambda f: f.aic) if fits else None
 
 
 def fit_to_generator(workload) -> dict[str, Any]:
-    """Generator parameters fitted to `workload` (fit module's spec), as form values."""
-    fit = _module("burststudio.workload.fit")
-    if fit is None:
-        raise FieldError("fitting (burststudio.workload.fit) is not installed")
-    for name in ("fit_spec", "fit_workload_spec", "to_spec", "fit_generator"):
-        fn = getattr(fit, name, None)
-        if fn is not None:
-            spec = fn(workload)
-            break
-    else:
-        raise FieldError("the fit module offers no generator spec")
-    spec = getattr(spec, "workload_spec", spec)
-    if not isinstance(spec, dict):
-        spec = dict(spec)
-    return values_from_spec(spec.get("generator", spec) if "generator" in spec and isinstance(spec["generator"], dict)
-                            else spec)
+    """Generator form values fitted to `workload`: arrivals from fit.fit_interarrivals (the best family the form
+    can express: exponential -> poisson, gamma, weibull) at the trace's own rate, prompt and output lengths from
+    fit.fit_lengths (lognormal or bounded Zipf), and as many requests as the trace holds."""
+    import numpy as np
+
+    from burststudio.workload import fit
+
+    if len(workload) < fit.MIN_GAPS + 1:
+        raise FieldError(f"the trace has {len(workload)} requests: too few to fit (at least {fit.MIN_GAPS + 1})")
+    gaps, _ = fit.positive_gaps(workload.arrival_s)
+    selection = fit.fit_interarrivals(gaps)
+    arrival = _best_of(selection, ARRIVAL_KIND)
+    if arrival is None:
+        raise FieldError("no inter-arrival family could be fitted to the trace")
+    rate = float(gaps.size / gaps.sum())
+    values: dict[str, Any] = {"requests": int(len(workload)), "arrivals.process": ARRIVAL_KIND[arrival.family],
+                              "arrivals.rate": _round(rate), "arrivals.modulation.kind": NONE_KIND}
+    if arrival.family == "gamma":
+        values["arrivals.cv"] = _round(1.0 / np.sqrt(arrival.params["shape"]))
+    elif arrival.family == "weibull":
+        values["arrivals.shape"] = _round(arrival.params["shape"])
+    ok = ~np.asarray(workload.failed, dtype=bool)
+    for col in ("prompt", "output"):
+        lengths = np.asarray(getattr(workload, f"{col}_tokens"))[ok]
+        best = _best_of(fit.fit_lengths(lengths), LENGTH_KIND) if lengths.size >= 2 else None
+        if best is None:
+            values.update({f"{col}.dist": "fixed", f"{col}.value": int(max(1, np.median(lengths) if lengths.size else 1))})
+        elif best.family == "lognormal":
+            values.update({f"{col}.dist": "lognormal", f"{col}.median": _round(best.params["median"]),
+                           f"{col}.sigma": _round(best.params["sigma"])})
+        else:
+            values.update({f"{col}.dist": "zipf", f"{col}.theta": _round(best.params["theta"]),
+                           f"{col}.min": int(best.params["min"]), f"{col}.max": int(best.params["max"])})
+    return values
+
+
+def _round(x: float) -> float:
+    """Four significant digits: what a form shows and a person reads, well inside the fit's own error."""
+    return float(f"{float(x):.4g}")
 
 
 # Presets (burststudio.presets) ------------------------------------------------------------------------------------
 def load_preset(path: Path):
-    presets = _module("burststudio.presets")
-    if presets is None:
-        raise FieldError("presets (burststudio.presets) are not installed")
-    return presets.load_preset(path)
+    from burststudio.presets import load_preset as load
+
+    return load(path)
+
+
+TRANSFORM_KEYS = ("window_s", "time_scale", "rate_scale")
+
+
+def preset_trace_base(preset):
+    """A trace preset's workload before the transforms the form shows (window, time and rate scale): the file read
+    with the preset's own format, columns, filters and sampling."""
+    import dataclasses
+
+    spec = {k: v for k, v in preset.workload_spec.items() if k not in TRANSFORM_KEYS}
+    return dataclasses.replace(preset, workload_spec=spec).build_workload()
+
+
+def trace_transforms(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's transform fields as [workload] keys of a trace preset (defaults left out)."""
+    out: dict[str, Any] = {}
+    start = float(values.get("window.start_s") or 0.0)
+    end = float(values.get("window.end_s") or 0.0)
+    if start or end:
+        out["window_s"] = [start, end if end else float("inf")]
+    for key in ("time_scale", "rate_scale"):
+        if float(values.get(key) or 1.0) != 1.0:
+            out[key] = float(values[key])
+    return out
+
+
+def merge_trace_spec(original: dict[str, Any], loaded: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A trace preset's [workload] table with only the transforms the user edited replaced."""
+    import copy
+
+    spec = copy.deepcopy(original)
+    new = trace_transforms(values)
+    edited = {"window_s": ("window.start_s", "window.end_s"), "time_scale": ("time_scale",),
+              "rate_scale": ("rate_scale",)}
+    for key, paths in edited.items():
+        if any(values.get(p) != loaded.get(p) for p in paths):
+            spec.pop(key, None)
+            if key in new:
+                spec[key] = new[key]
+    return spec
+
+
+def replay_table(preset) -> dict[str, Any] | None:
+    """A loaded preset's [replay] settings, to write back unchanged; None without a preset (the defaults)."""
+    if preset is None:
+        return None
+    from burststudio.presets import settings_to_dict
+
+    return settings_to_dict(preset.replay)
+
+
+def target_table(preset, kind: str, url: str) -> dict[str, Any]:
+    """The [target] table: a loaded preset's whole target settings (vllm and sim options included) with the kind and
+    URL the Replay screen shows now."""
+    if preset is None:
+        table: dict[str, Any] = {"kind": kind}
+    else:
+        from burststudio.presets import settings_to_dict
+
+        table = settings_to_dict(preset.target)
+        table["kind"] = kind
+    if kind == "url":
+        table["url"] = url
+    return table
 
 
 def save_preset(path: Path, workload_spec: dict[str, Any], target: dict[str, Any],

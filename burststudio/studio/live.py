@@ -16,6 +16,10 @@ class LiveRun:
         self.failures: dict[str, int] = {}
         self.progress: dict[str, Any] = {}
         self.target: str = ""
+        # The target's state from the engine's `target` events: starting (with its stage), healthy, failed.
+        self.target_state: dict[str, Any] = {}
+        # The latest finished requests (replay.events' request rows), newest last; the table shows them.
+        self.requests: list[list[Any]] = []
         self.notices: list[str] = []
         self.summary: dict[str, Any] | None = None
         self.run_dir: str | None = None
@@ -26,7 +30,9 @@ class LiveRun:
     def feed(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         t = event.get("t")
-        if kind == "run_started":
+        if kind == "target":
+            self.target_state = event
+        elif kind == "run_started":
             self.run_dir = event.get("run_dir")
             target = event.get("target")
             self.target = target if isinstance(target, str) else (target or {}).get("url", "") if isinstance(target, dict) else ""
@@ -61,6 +67,8 @@ class LiveRun:
                 n = np.searchsorted(self.schedule, [last["t"], t])
                 self._add("scheduled_rps", t, (n[1] - n[0]) / dt)
         self._add("failed", t, e.get("failed"))
+        self.requests.extend(e.get("requests") or ())
+        del self.requests[:-200]
         for key, name in (("ttft_p50_s", "ttft_p50_ms"), ("ttft_p99_s", "ttft_p99_ms"), ("itl_p50_s", "itl_p50_ms"),
                           ("itl_p99_s", "itl_p99_ms"), ("lateness_p99_s", "lateness_p99_ms")):
             if e.get(key) is not None:
@@ -71,8 +79,27 @@ class LiveRun:
         kv = e.get("kv_cache_usage", e.get("kv_cache_usage_perc"))
         if kv is not None:
             self._add("kv_pct", t, float(kv) * (100.0 if float(kv) <= 1.0 else 1.0))
-        for key in ("running", "waiting", "preemptions"):
+        for key in ("running", "waiting"):
             self._add(key, t, e.get(key))
+        self._add("preemptions", t, e.get("preemptions_total"))
+
+    def target_line(self) -> str:
+        """The target's state in one line: what it is doing while it starts, its model and KV capacity once up."""
+        s = self.target_state
+        state = s.get("state")
+        if not state:
+            return ""
+        kind = s.get("kind") or "target"
+        if state == "starting":
+            return f"[yellow]{kind}: {s.get('stage') or 'starting'}…[/]"
+        if state == "failed":
+            return f"[red]{kind} failed[/]: {s.get('message', '')}"
+        parts = [f"[green]{kind} healthy[/]", f"model {s.get('model') or '?'}"]
+        if s.get("kv_capacity_tokens"):
+            parts.append(f"KV {int(s['kv_capacity_tokens']):,} tokens")
+        if s.get("max_model_len"):
+            parts.append(f"max len {int(s['max_model_len']):,}")
+        return "  ".join(parts)
 
     def progress_line(self) -> str:
         p = self.progress

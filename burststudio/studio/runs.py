@@ -17,7 +17,7 @@ FIGURES: tuple[tuple[str, tuple[str, ...], float, str], ...] = (
     ("finished", ("finished",), 1, "{:,.0f}"),
     ("failed", ("failed",), 1, "{:,.0f}"),
     ("cancelled", ("cancelled",), 1, "{:,.0f}"),
-    ("goodput", ("goodput",), 100, "{:.1f}%"),
+    ("goodput", ("goodput", "share"), 100, "{:.1f}%"),
     ("req/s", ("throughput", "requests_per_s"), 1, "{:.2f}"),
     ("out tok/s", ("throughput", "output_tokens_per_s"), 1, "{:.1f}"),
     ("TTFT p50 ms", ("ttft_s", "p50"), 1000, "{:.1f}"),
@@ -86,24 +86,35 @@ def failures_line(summary: dict[str, Any] | None) -> str:
     return ", ".join(parts) if parts else "none"
 
 
+# (label, key in each group of summary["burst"], key inside it or None, scale, format)
+BURST_FIGURES: tuple[tuple[str, str, str | None, float, str], ...] = (
+    ("requests", "requests", None, 1, "{:,.0f}"),
+    ("req/s", "rate_rps", None, 1, "{:.2f}"),
+    ("failed share", "failed_share", None, 100, "{:.1f}%"),
+    ("TTFT p99 ms", "ttft_s", "p99", 1000, "{:.1f}"),
+    ("TPOT p99 ms", "tpot_s", "p99", 1000, "{:.1f}"),
+    ("E2E p99 s", "e2e_s", "p99", 1, "{:.2f}"),
+)
+
+
 def burst_rows(summary: dict[str, Any] | None) -> list[tuple[str, str, str]]:
-    """(figure, bursts, calm) rows from the summary's burst view, whatever its figures are."""
-    burst = None
-    for key in ("burst_view", "bursts", "burst"):
-        burst = dig(summary, (key,))
-        if isinstance(burst, dict):
-            break
+    """(figure, busiest windows, calm windows) rows from the summary's `burst` view (replay.summary.burst_view),
+    or one row with its note when the run was too short to have both."""
+    burst = dig(summary, ("burst",))
     if not isinstance(burst, dict):
         return []
-    hot = burst.get("burst") or burst.get("bursts") or burst.get("busy") or {}
-    calm = burst.get("calm") or {}
+    busy, calm = burst.get("busy"), burst.get("calm")
+    if not isinstance(busy, dict) or not isinstance(calm, dict):
+        return [("bursts", str(burst.get("note") or "not enough windows"), "")]
     rows = []
-    for key in sorted(set(hot) | set(calm)):
-        h, c = hot.get(key), calm.get(key)
-        if isinstance(h, dict):
-            h, c = h.get("p99"), (c or {}).get("p99") if isinstance(c, dict) else c
-            key = f"{key} p99"
-        rows.append((key, _short(h), _short(c)))
+    for label, key, sub, scale, fmt in BURST_FIGURES:
+        cells = []
+        for group in (busy, calm):
+            value = group.get(key)
+            if sub is not None:
+                value = value.get(sub) if isinstance(value, dict) else None
+            cells.append("-" if value is None else fmt.format(float(value) * scale))
+        rows.append((label, cells[0], cells[1]))
     return rows
 
 
@@ -127,11 +138,7 @@ def read_table(path: Path):
         return None
 
 
-def pick_column(columns, *needles: str) -> str | None:
-    """The first column whose name contains one of `needles` (in order of the needles)."""
-    lowered = {c.lower(): c for c in columns}
-    for needle in needles:
-        for low, col in lowered.items():
-            if needle in low:
-                return col
-    return None
+def ttft_ms(requests) -> Any:
+    """TTFT in ms of the successful requests of a requests.parquet table (first chunk - sent)."""
+    ok = requests[requests["outcome"] == "ok"]
+    return ((ok["first_s"] - ok["sent_s"]).dropna() * 1000.0).to_numpy(dtype=float)

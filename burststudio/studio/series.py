@@ -12,7 +12,7 @@ import numpy as np
 class RingBuffer:
     """The latest `capacity` (x, y) samples, oldest first when read."""
 
-    __slots__ = ("capacity", "_x", "_y", "_n", "_head")
+    __slots__ = ("capacity", "_x", "_y", "_n", "_head", "appended")
 
     def __init__(self, capacity: int = 4096):
         self.capacity = capacity
@@ -20,6 +20,7 @@ class RingBuffer:
         self._y = np.zeros(capacity, dtype=np.float64)
         self._n = 0
         self._head = 0
+        self.appended = 0  # samples ever appended: a reader redraws only when it changed
 
     def __len__(self) -> int:
         return self._n
@@ -29,6 +30,7 @@ class RingBuffer:
         self._y[self._head] = y
         self._head = (self._head + 1) % self.capacity
         self._n = min(self._n + 1, self.capacity)
+        self.appended += 1
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         if self._n < self.capacity:

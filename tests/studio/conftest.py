@@ -28,7 +28,14 @@ SUMMARY = {
     "e2e_s": {"mean": 1.2, "p50": 1.0, "p90": 2.0, "p99": 3.5, "max": 5.0},
     "dispatch_lateness_s": {"mean": 0.0004, "p50": 0.0003, "p90": 0.0008, "p99": 0.0012, "max": 0.003},
     "throughput": {"requests_per_s": 9.6, "output_tokens_per_s": 610.0},
-    "goodput": 0.87, "kv_cache_usage_peak": 0.98, "waiting_peak": 14, "preemptions": 3,
+    "goodput": {"share": 0.87}, "kv_cache_usage_peak": 0.98, "waiting_peak": 14, "preemptions": 3,
+    "burst": {"window_s": 10.0, "top_share": 0.05,
+              "busy": {"windows": 2, "requests": 300, "rate_rps": 15.0, "failed": 30, "failed_share": 0.1,
+                       "ttft_s": {"p50": 0.4, "p99": 1.4}, "e2e_s": {"p50": 2.0, "p99": 4.5},
+                       "tpot_s": {"p50": 0.03, "p99": 0.08}},
+              "calm": {"windows": 38, "requests": 900, "rate_rps": 2.4, "failed": 10, "failed_share": 0.011,
+                       "ttft_s": {"p50": 0.1, "p99": 0.5}, "e2e_s": {"p50": 0.9, "p99": 2.5},
+                       "tpot_s": {"p50": 0.018, "p99": 0.04}}},
 }
 
 
@@ -44,4 +51,4 @@ def studio_config(tmp_path: Path) -> StudioConfig:
     for sub in ("traces", "presets", "runs"):
         (tmp_path / sub).mkdir()
     # A small preview keeps the tests fast; the figures are still stable for a fixed seed.
-    return StudioConfig(root=tmp_path, preview_requests=20_000, seed=0)
+    return StudioConfig(root=tmp_path, preview_requests=5_000, seed=0)

@@ -9,14 +9,25 @@ from pathlib import Path
 import pytest
 
 from burststudio.studio.app import make_app
-from burststudio.studio.messages import PresetSaved, PreviewComputed, PreviewFailed, RunFinished, ChartsRedrawn
+from burststudio.studio.messages import (
+    ChartsRedrawn,
+    FitCompleted,
+    PresetSaved,
+    PreviewComputed,
+    PreviewFailed,
+    RunFinished,
+)
 
 
-async def _until(pilot, predicate, timeout_s: float = 20.0) -> None:
+async def _until(pilot, predicate, timeout_s: float = 40.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout_s
     while not predicate():
-        assert loop.time() < end, "timed out waiting for the app"
+        if loop.time() > end:
+            screen = pilot.app.workload_screen
+            status = screen.query_one("#source-status").render()
+            raise AssertionError(f"timed out waiting for the app (status: {status}; notifications: "
+                                 f"{[n.message for n in pilot.app._notifications]})")
         await pilot.pause(0.05)
 
 
@@ -25,18 +36,16 @@ def test_edit_a_parameter_changes_the_stats(studio_config):
         seen: list = []
         app = make_app(studio_config)
         async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
-            before = app.workload_screen.preview.stats["rate_rps"]
-            seen.clear()
-            rate = app.workload_screen.query_one("#f-arrivals-rate")
+            screen = app.workload_screen
+            await _until(pilot, lambda: screen.preview_is_current)
+            before = screen.preview.stats["rate_rps"]
+            rate = screen.query_one("#f-arrivals-rate")
             rate.value = "20"
-            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
-            after = [m for m in seen if isinstance(m, PreviewComputed)][-1].preview.stats["rate_rps"]
+            await _until(pilot, lambda: screen.values.get("arrivals.rate") == 20 and screen.preview_is_current)
+            after = screen.preview.stats["rate_rps"]
             assert before == pytest.approx(5.0, rel=0.1)
             assert after == pytest.approx(20.0, rel=0.1)
-            shown = str(app.workload_screen.query_one("#stats").render())
-            assert app.workload_screen.query_one("#stats").stats["rate_rps"] == after
-            del shown
+            assert screen.query_one("#stats").stats["rate_rps"] == after
 
     asyncio.run(run())
 
@@ -96,12 +105,145 @@ def test_save_a_preset_and_load_it_back(studio_config):
             assert preset.workload_spec["arrivals"]["cv"] == 3.0
             assert preset.target.kind == "sim"
             # It loads back into the form through the preset source.
-            seen.clear()
             app.workload_screen.load_source("preset", str(path))
-            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
+            await _until(pilot, lambda: app.workload_screen.preset is not None
+                         and app.workload_screen.preview_is_current)
             assert app.workload_screen.values["arrivals.cv"] == 3.0
 
     asyncio.run(run())
+
+
+def _gamma_trace(path: Path) -> None:
+    """A trace with known arrivals (Gamma, rate 5/s, CV 2) and lognormal lengths, written as a Parquet table."""
+    from burststudio.studio import core
+
+    spec = {"requests": 5000, "arrivals": {"process": "gamma", "rate": 5.0, "cv": 2.0},
+            "prompt": {"dist": "lognormal", "median": 300.0, "sigma": 0.5},
+            "output": {"dist": "lognormal", "median": 80.0, "sigma": 0.4}}
+    core.synthesize(spec, seed=3, base_dir=path.parent).to_parquet(path)
+
+
+def test_fit_fills_the_generator_form_from_the_loaded_trace(studio_config):
+    trace = studio_config.traces_dir / "gamma.parquet"
+    _gamma_trace(trace)
+
+    async def run():
+        seen: list = []
+        app = make_app(studio_config)
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            screen = app.workload_screen
+            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
+            assert screen.query_one("#fit").disabled  # nothing to fit before a trace is loaded
+            screen.load_source("trace", str(trace))
+            await _until(pilot, lambda: screen.kind == "trace" and screen.preview_is_current)
+            assert screen.preview.requests == 5000
+            # The inter-arrival histogram carries the fitted curve, named after its family.
+            preview = screen.preview
+            assert preview.gap_curve_label == "gamma" and len(preview.gap_curve_x) > 0
+            assert "gamma fit" in screen.query_one("#gap-chart").border_subtitle
+            seen.clear()
+            screen.query_one("#fit").press()
+            await _until(pilot, lambda: any(isinstance(m, FitCompleted) for m in seen)
+                         and screen.kind == "generator" and screen.preview_is_current)
+            params = [m for m in seen if isinstance(m, FitCompleted)][0].params
+            assert screen.kind == "generator"
+            assert screen.query_one("#source-kind").value == "generator"
+            values = screen.values
+            assert values["arrivals.process"] == params["arrivals.process"] == "gamma"
+            assert values["arrivals.rate"] == pytest.approx(5.0, rel=0.1)
+            assert values["arrivals.cv"] == pytest.approx(2.0, rel=0.15)
+            assert values["prompt.dist"] == "lognormal" and values["prompt.median"] == pytest.approx(300, rel=0.05)
+            assert values["output.median"] == pytest.approx(80, rel=0.05)
+            assert values["requests"] == 5000
+            # The preview now shows the fitted generator, close to the trace it came from.
+            assert screen.preview.stats["rate_rps"] == pytest.approx(5.0, rel=0.15)
+
+    asyncio.run(run())
+
+
+PRESET_WITH_HIDDEN_KEYS = """\
+[workload]
+name = "kept"
+duration_s = 120.0
+seed = 7
+
+[workload.arrivals]
+process = "poisson"
+rate = 2.0
+
+[workload.arrivals.modulation]
+kind = "profile"
+values = [1.0, 3.0, 1.0, 0.5]
+period_s = 60.0
+
+[workload.prompt]
+dist = "lognormal"
+median = 40.0
+sigma = 0.5
+min = 4
+max = 160
+
+[workload.output]
+dist = "fixed"
+value = 32
+
+[workload.sessions]
+block_tokens = 64
+shared_prefix_tokens = 64
+max_context_tokens = 512
+
+[workload.sessions.turns]
+dist = "geometric"
+mean = 3.0
+
+[target]
+kind = "vllm"
+
+[target.vllm]
+max_num_seqs = 4
+kv_cache_memory_bytes = "2M"
+
+[replay]
+duration_s = 30.0
+scrape_interval_s = 0.2
+"""
+
+
+def test_saving_a_loaded_preset_keeps_what_the_form_does_not_show(studio_config):
+    from burststudio.presets import load_preset
+
+    source = studio_config.presets_dir / "kept.toml"
+    source.write_text(PRESET_WITH_HIDDEN_KEYS)
+    original = load_preset(source)
+
+    async def run():
+        seen: list = []
+        app = make_app(studio_config)
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            screen = app.workload_screen
+            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
+            screen.load_source("preset", str(source))
+            await _until(pilot, lambda: screen.preset is not None and screen.preview_is_current)
+            assert screen.query_one("#preset-name").value == "kept"
+            assert app.replay_screen.target_kind == "vllm"  # the preset's target shows on the Replay screen
+            seen.clear()
+            screen.query_one("#f-arrivals-rate").value = "4"
+            await _until(pilot, lambda: screen.values.get("arrivals.rate") == 4.0)
+            screen.query_one("#preset-name").value = "kept-edited"
+            await pilot.pause()
+            saved = screen.save_preset()
+            assert saved is not None
+        return saved
+
+    saved = asyncio.run(run())
+    again = load_preset(saved)
+    spec, before = again.workload_spec, original.workload_spec
+    assert spec["arrivals"]["rate"] == 4.0
+    for key in ("sessions", "prompt", "output", "duration_s", "seed"):
+        assert spec[key] == before[key], key
+    assert spec["arrivals"]["modulation"] == before["arrivals"]["modulation"]
+    assert again.target == original.target
+    assert again.replay == original.replay
 
 
 def test_help_and_screens_from_the_keyboard(studio_config):
@@ -133,7 +275,7 @@ def _replay_available() -> bool:
 
 @pytest.mark.skipif(not _replay_available(), reason="the replay command is not installed yet")
 def test_replay_against_the_test_server_fills_charts_and_results(studio_config):
-    from tests.testserver import TestServer
+    from tests.testserver import ServerConfig, TestServer
 
     async def run(url: str):
         seen: list = []
@@ -143,20 +285,44 @@ def test_replay_against_the_test_server_fills_charts_and_results(studio_config):
         async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
             await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
             screen = app.workload_screen
-            screen.query_one("#f-requests").value = "40"
-            screen.query_one("#f-arrivals-rate").value = "20"
-            await _until(pilot, lambda: screen.values.get("requests") == 40)
+            screen.query_one("#f-requests").value = "60"
+            screen.query_one("#f-arrivals-rate").value = "40"
+            await _until(pilot, lambda: screen.values.get("requests") == 60 and screen.values.get("arrivals.rate") == 40)
             await pilot.press("f2")
-            app.replay_screen.set_target_kind("url")
-            await pilot.pause()
             await app.run_action("start_replay")
             await _until(pilot, lambda: any(isinstance(m, RunFinished) for m in seen), timeout_s=60)
+            await pilot.pause()
             finished = [m for m in seen if isinstance(m, RunFinished)][0]
             assert finished.error is None, finished.error
+            replay = app.replay_screen
             assert sum(m.points for m in seen if isinstance(m, ChartsRedrawn)) > 0
+            # The target's state came from the engine's events.
+            target_line = str(replay.query_one("#target-state").render())
+            assert "url healthy" in target_line and "model tiny" in target_line
+            # Rolling latency percentiles reached the charts (the server answers its first token after 20 ms).
+            ttft_p99 = replay.live.series["ttft_p99_ms"].arrays()[1]
+            assert len(ttft_p99) and ttft_p99.min() >= 20.0
+            assert len(replay.live.series["itl_p99_ms"]) > 0
+            # The latest-requests table shows real requests: their index, outcome and token counts.
+            table = replay.query_one("#latest")
+            assert len(table.rows) > 0
+            last = table.rows[-1]
+            assert last[1] == "ok" and int(last[0]) < 60 and last[3] == str(_output_tokens_of(finished.run_dir, int(last[0])))
             await pilot.press("f3")
             names = [r.name for r in app.results_screen.query_one("#run-list").runs]
             assert finished.run_dir.name in names
 
-    with TestServer() as server:
+    with TestServer(ServerConfig(ttft_s=0.02, token_delay_s=0.002)) as server:
         asyncio.run(run(server.url))
+
+
+def _output_tokens_of(run_dir: Path, i: int) -> int:
+    """The completion tokens the run's journal recorded for request `i`."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(run_dir / "requests.parquet").to_pandas()
+    row = table[table["i"] == i].iloc[0]
+    for col in ("usage_completion_tokens", "completion_tokens", "chunk_tokens"):
+        if col in table.columns and row[col] == row[col]:
+            return int(row[col])
+    raise AssertionError(f"no token count column in {list(table.columns)}")

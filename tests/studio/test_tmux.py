@@ -18,6 +18,18 @@ def _capture(server: str) -> str:
                           text=True).stdout
 
 
+def _wait_for(server: str, *words: str, timeout_s: float = 30.0) -> str:
+    """The screen once every word is on it (or as it is when the time runs out)."""
+    screen = ""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        screen = _capture(server)
+        if all(w in screen for w in words):
+            break
+        time.sleep(0.2)
+    return screen
+
+
 def test_burststudio_opens_the_studio_in_a_terminal(tmp_path):
     server = f"bs-test-{tmp_path.name}"
     exe = Path(sys.executable).with_name("burststudio")
@@ -25,18 +37,12 @@ def test_burststudio_opens_the_studio_in_a_terminal(tmp_path):
     subprocess.run(["tmux", "-L", server, "new-session", "-d", "-s", "studio", "-x", "120", "-y", "40", cmd],
                    check=True)
     try:
-        screen = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            screen = _capture(server)
-            if "requests" in screen and "rate /s" in screen:
-                break
-            time.sleep(0.3)
+        screen = _wait_for(server, "requests", "rate /s")
         for word in ("Workload", "Replay", "Results", "target: sim", "arrivals / s", "rate /s", "Help"):
             assert word in screen, f"{word!r} not on screen:\n{screen}"
         subprocess.run(["tmux", "-L", server, "send-keys", "-t", "studio", "F3"], check=True)
-        time.sleep(1.0)
-        assert "no run selected" in _capture(server)
+        screen = _wait_for(server, "no run selected", timeout_s=15.0)
+        assert "no run selected" in screen, screen
         subprocess.run(["tmux", "-L", server, "send-keys", "-t", "studio", "C-q"], check=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -12,12 +12,14 @@ HELP = """\
 # BurstStudio
 
 **Workload** (F1): pick a trace, a generator or a preset on the left and edit its parameters; the preview on the
-right follows each change. *Fit* fits the loaded trace and fills the generator form; *Save preset* writes a TOML
-preset to `presets/`.
+right follows each change (the orange curve over the gap histogram is the best-fitting inter-arrival family).
+*Fit* turns a loaded trace into a generator that reproduces it; *Save* writes a TOML preset to `presets/` (a loaded
+preset keeps everything the form does not show).
 
-**Replay** (F2): choose the target (`sim` needs no server), then *Start*. The engine runs as its own process; charts
-show requests/s, TTFT and ITL, KV-cache usage, queueing, failures and lateness. *Stop* ends the run and keeps its
-results.
+**Replay** (F2): choose the target (`sim` needs no server), then *Start*. The engine runs as its own process; the
+line under the controls shows the target starting, then its model and KV capacity; the charts show requests/s,
+rolling TTFT and ITL, KV-cache usage, queueing, failures and lateness, and the table the latest finished requests.
+*Stop* ends the run and keeps its results.
 
 **Results** (F3): the runs in `runs/`. Select one to read its summary; mark two or more with `space` and press `c`
 to compare them side by side.
@@ -29,8 +31,8 @@ to compare them side by side.
 | ctrl+s | save the workload as a preset |
 | ctrl+r | start a replay of the current workload |
 | ctrl+x | stop the replay |
-| ? | this help |
-| q / ctrl+q | quit (a running replay is stopped, its results kept) |
+| ? | this help (escape closes it) |
+| ctrl+q | quit (a running replay is stopped, its results kept) |
 """
 
 

@@ -19,6 +19,7 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Select, Static
 
+from burststudio.studio import core
 from burststudio.studio.config import StudioConfig
 from burststudio.studio.engine_process import EngineProcess, engine_command
 from burststudio.studio.live import LiveRun
@@ -28,6 +29,28 @@ from burststudio.studio.widgets.latest_table import LatestTable
 from burststudio.studio.widgets.nav_bar import NavBar
 
 TARGETS = [("sim (simulator)", "sim"), ("url (running server)", "url"), ("vllm (managed)", "vllm")]
+
+
+CHART_TITLES = {"rate-live": "requests / s", "latency-live": "latency ms (rolling)", "kv-live": "KV cache %",
+                "queue-live": "running / waiting", "fail-live": "failed / preempted",
+                "late-live": "lateness p99 ms"}
+# chart id -> (series in live.LiveRun, colour, label) drawn in it
+LIVE_CHARTS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
+    ("rate-live", (("scheduled_rps", "#808080", "scheduled"), ("sent_rps", "#0087ff", "sent"),
+                   ("finished_rps", "#5fd700", "finished"))),
+    ("latency-live", (("ttft_p50_ms", "#0087ff", "TTFT p50"), ("ttft_p99_ms", "#ff5f5f", "p99"),
+                      ("itl_p50_ms", "#5fd700", "ITL p50"), ("itl_p99_ms", "#ffaf00", "p99"))),
+    ("kv-live", (("kv_pct", "#ffaf00", ""),)),
+    ("queue-live", (("running", "#5fd700", "running"), ("waiting", "#ff5f5f", "waiting"))),
+    ("fail-live", (("failed", "#ff5f5f", "failed"), ("preemptions", "#ffaf00", "preempted"))),
+    ("late-live", (("lateness_p99_ms", "#d75fd7", ""),)),
+)
+
+
+def _idle_target(kind: str) -> str:
+    return {"sim": "sim: the built-in simulator starts with the run (no server needed)",
+            "url": "url: the server at the address above must be running",
+            "vllm": "vllm: a managed vLLM server starts with the run (loading a model can take minutes)"}.get(kind, kind)
 
 
 class ReplayScreen(Screen[None]):
@@ -45,6 +68,7 @@ class ReplayScreen(Screen[None]):
         self.run_dir: Path | None = None
         self._pending: list[dict[str, Any]] = []
         self._reader: asyncio.Task | None = None
+        self._drawn: dict[str, tuple[int, ...]] = {}  # chart id -> series versions it shows
 
     def compose(self) -> ComposeResult:
         yield NavBar("replay", self.config.target_description())
@@ -53,14 +77,11 @@ class ReplayScreen(Screen[None]):
             yield Input(self.config.target_url, id="target-url", compact=True)
             yield Button("Start", id="start", variant="success", compact=True)
             yield Button("Stop", id="stop", variant="error", compact=True, disabled=True)
-        yield Static("idle: press Start (ctrl+r) to replay the Workload screen's workload", id="run-state")
+        yield Static(_idle_target(self.config.target_kind), id="target-state")
+        yield Static("idle: Start (ctrl+r) replays the Workload screen's workload", id="run-state")
         with Grid(id="live-charts"):
-            yield Chart("req/s sched·sent·done", id="rate-live")
-            yield Chart("TTFT/ITL ms p50·p99", id="latency-live")
-            yield Chart("KV cache %", id="kv-live")
-            yield Chart("running·waiting", id="queue-live")
-            yield Chart("failed·preempted", id="fail-live")
-            yield Chart("lateness p99 ms", id="late-live")
+            for chart_id, title in CHART_TITLES.items():
+                yield Chart(title, id=chart_id)
         yield LatestTable(self.config.table_rows, id="latest")
         yield Footer()
 
@@ -70,12 +91,19 @@ class ReplayScreen(Screen[None]):
 
     # Target ---------------------------------------------------------------------------------------------------------
     def set_target_kind(self, kind: str) -> None:
-        self.query_one("#target-kind", Select).value = kind
+        if self.is_mounted:
+            self.query_one("#target-kind", Select).value = kind
+            return
+        # Not shown yet: compose reads the config.
+        self.target_kind = self.config.target_kind = kind
+        self.app.post_message(TargetChanged(self.config.target_description()))
 
     @on(Select.Changed, "#target-kind")
     def _target_changed(self, event: Select.Changed) -> None:
         self.target_kind = self.config.target_kind = str(event.value)
         self.query_one("#target-url").display = self.target_kind == "url"
+        if not (self.engine is not None and self.engine.running):
+            self.query_one("#target-state", Static).update(_idle_target(self.target_kind))
         self.post_message(TargetChanged(self.config.target_description()))
 
     @on(Input.Changed, "#target-url")
@@ -84,11 +112,18 @@ class ReplayScreen(Screen[None]):
         if self.target_kind == "url":
             self.post_message(TargetChanged(self.config.target_description()))
 
-    def target_table(self) -> dict[str, Any]:
-        table: dict[str, Any] = {"kind": self.target_kind}
-        if self.target_kind == "url":
-            table["url"] = self.config.target_url
-        return table
+    def use_target(self, settings) -> None:
+        """Show a loaded preset's target (its kind, and its URL for a url target)."""
+        if settings.kind == "url" and settings.url:
+            self.config.target_url = settings.url
+            if self.is_mounted:
+                self.query_one("#target-url", Input).value = settings.url
+        self.set_target_kind(settings.kind)
+
+    def target_table(self, preset=None) -> dict[str, Any]:
+        """The [target] table to save: the preset's whole target settings, if one was loaded, with this screen's kind
+        and URL."""
+        return core.target_table(preset, self.target_kind, self.config.target_url)
 
     # Start and stop ----------------------------------------------------------------------------------------------------
     @on(Button.Pressed, "#start")
@@ -100,7 +135,7 @@ class ReplayScreen(Screen[None]):
         self.stop_run()
 
     def _state(self, text: str) -> None:
-        self.query_one("#run-state", Static).update(text)
+        self.query_one("#run-state", Static).update(text, layout=False)
 
     def start_run(self) -> None:
         if self.engine is not None and self.engine.running:
@@ -114,23 +149,31 @@ class ReplayScreen(Screen[None]):
         if workload_screen.save_preset(preset) is None:
             return
         self.live = LiveRun()
-        preview = getattr(workload_screen, "preview", None)
-        if workload_screen.kind == "generator" or workload_screen.base is not None:
-            self._schedule_from(workload_screen)
+        self._drawn = {}
+        self.query_one(LatestTable).clear()
         argv = engine_command(preset, self.run_dir, self.config.engine_command)
-        self.engine = EngineProcess(argv, self._pending.append, cwd=self.config.root)
+        self._pending = []
+        self.engine = EngineProcess(argv, self._event, cwd=self.config.root)
         self.query_one("#start", Button).disabled = True
         self.query_one("#stop", Button).disabled = False
         self._state(f"starting the engine for {preset.stem} on {self.config.target_description()}…")
         self._reader = asyncio.create_task(self._run(preset))
-        del preview
+        asyncio.create_task(self._load_schedule(preset, self.live))
 
-    def _schedule_from(self, workload_screen) -> None:
+    async def _load_schedule(self, preset: Path, live: LiveRun) -> None:
+        """The arrival times the engine will send (the saved preset, built and prepared as the engine does it), for
+        the scheduled rate; built in a thread, since a large workload takes a moment."""
+        def build():
+            from burststudio.presets import load_preset
+            from burststudio.replay.engine import prepare_workload
+
+            p = load_preset(preset)
+            return prepare_workload(p.build_workload(), p.replay).arrival_s
+
         try:
-            w = workload_screen.build_workload(workload_screen.kind, workload_screen.values, workload_screen.base)
-            self.live.schedule = w.arrival_s
-        except Exception:
-            self.live.schedule = None
+            live.schedule = await asyncio.to_thread(build)
+        except Exception:  # the chart goes without the scheduled line; the engine reports the real problem
+            live.schedule = None
 
     async def _run(self, preset: Path) -> None:
         assert self.engine is not None and self.run_dir is not None
@@ -173,31 +216,36 @@ class ReplayScreen(Screen[None]):
             except (asyncio.TimeoutError, Exception):
                 pass
 
+    def _event(self, event: dict[str, Any]) -> None:
+        # Events queue here and are read at the redraw rate, never one redraw per event.
+        self._pending.append(event)
+
     # Live charts ----------------------------------------------------------------------------------------------------
     def redraw(self) -> None:
         if not self._pending:
             return
         events, self._pending = self._pending, []
+        requests: list = []
         for e in events:
             self.live.feed(e)
             if e.get("event") == "progress":
-                self.query_one(LatestTable).add_progress(e)
+                requests.extend(e.get("requests") or ())
+        self.query_one(LatestTable).add_requests(requests)
+        target = self.live.target_line()
+        if target:
+            self.query_one("#target-state", Static).update(target, layout=False)
         self.post_message(RunEventsReceived(events))
+        if not any(e.get("event") in ("progress", "sample") for e in events):
+            return
         s = self.live.series
         points = 0
-        points += self.query_one("#rate-live", Chart).draw_lines([
-            (*s["scheduled_rps"].arrays(), "grey50", "scheduled"),
-            (*s["sent_rps"].arrays(), "dodger_blue1", "sent"),
-            (*s["finished_rps"].arrays(), "green", "finished")])
-        points += self.query_one("#latency-live", Chart).draw_lines([
-            (*s["ttft_p50_ms"].arrays(), "dodger_blue1", "TTFT p50"), (*s["ttft_p99_ms"].arrays(), "red", "TTFT p99"),
-            (*s["itl_p50_ms"].arrays(), "green", "ITL p50"), (*s["itl_p99_ms"].arrays(), "orange1", "ITL p99")])
-        points += self.query_one("#kv-live", Chart).draw_lines([(*s["kv_pct"].arrays(), "orange1", "KV %")])
-        points += self.query_one("#queue-live", Chart).draw_lines([
-            (*s["running"].arrays(), "green", "running"), (*s["waiting"].arrays(), "red", "waiting")])
-        points += self.query_one("#fail-live", Chart).draw_lines([
-            (*s["failed"].arrays(), "red", "failed"), (*s["preemptions"].arrays(), "orange1", "preempted")])
-        points += self.query_one("#late-live", Chart).draw_lines([(*s["lateness_p99_ms"].arrays(), "magenta", "")])
+        for chart_id, lines in LIVE_CHARTS:
+            version = tuple(s[name].appended for name, _, _ in lines)
+            if self._drawn.get(chart_id) == version:
+                continue
+            self._drawn[chart_id] = version
+            points += self.query_one(f"#{chart_id}", Chart).draw_lines(
+                [(*s[name].arrays(), color, label) for name, color, label in lines])
         failures = ", ".join(f"{k} {v}" for k, v in sorted(self.live.failures.items()) if v) or "no failures"
         self._state(f"{self.live.progress_line()}  [dim]{failures}[/]")
         self.post_message(ChartsRedrawn(points))

@@ -38,8 +38,8 @@ class ResultsScreen(Screen[None]):
             with VerticalScroll(id="results-main"):
                 yield SummaryPanel(id="summary")
                 with Horizontal(id="results-charts"):
-                    yield Chart("TTFT ms (distribution)", id="latency-chart")
-                    yield Chart("KV % and waiting over time", id="kv-chart")
+                    yield Chart("TTFT ms", id="latency-chart", y_labels=False)
+                    yield Chart("KV % · queue over time", id="kv-chart")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -52,6 +52,8 @@ class ResultsScreen(Screen[None]):
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
+        if not self.is_mounted:
+            return  # not shown yet: it reads runs/ when it mounts
         found = runs_mod.list_runs(self.config.runs_dir)
         run_list = self.query_one(RunList)
         keep = run_list.current()
@@ -89,25 +91,21 @@ class ResultsScreen(Screen[None]):
 
     def _draw_series(self, requests, metrics) -> None:
         latency = self.query_one("#latency-chart", Chart)
-        col = runs_mod.pick_column(requests.columns, "ttft") if requests is not None else None
-        if col is not None:
-            values = requests[col].dropna().to_numpy(dtype=float) * 1000.0
+        values = runs_mod.ttft_ms(requests) if requests is not None and not requests.empty else np.zeros(0)
+        if values.size:
             h = _histogram(values)
-            latency.draw_bars(h.centers, h.density, h.width, style="dodger_blue1")
+            latency.draw_bars(h.centers, h.density, h.width, style="#0087ff")
         else:
             latency.draw_lines([])
         kv = self.query_one("#kv-chart", Chart)
-        if metrics is None or metrics.empty:
+        if metrics is None or metrics.empty or "t" not in metrics.columns:
             kv.draw_lines([])
             return
-        tcol = runs_mod.pick_column(metrics.columns, "t_s", "time", "elapsed", "t")
+        t = metrics["t"].to_numpy(dtype=float)
         series = []
-        for needles, style in ((("kv_cache", "kv"), "orange1"), (("waiting",), "red"), (("running",), "green")):
-            c = runs_mod.pick_column(metrics.columns, *needles)
-            if c is None or tcol is None:
-                continue
-            y = metrics[c].to_numpy(dtype=float)
-            if "kv" in c.lower() and np.nanmax(y, initial=0) <= 1.0:
-                y = y * 100.0
-            series.append((metrics[tcol].to_numpy(dtype=float), y, style, c))
+        for column, scale, style, label in (("kv_cache_usage", 100.0, "#ffaf00", "KV %"),
+                                            ("waiting", 1.0, "#ff5f5f", "waiting"),
+                                            ("running", 1.0, "#5fd700", "running")):
+            if column in metrics.columns:
+                series.append((t, metrics[column].to_numpy(dtype=float) * scale, style, label))
         kv.draw_lines(series)

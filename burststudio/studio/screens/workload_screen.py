@@ -44,9 +44,12 @@ class WorkloadScreen(Screen[None]):
         self.base = None  # the loaded trace or preset workload, before the form's transforms
         self.base_path: str | None = None
         self.preset = None  # the Preset the source came from, if any
+        # The form's values as the preset filled them: saving writes the preset back with only the edits applied.
+        self.loaded_values: dict[str, Any] = {}
         self.values: dict[str, Any] = {}
         self.preview = None
         self._key = 0
+        self._shown_key = ""
         self._loading: str | None = None
 
     # Layout --------------------------------------------------------------------------------------------------------
@@ -64,9 +67,9 @@ class WorkloadScreen(Screen[None]):
             with Vertical(id="workload-charts"):
                 yield Chart("arrivals / s", id="rate-chart")
                 with Horizontal(id="hist-row"):
-                    yield Chart("gap s (fit)", id="gap-chart")
-                    yield Chart("prompt tokens", id="prompt-chart")
-                    yield Chart("output tokens", id="output-chart")
+                    yield Chart("gap s", id="gap-chart", y_labels=False)
+                    yield Chart("prompt", id="prompt-chart", y_labels=False)
+                    yield Chart("output", id="output-chart", y_labels=False)
                 yield StatsPanel(id="stats")
         yield Footer()
 
@@ -86,11 +89,11 @@ class WorkloadScreen(Screen[None]):
             start = {**{k: v for k, v in start.items() if k.endswith((".process", ".dist", ".kind"))}, **values}
             if "duration_s" in values:
                 start.pop("requests", None)
-        if not fields:
-            self._status("[red]the generators are not installed[/]")
+            fields = _with_choices(fields, start)
         await self.query_one(ParamForm).set_fields(fields, start)
-        self._status("generator" if fields else "")
-        self.values = self.query_one(ParamForm).values() if fields else {}
+        self._status("generator")
+        self.values = self.query_one(ParamForm).values()
+        self.loaded_values = dict(self.values)
         self.schedule_preview()
 
     async def _use_base(self, workload, label: str, transforms: dict[str, Any] | None = None) -> None:
@@ -101,6 +104,7 @@ class WorkloadScreen(Screen[None]):
         values.update(transforms or {})
         await self.query_one(ParamForm).set_fields(core.TRANSFORM_FIELDS, values)
         self.values = self.query_one(ParamForm).values()
+        self.loaded_values = dict(self.values)
         self._status(f"{label}: {len(workload):,} requests")
         self.schedule_preview()
 
@@ -130,7 +134,7 @@ class WorkloadScreen(Screen[None]):
                 preset = None
             else:
                 preset = core.load_preset(path)
-                workload = None if not preset.is_trace else core.load_trace(preset.workload_spec["trace"])
+                workload = core.preset_trace_base(preset) if preset.is_trace else None
         except Exception as exc:  # one line for the user, whatever the loader raised
             self.app.call_from_thread(self._load_failed, str(path), _one_line(exc))
             return
@@ -145,11 +149,16 @@ class WorkloadScreen(Screen[None]):
         self.notify(message, title="Cannot load", severity="error", timeout=8)
 
     async def _loaded(self, kind: str, path: Path, workload, preset) -> None:
+        self._key += 1  # what is on screen is stale from here until the new source's preview arrives
         self.preset = preset
         self.base_path = str(preset.workload_spec["trace"]) if preset is not None and workload is not None else str(path)
+        if preset is not None:
+            self.query_one("#preset-name", Input).value = preset.name
+            self.app.replay_screen.use_target(preset.target)
         if preset is not None and workload is None:
             await self._use_generator(core.values_from_spec(
                 {k: v for k, v in preset.workload_spec.items() if k not in ("name", "seed")}))
+            self.preset = preset
             self._status(f"preset {path.name}: generator")
             return
         transforms = {}
@@ -161,12 +170,18 @@ class WorkloadScreen(Screen[None]):
                           "rate_scale": float(spec.get("rate_scale", 1.0))}
         self.post_message(TraceLoaded(str(path), len(workload)))
         await self._use_base(workload, path.name, transforms)
+        self.preset = preset
 
     # Preview -------------------------------------------------------------------------------------------------------
     @on(ParamsEdited)
     def params_edited(self, message: ParamsEdited) -> None:
         self.values = dict(message.values)
         self.schedule_preview()
+
+    @property
+    def preview_is_current(self) -> bool:
+        """The preview on screen is of the form as it is now (no newer computation pending)."""
+        return self._shown_key == str(self._key)
 
     def schedule_preview(self) -> None:
         self._key += 1
@@ -192,11 +207,21 @@ class WorkloadScreen(Screen[None]):
         if not worker.is_cancelled:
             self.post_message(PreviewComputed(key, result, time.perf_counter() - t0))
 
+    def generator_spec(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The generator table the form describes: a loaded preset's whole table with the form's edits applied (so
+        what the form does not show, like sessions or a modulation profile, is kept), else the form's values."""
+        if self.preset is not None and not self.preset.is_trace:
+            spec = core.merge_spec(self.preset.workload_spec, self.loaded_values, values)
+            spec.pop("name", None)
+            spec.pop("seed", None)
+            return spec
+        return core.spec_from_values(values)
+
     def build_workload(self, kind: str, values: dict[str, Any], base):
         """The workload the form describes now (called from the preview thread)."""
         if kind == "generator":
-            return core.synthesize(core.spec_from_values(values), seed=self.config.seed,
-                                   base_dir=self.config.presets_dir)
+            base_dir = self.preset.base_dir if self.preset is not None else self.config.presets_dir
+            return core.synthesize(self.generator_spec(values), seed=self.config.seed, base_dir=base_dir)
         if base is None:
             raise core.FieldError("no workload loaded")
         return core.apply_transforms(base, values, seed=self.config.seed)
@@ -215,17 +240,18 @@ class WorkloadScreen(Screen[None]):
         if message.key != str(self._key):
             return
         self.preview = p = message.preview
+        self._shown_key = message.key
         self.query_one(ParamForm).clear_errors()
         self.query_one(StatsPanel).stats = p.stats
-        self.query_one("#rate-chart", Chart).draw_lines([(p.rate_t, p.rate_rps, "dodger_blue1", "")])
-        overlay = [(p.gap_curve_x, p.gap_curve_y, "orange1", p.gap_curve_label)] if len(p.gap_curve_x) else []
+        self.query_one("#rate-chart", Chart).draw_lines([(p.rate_t, p.rate_rps, "#0087ff", "")])
+        overlay = ([(p.gap_curve_x, p.gap_curve_y, "#ffaf00", f"{p.gap_curve_label} fit")] if len(p.gap_curve_x)
+                   else [])
         gap_chart = self.query_one("#gap-chart", Chart)
         gap_chart.draw_bars(p.gaps.centers, p.gaps.density, p.gaps.width, overlay=overlay)
-        gap_chart.border_title = f"gap s ({p.gap_curve_label})" if p.gap_curve_label else "gap s"
         self.query_one("#prompt-chart", Chart).draw_bars(p.prompt.centers, p.prompt.density, p.prompt.width,
-                                                          style="medium_purple")
+                                                          style="#8787d7")
         self.query_one("#output-chart", Chart).draw_bars(p.output.centers, p.output.density, p.output.width,
-                                                          style="sea_green3")
+                                                          style="#5fd787")
         self.query_one("#rate-chart", Chart).border_title = f"arrivals / s ({p.rate_bin_s:g} s bins)"
 
     # Fit and save --------------------------------------------------------------------------------------------------
@@ -242,6 +268,7 @@ class WorkloadScreen(Screen[None]):
             self.notify("Load a trace first: the fit fills the generator form from it.", severity="warning")
             return
         self._status("fitting…")
+        self.query_one("#fit", Button).disabled = True
         self.run_fit(self.base)
 
     @work(thread=True, exclusive=True, group="fit")
@@ -249,30 +276,35 @@ class WorkloadScreen(Screen[None]):
         try:
             values = core.fit_to_generator(workload)
         except Exception as exc:
-            self.app.call_from_thread(self.notify, _one_line(exc), title="Fit failed", severity="error")
+            self.app.call_from_thread(self._fit_failed, _one_line(exc))
             return
         self.app.call_from_thread(self._fitted, values)
 
+    def _fit_failed(self, message: str) -> None:
+        self.query_one("#fit", Button).disabled = self.kind != "trace"
+        self._status("[red]fit failed[/]")
+        self.notify(message, title="Fit failed", severity="error")
+
     async def _fitted(self, values: dict[str, Any]) -> None:
-        self.post_message(FitCompleted(values))
+        self._key += 1
+        label = Path(self.base_path).name if self.base_path else "the trace"
+        self.preset = None
+        self.query_one(SourcePicker).show_kind("generator")
         await self._use_generator(values)
-        self._status("generator fitted to the trace")
+        self._status(f"generator fitted to {label}: {values['arrivals.process']} arrivals")
+        self.post_message(FitCompleted(values))
 
     def workload_spec(self) -> dict[str, Any]:
         """The [workload] table the form describes now."""
         name = self.query_one("#preset-name", Input).value.strip() or "workload"
         if self.kind == "generator":
-            spec = core.spec_from_values(self.values)
-            spec["seed"] = self.config.seed
+            spec = self.generator_spec(self.values)
+            spec["seed"] = self.preset.seed if self.preset is not None else self.config.seed
+        elif self.preset is not None and self.preset.is_trace:
+            spec = core.merge_trace_spec(self.preset.workload_spec, self.loaded_values, self.values)
         else:
             spec = {"trace": str(Path(self.base_path).resolve()) if self.base_path else ""}
-            start = float(self.values.get("window.start_s") or 0.0)
-            end = float(self.values.get("window.end_s") or 0.0)
-            if start or end:
-                spec["window_s"] = [start, end if end else float("inf")]
-            for key in ("time_scale", "rate_scale"):
-                if float(self.values.get(key) or 1.0) != 1.0:
-                    spec[key] = float(self.values[key])
+            spec.update(core.trace_transforms(self.values))
         spec["name"] = name
         return spec
 
@@ -282,14 +314,30 @@ class WorkloadScreen(Screen[None]):
             self.notify(f"preset name {name!r}: use letters, digits, - _ .", severity="error")
             return None
         path = path or self.config.presets_dir / f"{name}.toml"
+        replay_screen = self.app.replay_screen
         try:
-            saved = core.save_preset(path, self.workload_spec(), self.app.replay_screen.target_table())
+            saved = core.save_preset(path, self.workload_spec(), replay_screen.target_table(self.preset),
+                                     core.replay_table(self.preset))
         except Exception as exc:
             self.notify(_one_line(exc), title="Cannot save", severity="error")
             return None
         self.notify(f"saved {saved.name}", title="Preset")
         self.post_message(PresetSaved(saved))
         return saved
+
+
+def _with_choices(fields: list[core.ParamSpec], values: dict[str, Any]) -> list[core.ParamSpec]:
+    """Choice fields that also offer the kind a preset holds when the form has no fields for it (a windowed Gamma,
+    an empirical length table): it shows as chosen and its parameters stay in the preset."""
+    import dataclasses
+
+    out = []
+    for f in fields:
+        v = values.get(f.path)
+        if f.kind == "choice" and isinstance(v, str) and v and v not in f.choices:
+            f = dataclasses.replace(f, choices=[*f.choices, v], when=dict(f.when))
+        out.append(f)
+    return out
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,7 +1,9 @@
 """A titled chart (textual-plot's PlotWidget) with compact margins that redraws from whole series at once.
 
 Every draw reduces each series to about twice the chart's width in points, so a chart costs the same whatever the
-length of what it shows.
+length of what it shows. The series' names show in the bottom border in their colours: textual-plot's own legend is
+a widget that asks for a new layout of the whole screen each time a series is added, which at 4 redraws a second
+of six charts cost more than everything else the Replay screen does.
 """
 
 from __future__ import annotations
@@ -19,19 +21,40 @@ Series = tuple[np.ndarray, np.ndarray, str, str]
 
 class Chart(PlotWidget, can_focus=False):
     DEFAULT_CSS = """
-    Chart { border: round $primary-background-lighten-2; border-title-color: $text-muted; min-height: 6; }
+    Chart { border: round $primary-background-lighten-2; border-title-color: $text-muted; min-height: 6;
+            border-subtitle-align: right; border-subtitle-color: $text-muted; }
     """
 
-    def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, title: str, *, id: str | None = None, classes: str | None = None,
+                 y_labels: bool = True) -> None:
         super().__init__(id=id, classes=classes, allow_pan_and_zoom=False)
         self.border_title = title
         self.points = 0
+        # A histogram's density axis says nothing a reader needs: without it a narrow chart keeps its bars.
+        self.y_labels = y_labels
 
     def on_mount(self) -> None:
         super().on_mount()
         self.margin_top = 0
-        self.margin_bottom = 2
-        self.margin_left = 7
+        self.margin_bottom = 1
+        self.margin_left = 7 if self.y_labels else 1
+        if not self.y_labels:
+            self.set_yticks([])
+        self.show_legend(is_visible=False)
+
+    def _ticks(self, xlimits: tuple[float, float], ylimits: tuple[float, float]) -> None:
+        """Few enough ticks that their labels never run into each other, at round values."""
+        width = max(self.size.width - self.margin_left - 2, 8)
+        height = max(self.size.height - self.margin_bottom - 2, 2)
+        self.set_xticks(nice_ticks(*xlimits, max(2, width // 8)))
+        if self.y_labels:
+            self.set_yticks(nice_ticks(*ylimits, max(2, min(5, height // 2 + 1))))
+
+    def _legend(self, series: Sequence[Series]) -> None:
+        labels = [f"[{style}]━[/] {label}" for _, _, style, label in series if label]
+        text = "  ".join(labels)
+        if text != (self.border_subtitle or ""):
+            self.border_subtitle = text
 
     def _max_points(self) -> int:
         return max(2 * max(self.size.width - self.margin_left, 10), 20)
@@ -45,28 +68,44 @@ class Chart(PlotWidget, can_focus=False):
             if len(x) == 0:
                 continue
             rx, ry = reduce_points(np.asarray(x, dtype=float), np.asarray(y, dtype=float), limit)
-            self.plot(rx, ry, line_style=style, hires_mode=HiResMode.BRAILLE, label=label or None)
+            self.plot(rx, ry, line_style=style, hires_mode=HiResMode.BRAILLE)
             points += len(rx)
+        self._legend(series)
         self._limits(series, ymin, xlimits)
         self.points = points
         return points
 
-    def draw_bars(self, x: np.ndarray, y: np.ndarray, width: float, style: str = "steel_blue",
+    def draw_bars(self, x: np.ndarray, y: np.ndarray, width: float, style: str = "#5f87af",
                   overlay: Sequence[Series] = ()) -> int:
         self.clear()
         if len(x) == 0:
             self.points = 0
             return 0
+        # A bar narrower than one half-cell is not drawn at all: merge neighbouring bins until each gets one.
+        cells = max(self.size.width - self.margin_left - 4, 4)
+        k = int(np.ceil(len(x) / (2 * cells)))
+        if k > 1:
+            n = len(x) // k * k
+            x = np.asarray(x[:n], dtype=float).reshape(-1, k).mean(axis=1)
+            y = np.asarray(y[:n], dtype=float).reshape(-1, k).mean(axis=1)
+            width = width * k
         self.bar(np.asarray(x, dtype=float), np.asarray(y, dtype=float), width=width * 0.9, bar_style=style,
                  hires_mode=HiResMode.QUADRANT)
         points = len(x)
         for ox, oy, ostyle, label in overlay:
             if len(ox):
-                self.plot(ox, oy, line_style=ostyle, hires_mode=HiResMode.BRAILLE, label=label or None)
+                self.plot(ox, oy, line_style=ostyle, hires_mode=HiResMode.BRAILLE)
                 points += len(ox)
-        self.set_xlimits(float(x[0] - width / 2), float(x[-1] + width / 2))
-        top = float(max(np.max(y), max((float(np.max(oy)) for _, oy, _, _ in overlay if len(oy)), default=0.0)))
-        self.set_ylimits(0.0, top * 1.05 if top > 0 else 1.0)
+        self._legend(overlay)
+        xl = (float(x[0] - width / 2), float(x[-1] + width / 2))
+        # The bars set the scale: a fitted density that shoots up near zero is cut at the top, not the bars squashed.
+        bars_top = float(np.max(y))
+        curve_top = max((float(np.max(oy)) for _, oy, _, _ in overlay if len(oy)), default=0.0)
+        top = min(max(bars_top, curve_top), bars_top * 1.3) if bars_top > 0 else curve_top
+        yl = (0.0, top * 1.05 if top > 0 else 1.0)
+        self.set_xlimits(*xl)
+        self.set_ylimits(*yl)
+        self._ticks(xl, yl)
         self.points = points
         return points
 
@@ -76,12 +115,37 @@ class Chart(PlotWidget, can_focus=False):
         if not ys:
             self.set_xlimits(0.0, 1.0)
             self.set_ylimits(0.0, 1.0)
+            self._ticks((0.0, 1.0), (0.0, 1.0))
             return
         top = max(float(np.nanmax(y)) for y in ys)
         lo = ymin if ymin is not None else min(float(np.nanmin(y)) for y in ys)
-        self.set_ylimits(lo, top * 1.05 if top > lo else lo + 1.0)
+        yl = (lo, top * 1.05 if top > lo else lo + 1.0)
+        self.set_ylimits(*yl)
         if xlimits is None:
             x0 = min(float(x[0]) for x in xs)
             x1 = max(float(x[-1]) for x in xs)
             xlimits = (x0, x1 if x1 > x0 else x0 + 1.0)
         self.set_xlimits(*xlimits)
+        self._ticks(xlimits, yl)
+
+
+def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
+    """Two to `max_ticks` ticks in [lo, hi] at multiples of 1, 2 or 5 times a power of ten (the widest such step
+    that still leaves two)."""
+    span = hi - lo
+    if not span > 0:
+        return [lo]
+    max_ticks = max(max_ticks, 2)
+    power = 10.0 ** np.floor(np.log10(span))
+    best: list[float] = [lo, hi]
+    for step in (m * power * f for f in (1.0, 0.1, 0.01) for m in (5.0, 2.0, 1.0)):
+        # A tick a hair below the lower limit (a histogram starting at its first bin's edge) still counts.
+        first = np.ceil(lo / step - 0.05) * step
+        ticks = np.arange(first, hi + step * 1e-9, step)
+        if len(ticks) > max_ticks:
+            break
+        if len(ticks) >= 2:
+            best = [float(f"{t:.10g}") + 0.0 for t in ticks]
+            if len(ticks) * 2 > max_ticks:
+                break
+    return best

@@ -35,6 +35,12 @@ class SourcePicker(Vertical):
     def on_mount(self) -> None:
         self._show_kind(self.kind)
 
+    def show_kind(self, kind: str) -> None:
+        """Show `kind` as the source without announcing it (the screen already switched)."""
+        with self.prevent(Select.Changed):
+            self.query_one("#source-kind", Select).value = kind
+        self._show_kind(kind)
+
     def _show_kind(self, kind: str) -> None:
         self.kind = kind
         item = self.query_one("#source-item", Select)

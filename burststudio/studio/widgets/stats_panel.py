@@ -39,10 +39,10 @@ class StatsPanel(Static):
             ("requests", _f(s.get("requests")), "duration s", _f(s.get("duration_s"), 1)),
             ("rate /s", _f(s.get("rate_rps")), "gap CV", _f(s.get("interarrival_cv"))),
             ("IDC 1s", _f(idc.get("1s")), "IDC 10s", _f(idc.get("10s"))),
-            ("IDC 60s", _f(idc.get("60s")), "peak/mean 1s", _f(s.get("peak_to_mean_1s"))),
-            ("prompt p50/p99", f"{_f(p.get('p50'), 0)}/{_f(p.get('p99'), 0)}",
-             "output p50/p99", f"{_f(o.get('p50'), 0)}/{_f(o.get('p99'), 0)}"),
-            ("prompt mean", _f(p.get("mean"), 1), "failed share", _f(s.get("failed_share"), 3)),
+            ("IDC 60s", _f(idc.get("60s")), "peak/mean", _f(s.get("peak_to_mean_1s"))),
+            ("prompt p50", _f(p.get("p50"), 0), "prompt p99", _f(p.get("p99"), 0)),
+            ("output p50", _f(o.get("p50"), 0), "output p99", _f(o.get("p99"), 0)),
+            ("prompt mean", _f(p.get("mean"), 1), "failed", _f(s.get("failed_share"), 3)),
         ]
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(style="dim", no_wrap=True)

@@ -29,7 +29,7 @@ class SummaryPanel(Static):
             rows = burst_rows(runs[0].summary)
             if rows:
                 table.add_row("", "")
-                table.add_row("[b]bursts vs calm[/]", "")
+                table.add_row("[b]busiest windows / calm[/]", "")
                 for key, hot, calm in rows:
-                    table.add_row(key, f"{hot} / {calm}")
+                    table.add_row(key, f"{hot} / {calm}" if calm else hot)
         self.update(table)

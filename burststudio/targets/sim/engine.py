@@ -415,16 +415,17 @@ class SimEngine:
         scheduled, preempted = self._schedule()
         if not scheduled and not preempted:
             return None
-        prefill = decode = ctx = attn = 0
+        prefill = decode = ctx = attn = pseqs = 0
         for r, n in scheduled:
             if n == 1 and r.computed == r.num_tokens - 1 and r.out:
                 decode += 1
                 ctx += r.computed + 1
             else:
                 prefill += n
+                pseqs += 1
                 attn += n * r.computed + (n * (n + 1)) // 2
         start = self.now
-        dt = self.profile.step_time(prefill, decode, ctx, attn) if scheduled else 0.0
+        dt = self.profile.step_time(prefill, decode, ctx, attn, pseqs) if scheduled else 0.0
         end = start + dt
         self.now = end
         c = self.counters

@@ -33,13 +33,16 @@ def matches(header: list[str]) -> bool:
 
 def first_value(head: bytes, header: list[str], column: str) -> str:
     """`column`'s value in the first data row of `head` ('' when there is none)."""
-    rows = csv.reader(_io.StringIO(head.decode("utf-8", errors="replace")))
-    for row in rows:
-        if row and [c.strip() for c in row] != header and any(c.strip() for c in row):
-            try:
-                return row[header.index(column)]
-            except IndexError:
-                return ""
+    rows = csv.reader(_io.StringIO(head.decode("utf-8", errors="replace"), newline=""))
+    try:
+        for row in rows:
+            if row and [c.strip() for c in row] != header and any(c.strip() for c in row):
+                try:
+                    return row[header.index(column)]
+                except (IndexError, ValueError):  # a short row, or a header without the column (named later)
+                    return ""
+    except csv.Error:
+        return ""  # the full read names the bad line
     return ""
 
 

@@ -163,7 +163,13 @@ def _describe(to_type) -> str:
 
 def locate_error(path: str | Path, include: list[str], column_types: dict, arrow_message: str) -> InputFileError:
     """The InputFileError for a read that pyarrow refused, naming the line where the second pass finds it."""
-    table, bad = _text_pass(path, include)
+    import pyarrow as pa
+
+    try:
+        table, bad = _text_pass(path, include)
+    except pa.ArrowException:  # the text pass fails alike (e.g. a header without a line end and no rows)
+        message = arrow_message.replace("\n", " ").strip()
+        return InputFileError(str(path), f"cannot be read as CSV ({message})")
     if bad:
         number, text, expected, actual = bad[0]
         snippet = text if len(text) <= 60 else text[:57] + "..."

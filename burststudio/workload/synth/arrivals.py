@@ -104,8 +104,8 @@ class Clock:
         """A real time t with L(t) >= u_max."""
         raise NotImplementedError
 
-    def grid_points(self, t_hi: float) -> int:
-        return 4097
+    def grid(self, t_hi: float) -> np.ndarray:
+        return np.linspace(0.0, t_hi, 4097)
 
     def inverse(self, u: np.ndarray) -> np.ndarray:
         """t with L(t) = u: interpolation on a grid, then safeguarded Newton steps (bisection when Newton leaves
@@ -113,7 +113,7 @@ class Clock:
         if len(u) == 0:
             return np.zeros(0)
         t_hi = self.upper(float(u.max()))
-        grid = np.linspace(0.0, t_hi, self.grid_points(t_hi))
+        grid = self.grid(t_hi)
         cg = self.cum(grid)
         i = np.clip(np.searchsorted(cg, u, side="right"), 1, len(grid) - 1)
         lo, hi = grid[i - 1], grid[i]
@@ -160,10 +160,11 @@ class FlashClock(Clock):
     def upper(self, u_max: float) -> float:
         return max(u_max, 1e-9)  # L(t) >= t
 
-    def grid_points(self, t_hi: float) -> int:
-        # Fine enough to resolve the ramp and the decay wherever they fall in the run.
-        feature = max(min(self.rise or self.decay, self.decay), 1e-3)
-        return int(min(max(4097, 8 * t_hi / feature), 2_000_001))
+    def grid(self, t_hi: float) -> np.ndarray:
+        # Coarse over the run, fine over the spike (the ramp and twenty decay times), wherever it falls.
+        end = min(t_hi, self.start + self.rise + 20.0 * self.decay)
+        fine = np.linspace(self.start, end, 20001) if end > self.start else np.zeros(0)
+        return np.union1d(np.linspace(0.0, t_hi, 4097), fine)
 
 
 class SinusoidClock(Clock):
@@ -182,8 +183,8 @@ class SinusoidClock(Clock):
     def upper(self, u_max: float) -> float:
         return u_max + 2.0 * self.a / self.w + self.period
 
-    def grid_points(self, t_hi: float) -> int:
-        return int(min(max(4097, 64 * t_hi / self.period), 2_000_001))
+    def grid(self, t_hi: float) -> np.ndarray:
+        return np.linspace(0.0, t_hi, int(min(max(4097, 64 * t_hi / self.period), 2_000_001)))
 
 
 class ProfileClock(Clock):

@@ -40,7 +40,7 @@ class _Required:
 
 REQUIRED: Any = _Required()
 
-# Types a parameter can have, as written in TOML.
+# Types a parameter can have, as written in TOML (and their words in error messages, below).
 TYPES = ("float", "int", "str", "bool", "path", "floats", "windows")
 
 
@@ -462,6 +462,7 @@ def registry() -> dict[str, Any]:
         "workload": {**WORKLOAD.as_dict(), "subtables": {s.name: s.schema.name for s in WORKLOAD.subtables}},
         "sessions": {**SESSIONS.as_dict(), "subtables": {s.name: s.schema.name for s in SESSIONS.subtables}},
         "families": {name: fam.as_dict() for name, fam in FAMILIES.items()},
+        "types": dict(_TYPE_WORDS),
     }
 
 
