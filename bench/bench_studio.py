@@ -6,6 +6,7 @@
    started by the studio (headless, 160x48, charts redrawn at 4 Hz, the latest-requests table filling). Reported:
    the studio process's CPU share over the run (its own process only: the engine is a child with its own CPU), and
    the engine's dispatch lateness (scheduled -> sent, summary.json) in both runs, which must not change.
+3. Engine side: the CPU the engine spends on the live figures the studio charts (replay.events.LiveStats).
 
 Run: .venv/bin/python bench/bench_studio.py [--seconds 30] [--rate 200] [--rounds 1] [--skip-preview]
 The machine is shared: compare the two runs of one round, and repeat rounds to see the noise.
@@ -76,6 +77,34 @@ def bench_preview() -> None:
         i = totals.index(statistics.median(totals)) if len(totals) % 2 else 0
         s, st, b, f = (x * 1000 for x in parts[i])
         print(f"{n:>9,}  {statistics.median(totals) * 1000:10.1f}  ({s:.1f} / {st:.1f} / {b:.1f} / {f:.1f})")
+
+
+def bench_live_stats() -> None:
+    """What the engine pays for the live figures (replay.events.LiveStats): one second at 200 requests/s of
+    64-token streams, i.e. 200 request_ended calls and 4 progress ticks."""
+    from types import SimpleNamespace
+
+    from burststudio.replay.events import LiveStats
+
+    ms = 1_000_000
+    recs = []
+    for i in range(200):
+        sent = 10**12 + i * 5 * ms
+        first = sent + 40 * ms
+        recs.append(SimpleNamespace(i=i, outcome="ok", prompt_tokens=100, completion_tokens=64, sent_ns=sent,
+                                    scheduled_ns=sent - ms, first_ns=first, end_ns=first + 63 * 5 * ms,
+                                    chunk_ns=[first + k * 5 * ms for k in range(64)]))
+    stats = LiveStats()
+    times = []
+    for rep in range(21):
+        t0 = time.perf_counter()
+        for k in range(4):
+            for r in recs[k * 50:(k + 1) * 50]:
+                stats.request_ended(r)
+            stats.tick(rep + k * 0.25)
+        times.append(time.perf_counter() - t0)
+    print("\n3. Engine side: live figures for one second at 200 requests/s (64-token streams)")
+    print(f"   {statistics.median(times) * 1000:.2f} ms of CPU per second (median of 21)")
 
 
 def free_port() -> int:
@@ -200,6 +229,7 @@ def main() -> None:
     if not a.skip_preview:
         bench_preview()
     bench_live(a.seconds, a.rate, a.rounds)
+    bench_live_stats()
 
 
 if __name__ == "__main__":

@@ -293,11 +293,15 @@ def _end_message(reason: str, s: dict[str, Any], run_dir: Path, why: str, write_
 
 
 def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
-    w = rec_mod.JsonlWriter(run_dir / rec_mod.EVENTS)
+    # The summary is saved by now: a last event that finds the disk full is not worth failing the run for.
     try:
-        w.write(event)
-    finally:
-        w.close()
+        w = rec_mod.JsonlWriter(run_dir / rec_mod.EVENTS)
+        try:
+            w.write(event)
+        finally:
+            w.close()
+    except OSError:
+        pass
 
 
 async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,

@@ -232,7 +232,8 @@ def merge_spec(original: dict[str, Any], loaded: dict[str, Any], values: dict[st
             if path.startswith(prefix + ".") and "." not in path[len(prefix) + 1:] and value not in (None, ""):
                 node[path[len(prefix) + 1:]] = value
     for path in changed:
-        if any(path.startswith(k.rsplit(".", 1)[0] + ".") and k in changed for k in KIND_KEYS):
+        # Parameters of a family whose kind changed were written with it above.
+        if any(path.rsplit(".", 1)[0] == k.rsplit(".", 1)[0] and k in changed for k in KIND_KEYS):
             continue
         value = values.get(path)
         if value is None or value == "" or value == NONE_KIND:

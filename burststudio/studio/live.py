@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from burststudio.studio.series import RingBuffer
 
+RATE_WINDOW_S = 1.0
 SERIES = ("sent_rps", "finished_rps", "scheduled_rps", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms",
           "kv_pct", "running", "waiting", "preemptions", "lateness_p99_ms", "failed")
 
@@ -24,7 +26,7 @@ class LiveRun:
         self.summary: dict[str, Any] | None = None
         self.run_dir: str | None = None
         self.points_received = 0
-        self._last: dict[str, Any] | None = None
+        self._recent: deque[dict[str, Any]] = deque()  # progress events of the last RATE_WINDOW_S
         self.schedule = None  # arrival_s of the workload, to chart the scheduled rate
 
     def feed(self, event: dict[str, Any]) -> None:
@@ -52,10 +54,15 @@ class LiveRun:
         self.points_received += 1
 
     def _progress(self, t: float, e: dict[str, Any]) -> None:
-        last = self._last
         self.progress = e
         self.failures = dict(e.get("by_class") or {})
         self.failures.pop("ok", None)
+        # Rates over the last RATE_WINDOW_S, not over one 0.25 s tick: at a few requests a second a tick holds 0 or 1
+        # of them and the line would only jump between 0 and 4/s.
+        self._recent.append(e)
+        while len(self._recent) > 2 and self._recent[1]["t"] <= t - RATE_WINDOW_S:
+            self._recent.popleft()
+        last = self._recent[0] if len(self._recent) > 1 else None
         if last is not None and t > last["t"]:
             dt = t - last["t"]
             self._add("sent_rps", t, (e.get("sent", 0) - last.get("sent", 0)) / dt)
@@ -73,7 +80,6 @@ class LiveRun:
                           ("itl_p99_s", "itl_p99_ms"), ("lateness_p99_s", "lateness_p99_ms")):
             if e.get(key) is not None:
                 self._add(name, t, e[key] * 1000.0)
-        self._last = e
 
     def _sample(self, t: float, e: dict[str, Any]) -> None:
         kv = e.get("kv_cache_usage", e.get("kv_cache_usage_perc"))

@@ -47,7 +47,7 @@ def stopped_in_order(proc, out: Path, t_signal: float) -> dict:
     return s
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_cancels_what_is_in_flight_and_writes_the_summary(trace, tmp_path, sig):
     out = tmp_path / "run"
     with FaultServer({"ttft_s": 0.05, "token_delay_s": 0.05}) as srv:

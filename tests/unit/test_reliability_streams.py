@@ -74,10 +74,10 @@ def test_hanging_streams_end_at_their_timeouts_and_do_not_hold_the_run(tmp_path)
             assert r["outcome"] == "timeout" and r["timeout"] == "idle", r
             assert len(r["chunks_us"]) == 2
             gap_after_last = took - r["chunks_us"][-1] / 1e6
-            assert idle_s <= gap_after_last < idle_s + 0.5, r
+            assert idle_s - 1e-3 <= gap_after_last < idle_s + 0.5, r  # the watchdog fires up to 0.1 ms early
         elif p == 22:
             assert r["outcome"] == "timeout" and r["timeout"] == "first_token" and r["status"] is None, r
-            assert first_token_s <= took < first_token_s + 0.5, r
+            assert first_token_s - 1e-3 <= took < first_token_s + 0.5, r
     last_sched = gap * (len(prompts) - 1)
     # First send to last end: the last request's schedule plus its first-token limit, and no more.
     assert s["throughput"]["duration_s"] < last_sched + first_token_s + 0.5
