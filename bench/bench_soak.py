@@ -173,6 +173,9 @@ def main() -> int:
           f"{peak_sending:.1f} MB, last {last_sending:.1f} MB; growth after warm-up {peak_sending - warm_rss:+.1f} MB "
           f"(peak) / {last_sending - warm_rss:+.1f} MB (last) (aim < 50 MB); summary phase peak {peak_after:.1f} MB; "
           f"{len(samples)} samples every {a.every:g} s; the engine process alone grew {eng_growth:+.1f} MB")
+    by_min = [f"{m}: {mem[(t_sched >= m * 60) & (t_sched < (m + 1) * 60)].max():.0f}"
+              for m in range(int(seconds // 60)) if ((t_sched >= m * 60) & (t_sched < (m + 1) * 60)).any()]
+    print(f"[memory] RSS peak MB by minute of schedule: {', '.join(by_min)}")
     minute = np.floor(sched / 60).astype(int)
     print("[lateness] per minute of schedule: minute  requests  p50 ms  p99 ms  max ms")
     p99s = []
