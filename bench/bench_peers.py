@@ -32,7 +32,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchlib import cpu_seconds, free_port, wait_healthy  # noqa: E402
 PY = sys.executable
 OUT = ROOT / "bench" / "out" / "peers"
 PEERS = ROOT / "bench" / "peers"
@@ -57,18 +57,6 @@ MODEL = "tiny"
 
 
 # Machinery --------------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wall_minus_perf_ns() -> int:
     """CLOCK_REALTIME - CLOCK_MONOTONIC, system-wide: turns the server's stamps into the wall clock AIPerf uses."""
     best = None
@@ -111,13 +99,7 @@ class Server:
         self.proc = subprocess.Popen([PY, str(PEERS / "server.py"), "--port", str(self.port), "--ttft", str(TTFT_S),
                                       "--token-delay", str(TOKEN_DELAY_S), "--model", MODEL], cwd=ROOT,
                                      stdout=open(log, "w"), stderr=subprocess.STDOUT)
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(self.url + "/health", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("test server did not start")
+        wait_healthy(self.url, tries=150)
 
     def arrivals(self, since: int = 0) -> np.ndarray:
         data = json.loads(urllib.request.urlopen(f"{self.url}/bench/arrivals?since={since}", timeout=30).read())
@@ -128,7 +110,7 @@ class Server:
                           .read())["count"]
 
     def cpu(self) -> float:
-        return proc_cpu_s(self.proc.pid)
+        return cpu_seconds(self.proc.pid)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Until no request is running (the next tool must not inherit the last one's streams)."""

@@ -15,8 +15,7 @@ Figures (printed, and meant for docs/performance.md under `## Replay engine`):
      engine picks its dispatch shards itself (replay/shard.py).
 Each line notes the CPU seconds of the engine (shards included) and of the server: both share this machine's cores.
 
-PEERS is the hook for `vllm bench serve` and AIPerf at the same rates (they need throwaway venvs; see
-docs/performance.md); it is empty until those runs are wired in.
+`vllm bench serve` and AIPerf at the same rates, against the same server: bench/bench_peers.py.
 """
 
 from __future__ import annotations
@@ -25,34 +24,19 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchlib import cpu_seconds, free_port, wait_healthy  # noqa: E402
 PY = sys.executable
-PEERS: dict[str, object] = {}  # name -> callable(url, rate, n) -> figures; filled when peer runs are wired in
 
 from burststudio.workload.model import Workload  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -64,13 +48,7 @@ class Server:
                                       "--write-interval", str(write_interval), "--arrivals-dir", str(self.dir)],
                                      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.url + "/health", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("test server did not start")
+        wait_healthy(self.url)
 
     def pids(self) -> list[int]:
         kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
@@ -180,8 +158,7 @@ def main() -> None:
                   f"TTFT p50 {ms(s['ttft_s']['p50'])} p99 {ms(s['ttft_s']['p99'])}; shards {shards}, server "
                   f"processes {workers} (write interval {interval * 1e3:.0f} ms); engine CPU {cpu:.1f} s, server CPU "
                   f"{srv_cpu:.1f} s over {secs:.0f} s; load {os.getloadavg()[0]:.1f}", flush=True)
-    if not PEERS:
-        print("[peers] vllm bench serve / AIPerf: see bench/bench_peers.py")
+    print("[peers] vllm bench serve / AIPerf: see bench/bench_peers.py")
 
 
 if __name__ == "__main__":

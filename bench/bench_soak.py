@@ -17,28 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchlib import free_port, wait_healthy  # noqa: E402
 PY = sys.executable
 
 from burststudio.replay import recorder  # noqa: E402
 from burststudio.workload.model import Workload  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float | None:
@@ -78,14 +71,12 @@ def start_server(ttft: float, token_delay: float, preexec=None) -> tuple[subproc
                              "--token-delay", str(token_delay), "--uvloop"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1).read()
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the test server did not start")
+    try:
+        wait_healthy(url, tries=200)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, url
 
 
 def poisson(rate: float, seconds: float, output: int, seed: int = 7) -> Workload:

@@ -18,17 +18,16 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchlib import free_port, wait_healthy  # noqa: E402
 PY = sys.executable
 
 from burststudio.studio import core, preview  # noqa: E402
@@ -107,12 +106,6 @@ def bench_live_stats() -> None:
     print(f"   {statistics.median(times) * 1000:.2f} ms of CPU per second (median of 21)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """tests/testserver.py in its own process: first token after 40 ms, then a token every 5 ms."""
 
@@ -122,13 +115,7 @@ class Server:
                                       "--token-delay", "0.005", "--uvloop"], cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.url + "/health", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the test server did not start")
+        wait_healthy(self.url)
 
     def stop(self) -> None:
         self.proc.terminate()
