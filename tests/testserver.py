@@ -16,7 +16,9 @@ Faults, for every request (`fault`) or by prompt length (`faults_by_prompt_len`,
 
 In tests: `with TestServer(ServerConfig(...)) as srv: srv.url` runs it on its own thread and loop. For benchmarks:
 `python -m tests.testserver --port P --ttft 0.04 --token-delay 0.005` runs it as a process; `GET /debug/arrivals`
-returns each request's arrival time (perf_counter_ns, the same clock in every process on Linux). For high rates:
+returns each request's arrival time (perf_counter_ns, the same clock in every process on Linux); `--arrivals-dir D`
+also writes each request's (arrival, first token written) pair at exit, the server's own TTFT, and
+`--precise-first` makes that first write leave at its time to microseconds. For high rates:
 `--write-interval S` (fewer, larger writes per stream) and `--workers N` (N processes on one port).
 """
 
@@ -56,6 +58,9 @@ class ServerConfig:
     # write_interval_s > 0 a stream also waits at least this long between two writes and then sends every token due
     # by then: fewer, larger writes, as vLLM's --stream-interval does. Tokens never leave before their time.
     write_interval_s: float = 0.0
+    # Spin on the clock for the last moments before the first token, so it leaves at its time to a few microseconds
+    # (a timer alone fires up to a millisecond late): for measuring a client's TTFT accuracy.
+    precise_first: bool = False
 
 
 class _State:
@@ -71,6 +76,7 @@ class _State:
         self.prefix_hits = 0
         self.blocks: set[bytes] = set()
         self.arrivals: list[int] = []
+        self.first_writes: list[tuple[int, int]] = []  # (arrival, first token written), perf_counter_ns
         self.requests = 0
 
 
@@ -307,7 +313,16 @@ def make_app(cfg: ServerConfig) -> web.Application:
                 due_k = start + cfg.ttft_s + k * cfg.token_delay_s
                 wake = max(due_k, last_write + cfg.write_interval_s) if k else due_k
                 delay = wake - time.perf_counter()
-                if delay > 0:
+                if cfg.precise_first and not k and delay > 0:
+                    # Sleep to 2 ms before, yield the loop to other streams until 0.2 ms before, then spin: the loop
+                    # is never held for more than a fraction of a millisecond.
+                    if delay > 0.002:
+                        await asyncio.sleep(delay - 0.002)
+                    while wake - time.perf_counter() > 0.0002:
+                        await asyncio.sleep(0)
+                    while time.perf_counter() < wake:
+                        pass
+                elif delay > 0:
                     await asyncio.sleep(delay)
                 now = time.perf_counter()
                 batch: list[bytes] = []
@@ -327,6 +342,8 @@ def make_app(cfg: ServerConfig) -> web.Application:
                     st.generation_tokens_total += 1
                 if batch:
                     await resp.write(b"".join(batch))
+                    if last_write == float("-inf") and cfg.record_arrivals:
+                        st.first_writes.append((arrived, time.perf_counter_ns()))
                     last_write = time.perf_counter()
             if fault == "no_done":
                 await resp.write(b"data: " + json.dumps({"id": rid, "choices": [], "usage": {
@@ -455,6 +472,10 @@ def _serve_workers(a: argparse.Namespace, cfg: ServerConfig) -> None:
             with open(path + ".tmp", "w") as f:
                 json.dump(app[STATE_KEY].arrivals, f)  # type: ignore[attr-defined]
             os.replace(path + ".tmp", path)
+            path = os.path.join(a.arrivals_dir, f"firsts-{os.getpid()}.json")
+            with open(path + ".tmp", "w") as f:
+                json.dump(app[STATE_KEY].first_writes, f)  # type: ignore[attr-defined]
+            os.replace(path + ".tmp", path)
 
         app.on_cleanup.append(dump)
     app.on_cleanup.append(on_cleanup)
@@ -472,6 +493,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
     p.add_argument("--write-interval", type=float, default=0.0,
                    help="least seconds between two writes of a stream (tokens due meanwhile go together)")
+    p.add_argument("--precise-first", action="store_true", help="spin for the first token's exact time")
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)")
     p.add_argument("--arrivals-dir", default="", help="write each process's arrival times here at exit")
     p.add_argument("--fault", default="", choices=("",) + FAULTS)
@@ -481,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     cfg = ServerConfig(model=a.model, max_model_len=a.max_model_len, ttft_s=a.ttft, token_delay_s=a.token_delay,
                        fault=a.fault, metrics=not a.no_metrics, max_running=a.max_running,
-                       write_interval_s=a.write_interval)
+                       write_interval_s=a.write_interval, precise_first=a.precise_first)
     if a.uvloop:
         import uvloop
 
