@@ -299,7 +299,7 @@ class VllmTarget(Target):
 
     @property
     def pgid(self) -> int | None:
-        """The server's process group (its pid: it leads a new session)."""
+        """The server's process group (its pid: it leads a new group)."""
         return self._proc.pid if self._proc else None
 
     def alive(self) -> bool:
@@ -347,7 +347,11 @@ class VllmTarget(Target):
         try:
             self._proc = subprocess.Popen(
                 self.command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                env=self._environment(), start_new_session=True,
+                # Its own process group (stopped as one), but not its own session: Linux's autogroup scheduling
+                # gives each session one fair share of the CPU, and in a session of their own the API server,
+                # engine core and busy worker shared one share against the replay client: under load the API
+                # server starved and streams reached the client whole, at their end.
+                env=self._environment(), process_group=0,
                 # The death signal follows the thread that forks: only ask for it from the main thread, whose
                 # end is the process's end. The reaper covers the rest.
                 preexec_fn=_set_parent_death_signal if in_main_thread else None,
