@@ -1,6 +1,6 @@
 """How fast the simulator runs: simulated requests per wall second and virtual seconds per wall second.
 
-    .venv/bin/python bench/bench_sim.py [--repeat N]
+    .venv/bin/python bench/bench_sim.py [--repeat N] [--profile P]
 
 Workload: an hour of burstgpt-paper traffic (Gamma arrivals shape 0.5 scale 2 s, Zipf lengths), built from
 presets/burstgpt-paper.toml, then the same hour with its arrivals compressed 4x and 16x (heavier load: fewer
@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", default=None,
+                    help="cost profile instead of the preset's (e.g. cpu-tiny-calibrated: with the API server stage)")
     args = ap.parse_args()
 
     from burststudio.presets import load_preset
@@ -30,6 +32,10 @@ def main() -> None:
     preset = load_preset(ROOT / "presets" / "burstgpt-paper.toml")
     base = preset.build_workload()
     sim = preset.target.sim
+    if args.profile:
+        import dataclasses
+
+        sim = dataclasses.replace(sim, profile=args.profile)
     print(f"burstgpt-paper: {len(base)} requests over {base.duration_s:.0f} s; engine {sim.profile}, "
           f"{sim.num_blocks} blocks x {sim.block_size}, max_num_seqs {sim.max_num_seqs}")
     print(f"{'load':>10} {'tokens':>7} {'requests':>9} {'virtual s':>10} {'wall s':>8} {'req/s wall':>11} "

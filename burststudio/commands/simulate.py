@@ -73,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
     return 3 if summary.get("limits_broken") else 0
 
 
-def simulate_to_run_dir(preset, workload, sim, out, *, started=None) -> dict:
+def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None) -> dict:
     """Simulate `workload` under the preset's replay settings and `sim` engine settings; write the run directory
-    `out` as a replay does (burststudio/replay/engine.py) and return the summary."""
+    `out` as a replay does (burststudio/replay/engine.py) and return the summary. `sent_s` (one time per planned
+    request, NaN for one never sent) replaces the schedule: the arrivals a real server saw from a real client."""
     import dataclasses
     import datetime as dt
     import time
@@ -98,6 +99,17 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None) -> dict:
     engine = SimEngine(sim, profile)  # validates the settings before any work
     plan = build_plan(w, replay, model="sim", vocab_size=preset.target.vocab_size, max_model_len=sim.max_model_len,
                       endpoint="completions")
+    if sent_s is not None:
+        import numpy as np
+
+        sent = np.asarray(sent_s, dtype=np.float64)
+        keep = ~np.isnan(sent)
+        order = np.argsort(sent[keep], kind="stable")
+        idx = np.flatnonzero(keep)[order]
+        plan = dataclasses.replace(
+            plan, scheduled_s=sent[idx], prompt_tokens=plan.prompt_tokens[idx], output_tokens=plan.output_tokens[idx],
+            rows=plan.rows[idx],
+            prefix_blocks=None if plan.prefix_blocks is None else [plan.prefix_blocks[i] for i in idx])
     t0 = time.perf_counter()
     result = simulate_plan(plan, sim, profile, record_tokens=True, sample_interval_s=replay.scrape_interval_s)
     wall = time.perf_counter() - t0
@@ -166,16 +178,20 @@ def engine_info(sim, profile, capacity_blocks: int) -> dict:
 
 def _record(r, row: int) -> dict:
     """A journal `end` record, as the streaming client writes it (times in seconds from the run start)."""
+    import math
+
     status = 200
     error = None
     if r.outcome == "http_503":
         status, error = 503, "The engine is currently busy (simulated --max-num-queued-reqs)"
+    elif r.outcome == "stream_error":
+        error = "The engine is currently busy (simulated --max-num-queued-reqs, in the stream) (code 503)"
     elif r.outcome == "http_400":
         status, error = 400, "prompt does not fit max_model_len"
     outcome = "http_4xx" if r.outcome == "http_400" else r.outcome
     sent = r.arrival_s
     times = r.token_times or []
-    ok = status == 200
+    ok = status == 200 and error is None
     return {
         "i": r.rid,
         "row": row,
@@ -196,6 +212,10 @@ def _record(r, row: int) -> dict:
         "retry_after": None,
         "preemptions": r.preemptions,
         "cached_tokens": max(r.cached_tokens, 0),
+        # When the engine made the first and last token (vLLM's own TTFT and E2E histograms stamp these)
+        "engine_first_s": None if math.isnan(r.eng_first_s) else r.eng_first_s,
+        "engine_end_s": None if math.isnan(r.eng_end_s) else r.eng_end_s,
+        "engine_arrival_s": None if math.isnan(r.added_s) else r.added_s,
     }
 
 

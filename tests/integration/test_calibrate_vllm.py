@@ -23,6 +23,9 @@ def test_quick_calibration_of_the_real_engine(vllm_server, tmp_path, capsys):
     assert p.step_time(0, 4, 4 * 200) >= p.step_time(0, 1, 200)
     ttft = p.request_overhead_s + p.step_time(200, 0, 0, 200 * 201 // 2, 1)
     assert 1e-3 < ttft < 0.2
+    # The API server's CPU time comes off its own /metrics: a request costs it something, a token less than a request.
+    assert any("process_cpu_seconds_total" in s for s in p.sources), p.sources
+    assert 0 < p.api_request_s < 0.1 and p.api_token_s < p.api_request_s
     # And the simulator takes it.
     res = simulate([0.0, 0.1], [200, 300], [20, 20], SimSettings(profile=str(out)))
     assert [r.outcome for r in res.requests] == ["ok", "ok"]

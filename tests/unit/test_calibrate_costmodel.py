@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from burststudio.settings import SimSettings
+from burststudio.targets.sim import calibrate as cal
 from burststudio.targets.sim.calibrate import histogram_totals
 from burststudio.targets.sim.costmodel import CostProfile
 from burststudio.targets.sim.engine import SimEngine, simulate
@@ -80,3 +81,31 @@ def test_histogram_totals_read_the_older_name_and_tolerate_absence():
     assert histogram_totals(old)["itl"] == pytest.approx((0.567, 189.0))
     assert histogram_totals("vllm:num_requests_running 0\n") == {}
     assert histogram_totals("not prometheus {{{") == {}
+
+
+def test_api_costs_are_recovered_from_the_api_servers_cpu_time():
+    truth = (3e-3, 1.3e-4, 4e-3)  # per request, per token, per scrape
+    shapes = [(0, 0, 20), (35, 35, 80), (48, 3072, 30)]
+    segs = [cal.CpuSegment(r * truth[0] + t * truth[1] + s * truth[2], r, t, s) for r, t, s in shapes]
+    got = cal.fit_api_costs(segs)
+    assert got is not None
+    assert all(abs(g - w) / w < 1e-6 for g, w in zip(got, truth))
+    # Stretches that cannot tell a request from a token leave the stage unmeasured.
+    assert cal.fit_api_costs([cal.CpuSegment(0.1, 10, 10, 0), cal.CpuSegment(0.2, 20, 20, 0),
+                              cal.CpuSegment(0.1, 0, 0, 5)]) is None
+    assert cal.fit_api_costs(segs[:2]) is None
+
+
+def test_the_api_servers_cpu_time_is_read_off_metrics_and_its_costs_leave_the_fixed_overhead():
+    text = ("# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 12.5\n")
+    assert cal.histogram_totals(text)["cpu"][0] == 12.5
+    obs = [cal.prefill_observation(L, 0.010 + 1e-5 * L) for L in (16, 100, 300, 500)]
+    obs += [cal.Observation("decode", 2e-3 + 3e-4 * b, decode_seqs=b, context_tokens=100 * b) for b in (1, 2, 4, 8)]
+    plain, _ = cal.fit_profile(obs)
+    segs = [cal.CpuSegment(0.08, 0, 0, 20), cal.CpuSegment(35 * 3.1e-3 + 80 * 4e-3, 35, 35, 80),
+            cal.CpuSegment(48 * 3e-3 + 3072 * 1e-4 + 30 * 4e-3, 48, 3072, 30)]
+    with_api, _ = cal.fit_profile(obs, api_segments=segs)
+    assert with_api.api_request_s > 2e-3 and 5e-5 < with_api.api_token_s < 2e-4
+    assert abs(with_api.request_overhead_s
+               - (plain.request_overhead_s - with_api.api_request_s - with_api.api_token_s)) < 1e-9

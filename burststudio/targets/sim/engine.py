@@ -41,7 +41,8 @@ SAMPLE_KEYS = ("t_s", "kv_cache_usage", "running", "waiting", "preemptions_total
 # Request outcomes
 OK = "ok"
 TRUNCATED = "truncated"  # longer than max_model_len: output capped to fit
-REJECTED = "http_503"  # the waiting queue was full
+REJECTED = "http_503"  # the waiting queue was full when the API server first looked (before the response starts)
+STREAM_ERROR = "stream_error"  # full when the API server handed the request to the engine: an error inside a 200
 TOO_LONG = "http_400"  # the prompt alone does not fit max_model_len
 
 WAITING, RUNNING, FINISHED = 0, 1, 2
@@ -52,7 +53,8 @@ class SimRequest:
 
     __slots__ = ("rid", "arrival_s", "engine_s", "prompt", "max_out", "prefix", "status", "computed", "out", "held",
                  "n_reg", "keys", "n_shared", "preemptions", "cached_tokens", "first_s", "last_s", "end_s",
-                 "max_gap_s", "outcome", "token_times", "resumed")
+                 "max_gap_s", "outcome", "token_times", "resumed", "eng_first_s", "eng_end_s", "c_first", "c_last",
+                 "c_gap", "c_times", "added_s")
 
     def __init__(self, rid: int, arrival_s: float, prompt: int, max_out: int, prefix: Sequence[int] | None):
         self.rid = rid
@@ -77,6 +79,15 @@ class SimRequest:
         self.outcome = OK
         self.token_times: list[float] | None = None
         self.resumed = False
+        # Engine-side first token and end (vLLM's own histograms stamp these); first_s/end_s are what the client sees
+        self.eng_first_s = math.nan
+        self.eng_end_s = math.nan
+        self.added_s = math.nan  # when the API server began handing it to the engine (vLLM's arrival stamp)
+        # The client's view while an API server stage delivers the tokens (apiserver.py); moved into first_s.. at the end
+        self.c_first = math.nan
+        self.c_last = math.nan
+        self.c_gap = 0.0
+        self.c_times: list[float] | None = None
 
     @property
     def num_tokens(self) -> int:
@@ -153,6 +164,9 @@ class StepResult:
     preempted: list = field(default_factory=list)
     prefill_tokens: int = 0
     batch_tokens: int = 0  # tokens scheduled in the (each) step
+    first_end_s: float = 0.0  # a jump: end of its first step
+    max_step_s: float = 0.0  # a jump: its longest step after the first
+    times: list | None = None  # a jump with recorded tokens: every step's end
 
 
 @dataclass
@@ -161,6 +175,7 @@ class Counters:
 
     preemptions: int = 0
     rejections: int = 0
+    rejections_in_stream: int = 0  # of `rejections`, those sent as an error event inside a 200 stream
     prompt_tokens: int = 0
     generation_tokens: int = 0
     prefix_queries: int = 0
@@ -210,6 +225,19 @@ class SimEngine:
 
         With `prompt_ids` (the served API) the prompt's pages are keyed by their token content, as vLLM hashes them;
         otherwise by the workload's `prefix_blocks`."""
+        r = self.new_request(rid, arrival_s, prompt_tokens, output_tokens, prefix_blocks, prompt_ids)
+        if r.status == FINISHED:
+            return r
+        if self.queue_limit and self.in_flight >= self.queue_limit:
+            self.counters.rejections += 1
+            return self._refuse(r, REJECTED)
+        self.accept(r, r.arrival_s + self.profile.request_overhead_s)
+        return r
+
+    def new_request(self, rid: int, arrival_s: float, prompt_tokens: int, output_tokens: int,
+                    prefix_blocks: Sequence[int] | None = None, prompt_ids: Sequence[int] | None = None) -> SimRequest:
+        """A request as the API server parses it: refused (400) when its prompt cannot fit, its output capped when
+        prompt + output exceed max_model_len; not yet in flight."""
         r = SimRequest(rid, float(arrival_s), int(prompt_tokens), int(output_tokens), prefix_blocks or None)
         if prompt_ids is not None and self.caching:
             bs = self.block_size
@@ -220,18 +248,18 @@ class SimEngine:
             r.keys, r.n_shared = keys, len(keys)
         if r.prompt >= self.max_model_len or r.prompt < 1 or r.max_out < 1:
             return self._refuse(r, TOO_LONG)
-        if self.queue_limit and self.in_flight >= self.queue_limit:
-            self.counters.rejections += 1
-            return self._refuse(r, REJECTED)
         if r.prompt + r.max_out > self.max_model_len:
             r.max_out = self.max_model_len - r.prompt
             r.outcome = TRUNCATED
         if self.record_tokens:
             r.token_times = []
-        r.engine_s = r.arrival_s + self.profile.request_overhead_s
+        return r
+
+    def accept(self, r: SimRequest, engine_s: float) -> None:
+        """`r` is in flight and reaches the engine's waiting queue at `engine_s` (not before any earlier one)."""
+        r.engine_s = engine_s
         self.in_flight += 1
         self.incoming.append(r)
-        return r
 
     def abort(self, r: SimRequest, t: float) -> None:
         """The client went away: drop the request wherever it is and release its blocks (as vLLM aborts)."""
@@ -341,6 +369,17 @@ class SimEngine:
                 r.n_reg = full
         return True
 
+    def _whole_fits(self, r: SimRequest, hits: list) -> bool:
+        """vLLM admits a waiting request only if blocks for all its tokens so far (prompt, and for a resumed request
+        what it had generated) are free, not just for the first chunk (`scheduler_reserve_full_isl`, on by
+        default): a request whose prefill would run out of blocks halfway is not started."""
+        pool = self.pool
+        need = -(-min(r.num_tokens, self.max_model_len) // self.block_size) - len(r.held) - len(hits)
+        if hits:
+            refs = pool.refs
+            need += sum(1 for k in hits if refs[k] == 0)
+        return need <= pool.free
+
     def _free(self, r: SimRequest) -> None:
         self.pool.release(r.held)
         r.held = []
@@ -390,7 +429,7 @@ class SimEngine:
                 hits = self._lookup(r) if r.computed == 0 else []
                 start = len(hits) * self.block_size
                 n = min(r.num_tokens - start, budget)
-                if not self._allocate(r, n, hits):
+                if not self._whole_fits(r, hits) or not self._allocate(r, n, hits):
                     self._admission_blocked = True
                     break
                 waiting.popleft()
@@ -462,6 +501,12 @@ class SimEngine:
         r.end_s = t
         self.in_flight -= 1
         self.counters.finished_length += 1
+
+    def decode_step_s(self) -> float:
+        """The time of one decode step of the running requests as they are now."""
+        p = self.profile
+        return p.base_s + p.decode_seq_s * len(self.running) + p.context_token_s * sum(r.computed + 1
+                                                                                       for r in self.running)
 
     # Jumps over pure decode -----------------------------------------------------------------------------------------
     def _jump_steps(self, limit_s: float) -> int:
@@ -563,7 +608,8 @@ class SimEngine:
         c.jumps += 1
         c.busy_s += total
         c.generation_tokens += n * k
-        res = StepResult(start, end, steps=k, tokens=running, batch_tokens=n)
+        res = StepResult(start, end, steps=k, tokens=running, batch_tokens=n, first_end_s=first_end,
+                         max_step_s=max_gap, times=times)
         for r in running:
             if r.out >= r.max_out:
                 self._finish(r, end)
@@ -638,11 +684,9 @@ def simulate(arrival_s: Sequence[float], prompt_tokens: Sequence[int], output_to
     arrivals = [float(a) for a in arrival_s]
     prompts = [int(p) for p in prompt_tokens]
     outputs = [int(o) for o in output_tokens]
-    n = len(arrivals)
     requests: list[SimRequest] = []
     samples: dict[str, list] = {k: [] for k in SAMPLE_KEYS}
     next_sample = 0.0
-    i = 0
     inf = math.inf
 
     def record_samples(upto: float, before: bool = False) -> None:
@@ -656,6 +700,31 @@ def simulate(arrival_s: Sequence[float], prompt_tokens: Sequence[int], output_to
                 samples[key].append(v)
             next_sample += sample_interval_s
 
+    if eng.profile.models_api_server:
+        _run_with_api_stage(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_samples,
+                            lambda: next_sample if sample_interval_s > 0 else inf, fast, on_step)
+    else:
+        _run(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_samples,
+             lambda: next_sample if sample_interval_s > 0 else inf, fast, on_step)
+    end = eng.now
+    record_samples(end)
+    return SimResult(requests=requests, samples=samples, counters=eng.counters,
+                     kv_peak=eng.pool.peak / eng.pool.capacity, duration_s=end,
+                     capacity_blocks=eng.pool.capacity, block_size=eng.block_size)
+
+
+def simulate_plan(plan, settings: SimSettings | None = None, profile: CostProfile | str | None = None,
+                  **kwargs: Any) -> SimResult:
+    """`simulate` over a replay Plan (burststudio.replay.plan): the same requests a replay would send."""
+    return simulate(plan.scheduled_s, plan.prompt_tokens, plan.output_tokens, settings, profile,
+                    prefix_blocks=plan.prefix_blocks, **kwargs)
+
+
+def _run(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_samples, next_sample, fast, on_step):
+    """The API server as a fixed delay (`request_overhead_s`): what a client sees is what the engine does."""
+    n = len(arrivals)
+    i = 0
+    inf = math.inf
     while True:
         # Arrivals up to now reach the API server (queue check) in order.
         while i < n and arrivals[i] <= eng.now:
@@ -670,8 +739,7 @@ def simulate(arrival_s: Sequence[float], prompt_tokens: Sequence[int], output_to
             record_samples(nxt, before=True)
             eng.now = max(eng.now, nxt)
             continue
-        limit = min(arrivals[i] if i < n else inf, eng.next_arrival_s(),
-                    next_sample if sample_interval_s > 0 else inf)
+        limit = min(arrivals[i] if i < n else inf, eng.next_arrival_s(), next_sample())
         k = eng._jump_steps(limit) if fast else 0
         res = eng.jump(k) if k else eng.step()
         if res is None:  # nothing could be scheduled: only an arrival changes that
@@ -684,16 +752,72 @@ def simulate(arrival_s: Sequence[float], prompt_tokens: Sequence[int], output_to
         if on_step is not None:
             on_step(eng, res)
         record_samples(eng.now)
-    end = eng.now
-    record_samples(end)
-    return SimResult(requests=requests, samples=samples, counters=eng.counters,
-                     kv_peak=eng.pool.peak / eng.pool.capacity, duration_s=end,
-                     capacity_blocks=eng.pool.capacity, block_size=eng.block_size)
+    for r in requests:
+        r.eng_first_s = r.first_s
+        r.added_s = r.arrival_s
+        if r.status == FINISHED and r.outcome in (OK, TRUNCATED):
+            r.eng_end_s = r.end_s
 
 
-def simulate_plan(plan, settings: SimSettings | None = None, profile: CostProfile | str | None = None,
-                  **kwargs: Any) -> SimResult:
-    """`simulate` over a replay Plan (burststudio.replay.plan): the same requests a replay would send."""
-    return simulate(plan.scheduled_s, plan.prompt_tokens, plan.output_tokens, settings, profile,
-                    prefix_blocks=plan.prefix_blocks, **kwargs)
+def _run_with_api_stage(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_samples, next_sample,
+                        fast, on_step):
+    """The API server as a single-threaded stage (apiserver.py) in front of and behind the engine."""
+    from burststudio.targets.sim.apiserver import OUT, ApiStage
 
+    api = ApiStage(eng, eng.profile, eng.queue_limit, eng.record_tokens)
+    n = len(arrivals)
+    i = 0
+    inf = math.inf
+
+    def take_arrivals(upto: float) -> None:
+        nonlocal i
+        while i < n and arrivals[i] <= upto:
+            r = eng.new_request(i, arrivals[i], prompts[i], outputs[i],
+                                prefix_blocks[i] if prefix_blocks is not None else None)
+            requests.append(r)
+            if r.status != FINISHED:
+                api.arrive(r)
+            i += 1
+
+    while True:
+        take_arrivals(eng.now)
+        api.run(eng.now)
+        eng._ingest()
+        if eng.idle:
+            nxt = min(arrivals[i] if i < n else inf, eng.next_arrival_s(), api.next_ready_s())
+            if nxt == inf:
+                break
+            record_samples(nxt, before=True)
+            eng.now = max(eng.now, nxt)
+            continue
+        limit = min(arrivals[i] if i < n else inf, eng.next_arrival_s(), api.next_ready_s(), next_sample())
+        k = eng._jump_steps(limit) if fast else 0
+        if k:
+            first = eng.decode_step_s()
+            if not api.can_follow(eng.now, first, len(eng.running)):
+                k = 0
+            else:
+                # The API thread must see the jump's tokens before anything that arrives after it: the jump's last
+                # step ends by the next arrival (the engine alone only needs it to start before).
+                inc = eng.profile.context_token_s * len(eng.running)
+                if eng.now + k * first + inc * k * (k - 1) / 2 > limit:
+                    k -= 1
+                if k < 2:
+                    k = 0
+        res = eng.jump(k) if k else eng.step()
+        if res is None:
+            nxt = min(arrivals[i] if i < n else inf, eng.next_arrival_s(), api.next_ready_s())
+            if nxt == inf:
+                raise RuntimeError("simulated engine stalled with requests it can never schedule")
+            record_samples(nxt, before=True)
+            eng.now = max(eng.now, nxt)
+            continue
+        # Requests that arrived during the step reach the API server before the step's output does.
+        take_arrivals(res.end_s)
+        if res.tokens:
+            api.push(res.end_s, OUT, res)
+        if on_step is not None:
+            on_step(eng, res)
+        record_samples(eng.now)
+    eng.now = max(eng.now, api.free_s)  # the last tokens leave the API server after the engine's last step
+    api.finish(requests)
