@@ -2,14 +2,17 @@
 
 1. Preview: synthesise a workload and compute everything the preview draws (100k and 1M requests).
 2. Live: a 200 requests/s Poisson replay (64-token streams) against the test server (tests/testserver.py, its own
-   process), run twice: by the engine alone (`burststudio replay PRESET --events`, events read and dropped), and
-   started by the studio (headless, 160x48, charts redrawn at 4 Hz, the latest-requests table filling). Reported:
-   the studio process's CPU share over the run (its own process only: the engine is a child with its own CPU), and
-   the engine's dispatch lateness (scheduled -> sent, summary.json) in both runs, which must not change.
+   process), the same workload run twice in one invocation: headless (`burststudio replay PRESET --json`) and
+   started by the studio (its own process: the app headless at 160x48 via App.run_test, the preset loaded, Start,
+   the Replay screen charting and filling the latest-requests table). Reported: the engine's dispatch lateness
+   (scheduled -> sent) p50/p99/max in both runs and their ratio, which must stay near 1, and the studio process's
+   CPU share over the run (its own process only: the engine is a child with its own CPU) with its redraws a second
+   (ticks that drew at least one chart). `--before DIR` charts the same replay with an older studio as well (e.g.
+   `mkdir /tmp/before && git archive COMMIT burststudio | tar -x -C /tmp/before`), so both share one machine state.
 3. Engine side: the CPU the engine spends on the live figures the studio charts (replay.events.LiveStats).
 
-Run: .venv/bin/python bench/bench_studio.py [--seconds 30] [--rate 200] [--rounds 1] [--skip-preview]
-The machine is shared: compare the two runs of one round, and repeat rounds to see the noise.
+Run: .venv/bin/python bench/bench_studio.py [--seconds 30] [--rate 200] [--rounds 1] [--skip-preview] [--before DIR]
+The machine is shared: compare the runs of one round, and repeat rounds to see the noise.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+if "--package" in sys.argv:
+    sys.path.insert(0, sys.argv[sys.argv.index("--package") + 1])
 from benchlib import free_port, wait_healthy  # noqa: E402
 PY = sys.executable
 
@@ -122,27 +127,26 @@ class Server:
         self.proc.wait(10)
 
 
-def lateness(run_dir: Path) -> dict:
-    summary = json.loads((run_dir / "summary.json").read_text())
+def lateness(summary: dict) -> dict:
     late = summary["dispatch_lateness_s"]
     return {"p50_ms": late["p50"] * 1e3, "p99_ms": late["p99"] * 1e3, "max_ms": late["max"] * 1e3,
             "sent": summary["sent"], "finished": summary["finished"], "failed": summary["failed"]}
 
 
-def engine_alone(preset: Path, out: Path) -> dict:
-    """The engine as the studio starts it, with its events read (and dropped) by a pipe."""
-    p = subprocess.Popen([PY, "-m", "burststudio", "replay", str(preset), "--events", "--out", str(out)], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert p.stdout is not None
-    for _ in p.stdout:
-        pass
-    if p.wait() not in (0, 3):
+def headless(preset: Path, out: Path) -> dict:
+    """`burststudio replay PRESET --json`: the engine alone, as a user runs it without the studio."""
+    p = subprocess.run([PY, "-m", "burststudio", "replay", str(preset), "--json", "--out", str(out)], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if p.returncode not in (0, 3):
         raise RuntimeError(f"the engine failed (exit {p.returncode})")
-    return lateness(out)
+    # --json ends stdout with the summary as one JSON object.
+    return lateness(json.loads(p.stdout.strip().splitlines()[-1]))
 
 
-def with_studio(preset: Path, root: Path) -> dict:
-    """The studio (headless, 160x48) loads the preset and starts the replay; its own CPU time over the run."""
+def studio_run(preset: Path, root: Path) -> dict:
+    """In this process: the studio (headless, 160x48) loads the preset, Start replays the whole workload (duration
+    0), and the Replay screen charts it. Its own CPU time from RunStarted to RunFinished (the engine is a child
+    process with its own)."""
     from burststudio.studio.app import make_app
     from burststudio.studio.config import StudioConfig
     from burststudio.studio.messages import ChartsRedrawn, RunFinished, RunStarted
@@ -152,9 +156,9 @@ def with_studio(preset: Path, root: Path) -> dict:
     redraws: dict[int, object] = {}
 
     def hook(message) -> None:
-        if isinstance(message, RunStarted):
+        if isinstance(message, RunStarted) and "start" not in marks:
             marks["start"] = (time.perf_counter(), time.process_time())
-        elif isinstance(message, RunFinished):
+        elif isinstance(message, RunFinished) and "end" not in marks:
             marks["end"] = (time.perf_counter(), time.process_time())
             marks["run"] = message
         elif isinstance(message, ChartsRedrawn) and "start" in marks and "end" not in marks:
@@ -162,6 +166,8 @@ def with_studio(preset: Path, root: Path) -> dict:
 
     async def run() -> None:
         config = StudioConfig(root=root, preview_requests=20_000)
+        if hasattr(config, "replay_duration_s"):  # an older studio (--before) had no duration field
+            config.replay_duration_s = 0.0
         app = make_app(config)
         async with app.run_test(size=(160, 48), message_hook=hook) as pilot:
             screen = app.workload_screen
@@ -170,8 +176,9 @@ def with_studio(preset: Path, root: Path) -> dict:
                 await pilot.pause(0.1)
             await pilot.press("f2")
             await app.run_action("start_replay")
+            # Plain sleeps, not Pilot pauses (which wait for the app to go idle): the bench stays out of the figure.
             while "end" not in marks:
-                await pilot.pause(0.2)
+                await asyncio.sleep(0.2)
 
     asyncio.run(run())
     finished = marks["run"]
@@ -179,12 +186,25 @@ def with_studio(preset: Path, root: Path) -> dict:
         raise RuntimeError(finished.error)
     wall = marks["end"][0] - marks["start"][0]
     cpu = marks["end"][1] - marks["start"][1]
-    return {**lateness(finished.run_dir), "cpu_share": cpu / wall, "wall_s": wall, "redraws_per_s": len(redraws) / wall}
+    summary = json.loads((Path(finished.run_dir) / "summary.json").read_text())
+    return {**lateness(summary), "cpu_share": cpu / wall, "wall_s": wall, "redraws_per_s": len(redraws) / wall}
 
 
-def bench_live(seconds: float, rate: float, rounds: int) -> None:
-    print(f"\n2. Live replay: Poisson {rate:g} requests/s for {seconds:g} s, 64-token streams, test server")
+def with_studio(preset: Path, root: Path, package: Path) -> dict:
+    """studio_run in its own process, importing the studio from `package` (this tree, or an older one)."""
+    env = dict(os.environ, PYTHONPATH=str(package), TEXTUAL_ANIMATIONS="none")
+    p = subprocess.run([PY, __file__, "--studio-run", str(preset), str(root), "--package", str(package)], cwd=ROOT,
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"the studio run failed: {p.stderr.strip().splitlines()[-1:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def bench_live(seconds: float, rate: float, rounds: int, before: Path | None) -> None:
+    print(f"\n2. Live replay: Poisson {rate:g} requests/s for {seconds:g} s, 64-token streams, test server"
+          f"  (load average {os.getloadavg()[0]:.2f} at the start)")
     server = Server()
+    ratios: list[tuple[float, float]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-studio-") as tmp:
             root = Path(tmp)
@@ -192,17 +212,27 @@ def bench_live(seconds: float, rate: float, rounds: int) -> None:
                 (root / sub).mkdir()
             preset = root / "presets" / "studio-bench.toml"
             preset.write_text(PRESET.format(requests=int(rate * seconds), rate=rate, url=server.url))
-            print("round  run             lateness p50 / p99 / max ms   sent   failed   studio CPU   redraws/s")
+            print("round  run                 lateness p50 / p99 / max ms   sent   failed   studio CPU   redraws/s")
             for k in range(rounds):
-                alone = engine_alone(preset, root / "runs" / f"alone-{k}")
-                studio = with_studio(preset, root)
-                for name, r in (("engine alone", alone), ("with studio", studio)):
+                runs = [("headless --json", headless(preset, root / "runs" / f"headless-{k}")),
+                        ("with the studio", with_studio(preset, root, ROOT))]
+                if before is not None:
+                    runs.append(("studio (before)", with_studio(preset, root, before)))
+                for name, r in runs:
                     cpu = f"{100 * r['cpu_share']:5.1f}% core" if "cpu_share" in r else " " * 10
                     rd = f"{r['redraws_per_s']:.1f}" if "redraws_per_s" in r else ""
-                    print(f"{k + 1:>5}  {name:<14} {r['p50_ms']:8.2f} / {r['p99_ms']:6.2f} / {r['max_ms']:7.2f}"
+                    print(f"{k + 1:>5}  {name:<18} {r['p50_ms']:8.2f} / {r['p99_ms']:7.2f} / {r['max_ms']:7.2f}"
                           f"   {r['sent']:>5}   {r['failed']:>5}   {cpu}   {rd}")
+                alone, studio = runs[0][1], runs[1][1]
+                ratio = (studio["p50_ms"] / alone["p50_ms"], studio["p99_ms"] / alone["p99_ms"])
+                ratios.append(ratio)
+                print(f"       lateness with the studio / headless: p50 {ratio[0]:.2f}, p99 {ratio[1]:.2f}")
     finally:
         server.stop()
+    if rounds > 1:
+        print(f"   median of the rounds' ratios: p50 {statistics.median(r[0] for r in ratios):.2f}, "
+              f"p99 {statistics.median(r[1] for r in ratios):.2f}")
+    print(f"   load average {os.getloadavg()[0]:.2f} at the end")
 
 
 def main() -> None:
@@ -211,11 +241,18 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--skip-preview", action="store_true")
+    ap.add_argument("--before", metavar="DIR", type=Path, default=None,
+                    help="also chart the replay with the studio found in DIR (an older tree, e.g. from `git archive COMMIT`)")
+    ap.add_argument("--studio-run", nargs=2, metavar=("PRESET", "ROOT"), help=argparse.SUPPRESS)
+    ap.add_argument("--package", type=Path, default=ROOT, help=argparse.SUPPRESS)
     a = ap.parse_args()
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    if a.studio_run:
+        print(json.dumps(studio_run(Path(a.studio_run[0]), Path(a.studio_run[1]))))
+        return
     if not a.skip_preview:
         bench_preview()
-    bench_live(a.seconds, a.rate, a.rounds)
+    bench_live(a.seconds, a.rate, a.rounds, a.before)
     bench_live_stats()
 
 

@@ -24,6 +24,9 @@ class StudioConfig:
     seed: int = 0
     # The command that starts the headless engine; tests point it at their own interpreter.
     engine_command: tuple[str, ...] | None = None
+    # Seconds of the workload a replay sends (the Replay screen's duration field); 0: all of it. A generator's
+    # default is 100k requests, hours at its rate: a run started without a second look ends by itself.
+    replay_duration_s: float = 60.0
     # Live chart redraws per second.
     redraw_hz: float = 4.0
     # Latest requests kept in the replay table.

@@ -15,9 +15,16 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 
-def engine_command(preset: Path, run_dir: Path, base: tuple[str, ...] | None = None) -> list[str]:
+def engine_command(preset: Path, run_dir: Path, base: tuple[str, ...] | None = None,
+                   duration_s: float | None = None) -> list[str]:
+    """The engine's command line; `duration_s` (0: the whole workload) is passed whenever given, so the field on the
+    Replay screen, not a duration saved in the preset, decides how long the run is."""
     head = list(base) if base else [sys.executable, "-m", "burststudio"]
-    return head + ["replay", str(preset), "--events", "--out", str(run_dir)]
+    argv = head + ["replay", str(preset), "--events", "--out", str(run_dir)]
+    if duration_s is not None:
+        seconds = float(duration_s)
+        argv += ["--duration", str(int(seconds)) if seconds.is_integer() else repr(seconds)]
+    return argv
 
 
 class EngineProcess:

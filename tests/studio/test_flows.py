@@ -226,6 +226,9 @@ def test_saving_a_loaded_preset_keeps_what_the_form_does_not_show(studio_config)
             await _until(pilot, lambda: screen.preset is not None and screen.preview_is_current)
             assert screen.query_one("#preset-name").value == "kept"
             assert app.replay_screen.target_kind == "vllm"  # the preset's target shows on the Replay screen
+            await pilot.press("f2")
+            assert app.replay_screen.query_one("#duration").value == "30"  # and its replay duration
+            await pilot.press("f1")
             seen.clear()
             screen.query_one("#f-arrivals-rate").value = "4"
             await _until(pilot, lambda: screen.values.get("arrivals.rate") == 4.0)
@@ -326,3 +329,75 @@ def _output_tokens_of(run_dir: Path, i: int) -> int:
         if col in table.columns and row[col] == row[col]:
             return int(row[col])
     raise AssertionError(f"no token count column in {list(table.columns)}")
+
+
+FAKE_ENGINE = """\
+import json, sys
+with open(sys.argv[1], "a") as f:
+    f.write(json.dumps(sys.argv[2:]) + "\\n")
+print(json.dumps({"event": "run_finished", "t": 0.0, "exit_code": 0, "summary": {}, "reason": "done"}), flush=True)
+"""
+
+
+def test_the_duration_field_reaches_the_engine_and_a_bad_value_shows_beside_it(studio_config, tmp_path):
+    """The engine's command line carries the Replay screen's duration (60 s untouched, 0 when blank: the whole
+    workload); a value it cannot take shows its error under the field and starts nothing."""
+    import json
+
+    engine = tmp_path / "fake_engine.py"
+    engine.write_text(FAKE_ENGINE)
+    calls = tmp_path / "calls.jsonl"
+    studio_config.engine_command = (sys.executable, str(engine), str(calls))
+
+    def argvs() -> list[list[str]]:
+        return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+
+    def duration_of(argv: list[str]) -> str:
+        return argv[argv.index("--duration") + 1]
+
+    async def run():
+        seen: list = []
+        app = make_app(studio_config)
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
+            await pilot.press("f2")
+            replay = app.replay_screen
+            field = replay.query_one("#duration")
+            error = replay.query_one("#duration-error")
+            assert field.value == "60" and not error.display
+
+            async def start_and_wait(n: int) -> list[str]:
+                await app.run_action("start_replay")
+                # A message reaches the hook at each node it bubbles through: count each run once.
+                await _until(pilot, lambda: len({id(m) for m in seen if isinstance(m, RunFinished)}) >= n)
+                return argvs()[-1]
+
+            argv = await start_and_wait(1)
+            assert argv[:2] == ["replay", argv[1]] and argv[1].endswith(".toml")
+            assert float(duration_of(argv)) == 60.0
+
+            for text, expected in (("2.5", 2.5), ("", 0.0), ("0", 0.0)):
+                field.value = text
+                await pilot.pause()
+                argv = await start_and_wait(len(argvs()) + 1)
+                assert float(duration_of(argv)) == expected, text
+
+            for text, message in (("-3", "must be >= 0"), ("soon", "must be a number")):
+                field.value = text
+                await pilot.pause()
+                assert error.display and str(error.render()) == message
+                assert field.has_class("-invalid")
+                # The error is beside the field: on the line under it, its text under the field's text.
+                assert error.region.y == field.region.y + 1
+                assert error.content_region.x == field.content_region.x
+                before = len(argvs())
+                await app.run_action("start_replay")
+                await pilot.pause(0.3)
+                assert len(argvs()) == before
+                assert "duration" in str(replay.query_one("#run-state").render())
+
+            field.value = "1"
+            await pilot.pause()
+            assert not error.display and not field.has_class("-invalid")
+
+    asyncio.run(run())

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from burststudio.studio import core
 from burststudio.studio.config import StudioConfig
@@ -27,6 +27,10 @@ from burststudio.studio.messages import ChartsRedrawn, RunEventsReceived, RunFin
 from burststudio.studio.widgets.chart import Chart
 from burststudio.studio.widgets.latest_table import LatestTable
 from burststudio.studio.widgets.nav_bar import NavBar
+from burststudio.studio.widgets.param_form import parse
+
+DURATION = core.ParamSpec("duration", "duration s", kind="float", min=0.0,
+                          doc="Seconds of the workload to replay (from its start); blank or 0: all of it.")
 
 TARGETS = [("sim (simulator)", "sim"), ("url (running server)", "url"), ("vllm (managed)", "vllm")]
 
@@ -45,6 +49,14 @@ LIVE_CHARTS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("fail-live", (("failed", "#ff5f5f", "failed"), ("preemptions", "#ffaf00", "preempted"))),
     ("late-live", (("lateness_p99_ms", "#d75fd7", ""),)),
 )
+# Charts of what moves slowly (the server's /metrics are sampled twice a second; failure totals only climb) are
+# redrawn once a second; the rates and latencies at the full redraw rate. Drawing is nearly all of the studio's CPU.
+SLOW_CHARTS = frozenset({"kv-live", "queue-live", "fail-live"})
+SLOW_PERIOD_S = 1.0
+
+
+def _show_duration(seconds: float | None) -> str:
+    return f"{seconds:g}" if seconds else ""
 
 
 def _idle_target(kind: str) -> str:
@@ -69,14 +81,20 @@ class ReplayScreen(Screen[None]):
         self._pending: list[dict[str, Any]] = []
         self._reader: asyncio.Task | None = None
         self._drawn: dict[str, tuple[int, ...]] = {}  # chart id -> series versions it shows
+        self._drawn_at: dict[str, float] = {}  # chart id -> when it was last drawn (time.monotonic)
+        self.duration_error: str | None = None
 
     def compose(self) -> ComposeResult:
         yield NavBar("replay", self.config.target_description())
         with Horizontal(id="replay-controls"):
             yield Select(TARGETS, value=self.target_kind, allow_blank=False, id="target-kind", compact=True)
+            yield Label(DURATION.label, id="duration-label")
+            yield Input(_show_duration(self.config.replay_duration_s), id="duration", compact=True,
+                        tooltip=DURATION.doc)
             yield Input(self.config.target_url, id="target-url", compact=True)
             yield Button("Start", id="start", variant="success", compact=True)
             yield Button("Stop", id="stop", variant="error", compact=True, disabled=True)
+        yield Static("", id="duration-error")
         yield Static(_idle_target(self.config.target_kind), id="target-state")
         yield Static("idle: Start (ctrl+r) replays the Workload screen's workload", id="run-state")
         with Grid(id="live-charts"):
@@ -112,6 +130,34 @@ class ReplayScreen(Screen[None]):
         if self.target_kind == "url":
             self.post_message(TargetChanged(self.config.target_description()))
 
+    # Duration --------------------------------------------------------------------------------------------------------
+    @on(Input.Changed, "#duration")
+    def _duration_changed(self, event: Input.Changed) -> None:
+        try:
+            value = parse(DURATION, event.value)
+        except ValueError as exc:
+            self._duration_error(str(exc))
+            return
+        self._duration_error(None)
+        self.config.replay_duration_s = value or 0.0
+
+    def _duration_error(self, message: str | None) -> None:
+        self.duration_error = message
+        error = self.query_one("#duration-error", Static)
+        error.update(message or "")
+        error.set_class(bool(message), "-shown")
+        self.query_one("#duration", Input).set_class(bool(message), "-invalid")
+
+    def use_replay_settings(self, settings) -> None:
+        """Show a loaded preset's replay duration, if it sets one. A preset without one (the settings cannot tell it
+        from one that asks for the whole workload) leaves the field as it is, so a large workload is not replayed
+        for hours just because a preset was loaded; blanking the field replays all of it."""
+        if not settings.duration_s:
+            return
+        self.config.replay_duration_s = float(settings.duration_s)
+        if self.is_mounted:
+            self.query_one("#duration", Input).value = _show_duration(self.config.replay_duration_s)
+
     def use_target(self, settings) -> None:
         """Show a loaded preset's target (its kind, and its URL for a url target)."""
         if settings.kind == "url" and settings.url:
@@ -141,6 +187,10 @@ class ReplayScreen(Screen[None]):
         if self.engine is not None and self.engine.running:
             self.notify("A replay is already running; stop it first.", severity="warning")
             return
+        if self.duration_error:
+            self._state(f"[red]duration: {self.duration_error}[/] (fix it to start)")
+            self.query_one("#duration", Input).focus()
+            return
         workload_screen = self.app.workload_screen
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         name = workload_screen.query_one("#preset-name", Input).value.strip() or "studio"
@@ -150,8 +200,9 @@ class ReplayScreen(Screen[None]):
             return
         self.live = LiveRun()
         self._drawn = {}
+        self._drawn_at = {}
         self.query_one(LatestTable).clear()
-        argv = engine_command(preset, self.run_dir, self.config.engine_command)
+        argv = engine_command(preset, self.run_dir, self.config.engine_command, self.config.replay_duration_s)
         self._pending = []
         self.engine = EngineProcess(argv, self._event, cwd=self.config.root)
         self.query_one("#start", Button).disabled = True
@@ -185,7 +236,7 @@ class ReplayScreen(Screen[None]):
         self.post_message(RunStarted(self.run_dir, preset))
         self._state(f"running: {self.run_dir.name}")
         code = await self.engine.read()
-        self.redraw()
+        self.redraw(force=True)
         self._finished(code, None if code in (0, 3) or self.engine.stopped else self.engine.error_line())
 
     def _finished(self, code: int | None, error: str | None) -> None:
@@ -221,31 +272,51 @@ class ReplayScreen(Screen[None]):
         self._pending.append(event)
 
     # Live charts ----------------------------------------------------------------------------------------------------
-    def redraw(self) -> None:
-        if not self._pending:
+    def on_screen_resume(self) -> None:
+        # Charts are not drawn while another screen is shown: bring them up to date now.
+        self.redraw(force=True)
+
+    def redraw(self, force: bool = False) -> None:
+        """Read the queued events; redraw the charts whose series changed, if this screen is the one shown.
+
+        `force` also draws the slow charts before their period is up (the run ended, the screen came back)."""
+        visible = self.is_current
+        if self._pending:
+            events, self._pending = self._pending, []
+            requests: list = []
+            for e in events:
+                self.live.feed(e)
+                if e.get("event") == "progress":
+                    requests.extend(e.get("requests") or ())
+            self.query_one(LatestTable).add_requests(requests, draw=visible)
+            target = self.live.target_line()
+            if target:
+                self.query_one("#target-state", Static).update(target, layout=False)
+            self.post_message(RunEventsReceived(events))
+            if any(e.get("event") == "progress" for e in events):
+                failures = ", ".join(f"{k} {v}" for k, v in sorted(self.live.failures.items()) if v) or "no failures"
+                self._state(f"{self.live.progress_line()}  [dim]{failures}[/]")
+        elif not force:
             return
-        events, self._pending = self._pending, []
-        requests: list = []
-        for e in events:
-            self.live.feed(e)
-            if e.get("event") == "progress":
-                requests.extend(e.get("requests") or ())
-        self.query_one(LatestTable).add_requests(requests)
-        target = self.live.target_line()
-        if target:
-            self.query_one("#target-state", Static).update(target, layout=False)
-        self.post_message(RunEventsReceived(events))
-        if not any(e.get("event") in ("progress", "sample") for e in events):
+        if not visible:
             return
+        if force:
+            self.query_one(LatestTable).refresh_rows()
         s = self.live.series
+        now = time.monotonic()
         points = 0
+        drawn = 0
         for chart_id, lines in LIVE_CHARTS:
             version = tuple(s[name].appended for name, _, _ in lines)
             if self._drawn.get(chart_id) == version:
                 continue
+            if (chart_id in SLOW_CHARTS and not force
+                    and now - self._drawn_at.get(chart_id, -SLOW_PERIOD_S) < SLOW_PERIOD_S):
+                continue
             self._drawn[chart_id] = version
+            self._drawn_at[chart_id] = now
+            drawn += 1
             points += self.query_one(f"#{chart_id}", Chart).draw_lines(
                 [(*s[name].arrays(), color, label) for name, color, label in lines])
-        failures = ", ".join(f"{k} {v}" for k, v in sorted(self.live.failures.items()) if v) or "no failures"
-        self._state(f"{self.live.progress_line()}  [dim]{failures}[/]")
-        self.post_message(ChartsRedrawn(points))
+        if drawn:
+            self.post_message(ChartsRedrawn(points))

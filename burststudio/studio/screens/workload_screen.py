@@ -155,6 +155,7 @@ class WorkloadScreen(Screen[None]):
         if preset is not None:
             self.query_one("#preset-name", Input).value = preset.name
             self.app.replay_screen.use_target(preset.target)
+            self.app.replay_screen.use_replay_settings(preset.replay)
         if preset is not None and workload is None:
             await self._use_generator(core.values_from_spec(
                 {k: v for k, v in preset.workload_spec.items() if k not in ("name", "seed")}))

@@ -8,7 +8,8 @@ of six charts cost more than everything else the Replay screen does.
 
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Sequence
 
 import numpy as np
 from textual_plot import HiResMode, PlotWidget
@@ -30,6 +31,8 @@ class Chart(PlotWidget, can_focus=False):
         super().__init__(id=id, classes=classes, allow_pan_and_zoom=False)
         self.border_title = title
         self.points = 0
+        self._drawing = False
+        self._legend_text: str | None = None
         # A histogram's density axis says nothing a reader needs: without it a narrow chart keeps its bars.
         self.y_labels = y_labels
 
@@ -42,6 +45,35 @@ class Chart(PlotWidget, can_focus=False):
             self.set_yticks([])
         self.show_legend(is_visible=False)
 
+    def _rerender(self) -> None:
+        # Inside a draw the plot is drawn once at its end; outside one (a theme change, a resize) as textual-plot does.
+        self._needs_rerender = True
+        if not self._drawing:
+            self.refresh()
+
+    @contextmanager
+    def _draw(self) -> Iterator[None]:
+        """Draw the plot into its canvases once, at the end, each canvas asking for one repaint.
+
+        textual-plot draws in render(): every pixel and label it sets there asks for another repaint of its canvas,
+        so one redraw cost two or three passes of the compositor over the whole chart. Drawn here, the canvases are
+        painted once and the plot widget itself (which shows nothing of its own) not at all.
+        """
+        self._drawing = True
+        try:
+            yield
+        finally:
+            self._drawing = False
+        if self._needs_canvas_resize or not self.size:
+            # Not laid out yet, or resized: render() sizes the canvases first, then draws.
+            self.refresh()
+            return
+        with ExitStack() as stack:
+            for canvas in self.query("Canvas"):  # textual-plot's plot and margin canvases
+                stack.enter_context(canvas.batch_refresh())
+            self._render_plot()
+        self._needs_rerender = False
+
     def _ticks(self, xlimits: tuple[float, float], ylimits: tuple[float, float]) -> None:
         """Few enough ticks that their labels never run into each other, at round values."""
         width = max(self.size.width - self.margin_left - 2, 8)
@@ -53,7 +85,10 @@ class Chart(PlotWidget, can_focus=False):
     def _legend(self, series: Sequence[Series]) -> None:
         labels = [f"[{style}]━[/] {label}" for _, _, style, label in series if label]
         text = "  ".join(labels)
-        if text != (self.border_subtitle or ""):
+        # Compared with what was set, not with border_subtitle (which reads back parsed, so never equal): setting it
+        # repaints the whole chart.
+        if text != self._legend_text:
+            self._legend_text = text
             self.border_subtitle = text
 
     def _max_points(self) -> int:
@@ -61,17 +96,18 @@ class Chart(PlotWidget, can_focus=False):
 
     def draw_lines(self, series: Sequence[Series], *, ymin: float | None = 0.0, xlimits: tuple[float, float] | None = None) -> int:
         """Replace what the chart shows with these line series; returns the points drawn."""
-        self.clear()
-        points = 0
-        limit = self._max_points()
-        for x, y, style, label in series:
-            if len(x) == 0:
-                continue
-            rx, ry = reduce_points(np.asarray(x, dtype=float), np.asarray(y, dtype=float), limit)
-            self.plot(rx, ry, line_style=style, hires_mode=HiResMode.BRAILLE)
-            points += len(rx)
-        self._legend(series)
-        self._limits(series, ymin, xlimits)
+        with self._draw():
+            self.clear()
+            points = 0
+            limit = self._max_points()
+            for x, y, style, label in series:
+                if len(x) == 0:
+                    continue
+                rx, ry = reduce_points(np.asarray(x, dtype=float), np.asarray(y, dtype=float), limit)
+                self.plot(rx, ry, line_style=style, hires_mode=HiResMode.BRAILLE)
+                points += len(rx)
+            self._legend(series)
+            self._limits(series, ymin, xlimits)
         self.points = points
         return points
 

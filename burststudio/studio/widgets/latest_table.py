@@ -43,6 +43,7 @@ class LatestTable(Static):
     def __init__(self, max_rows: int = 100, **kwargs) -> None:
         super().__init__(**kwargs)
         self.rows: deque[tuple[str, ...]] = deque(maxlen=max_rows)
+        self._stale = False
 
     def on_mount(self) -> None:
         self._draw()
@@ -54,13 +55,22 @@ class LatestTable(Static):
         self.rows.clear()
         self._draw()
 
-    def add_requests(self, rows: Sequence[Sequence[Any]]) -> None:
+    def add_requests(self, rows: Sequence[Sequence[Any]], draw: bool = True) -> None:
+        """Keep these rows (the oldest fall off); `draw=False` while the table is not on screen."""
         if not rows:
             return
         self.rows.extend(row_cells(r) for r in rows)
-        self._draw()
+        self._stale = True
+        if draw:
+            self._draw()
+
+    def refresh_rows(self) -> None:
+        """Draw the rows kept while the table was not on screen."""
+        if self._stale:
+            self._draw()
 
     def _draw(self) -> None:
+        self._stale = False
         fits = max(self.size.height - 1, 0)
         parts = [Content.styled(HEADER, "bold")]
         if not self.rows:
