@@ -207,7 +207,8 @@ def calibrate(url: str, out: Path):
                               kv_blocks=NUM_BLOCKS)
     plan = cal.measurement_plan(limits)
     m = cal.measure(url, "tiny", plan, limits)
-    profile, report = cal.fit_profile(m.observations, name="cpu-calibrated", api_segments=m.api_segments,
+    profile, report = cal.fit_profile(m.observations, name="cpu-calibrated", api_segments=m.api_segments, wake=m.wake,
+                                      overheads=m.overheads,
                                       description="kv-pressure engine settings, measured by bench_fidelity.py",
                                       suggested=dict(ENGINE, num_blocks=NUM_BLOCKS, block_size=BLOCK_SIZE))
     profile = dataclasses.replace(profile, sources=cal.profile_sources(limits, "vllm-cpu", m, report,

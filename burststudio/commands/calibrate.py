@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     description = (f"Calibrated on {info.engine or 'a server'} serving {info.model}"
                    + (f" ({info.build} build)" if info.build else "") + ".")
     profile, report = cal.fit_profile(measured.observations, name=name, description=description,
-                                      api_segments=measured.api_segments,
+                                      api_segments=measured.api_segments, wake=measured.wake,
+                                      overheads=measured.overheads,
                                       suggested=suggested, sources=[])
     profile = dataclasses.replace(profile, sources=cal.profile_sources(limits, info.engine, measured, report, load))
     try:

@@ -21,8 +21,12 @@ def test_quick_calibration_of_the_real_engine(vllm_server, tmp_path, capsys):
     # Plausible for a 2-layer model on a CPU, loaded or not: steps of a few ms, a first token within 0.2 s.
     assert 2e-4 < p.step_time(0, 4, 4 * 200) < 5e-2
     assert p.step_time(0, 4, 4 * 200) >= p.step_time(0, 1, 200)
-    ttft = p.request_overhead_s + p.step_time(200, 0, 0, 200 * 201 // 2, 1)
-    assert 1e-3 < ttft < 0.2
+    path = p.request_overhead_s + p.api_request_s - p.api_after_s + p.api_token_s
+    ttft = path + p.step_time(200, 0, 0, 200 * 201 // 2, 1)
+    assert 1e-3 < ttft < 0.2 and 0 <= p.api_after_s <= p.api_request_s
+    # Waking up after idle: one point per idle time of the quick plan, the shortest the baseline.
+    assert [g for g, _ in p.wake_s] == [0.01, 0.1, 1.0] and p.wake_s[0][1] == 0.0
+    assert all(0 <= x < 0.1 for _, x in p.wake_s) and any("wake-up" in s for s in p.sources)
     # The API server's CPU time comes off its own /metrics: a request costs it something, a token less than a request.
     assert any("process_cpu_seconds_total" in s for s in p.sources), p.sources
     assert 0 < p.api_request_s < 0.1 and p.api_token_s < p.api_request_s

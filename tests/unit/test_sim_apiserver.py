@@ -20,11 +20,12 @@ def _with(**kw) -> CostProfile:
 
 def test_old_profile_files_load_with_no_api_stage(tmp_path):
     data = {k: v for k, v in PROFILES["cpu-tiny-calibrated"].to_dict().items()
-            if k not in ("api_request_s", "api_token_s")}
+            if not k.startswith("api_") and k != "wake_s"}  # a file from before the API stage
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data))
     p = CostProfile.load(path)
     assert p.api_request_s == 0 and p.api_token_s == 0 and not p.models_api_server
+    assert p.api_after_s == 0 and p.api_scrape_s == 0 and p.wake_s == [] and p.wake_after(10.0) == 0
     assert _with(api_token_s=1e-4).models_api_server
 
 

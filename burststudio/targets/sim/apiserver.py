@@ -17,10 +17,14 @@ order they became ready:
   reaches the engine's waiting queue `request_overhead_s` after the job ends;
 - `out` (one engine step's output): `api_token_s` per token in the step; its tokens reach the clients at the job's
   end, and a request whose last token it carries stops counting as in flight then (vLLM's output processor counts
-  a request until it has processed its final output).
+  a request until it has processed its final output). Each such request then keeps the thread `api_after_s` more
+  (ending its response, its stats): the part of `api_request_s` calibration found off the first token's path.
 
-The split of `api_request_s` in two halves is an assumption: vLLM does not expose where in a request's handling the
-time goes.
+A `/metrics` read every scrape interval (as the replay's scraper makes them) takes the thread `api_scrape_s`: vLLM
+renders the metrics on the event loop.
+
+`arrive` and `add` share what is left of `api_request_s` in two halves. The halves are an assumption: vLLM does not
+expose where in a request's handling the time goes.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import math
 
 from burststudio.targets.sim.costmodel import CostProfile
 
-ARRIVE, ADD, OUT = 0, 1, 2
+ARRIVE, ADD, OUT, SCRAPE = 0, 1, 2, 3
 PREFLIGHT_SHARE = 0.5  # share of api_request_s spent before the first queue check
 
 
@@ -39,9 +43,10 @@ class ApiStage:
     ready by `upto` (its effects may lie later: a job starts when the thread is free)."""
 
     __slots__ = ("engine", "profile", "limit", "free_s", "in_flight", "jobs", "seq", "record", "a_s", "b_s",
-                 "token_s", "overhead_s")
+                 "token_s", "overhead_s", "after_s", "scrape_s", "scrape_every_s", "next_scrape_s")
 
-    def __init__(self, engine, profile: CostProfile, queue_limit: int, record_tokens: bool):
+    def __init__(self, engine, profile: CostProfile, queue_limit: int, record_tokens: bool,
+                 scrape_interval_s: float = 0.0):
         self.engine = engine
         self.profile = profile
         self.limit = int(queue_limit)
@@ -50,8 +55,13 @@ class ApiStage:
         self.jobs: list = []  # (ready_s, seq, kind, payload)
         self.seq = 0
         self.record = record_tokens
-        self.a_s = profile.api_request_s * PREFLIGHT_SHARE
-        self.b_s = profile.api_request_s - self.a_s
+        on_path = profile.api_request_s - profile.api_after_s
+        self.a_s = on_path * PREFLIGHT_SHARE
+        self.b_s = on_path - self.a_s
+        self.after_s = profile.api_after_s
+        self.scrape_s = profile.api_scrape_s
+        self.scrape_every_s = float(scrape_interval_s) if self.scrape_s > 0 else 0.0
+        self.next_scrape_s = 0.0 if self.scrape_every_s > 0 else math.inf
         self.token_s = profile.api_token_s
         self.overhead_s = profile.request_overhead_s
 
@@ -69,11 +79,17 @@ class ApiStage:
 
     def run(self, upto: float) -> None:
         jobs = self.jobs
+        # Scrapes are queued lazily: each only has to be in line before the jobs that became ready after it.
+        while self.next_scrape_s <= upto:
+            self.push(self.next_scrape_s, SCRAPE, None)
+            self.next_scrape_s += self.scrape_every_s
         while jobs and jobs[0][0] <= upto:
             ready, _, kind, payload = heapq.heappop(jobs)
             start = self.free_s if self.free_s > ready else ready
             if kind == OUT:
                 self._deliver(start, payload)
+            elif kind == SCRAPE:
+                self.free_s = start + self.scrape_s
             elif kind == ARRIVE:
                 self.free_s = start + self.a_s
                 if self.limit and self.in_flight >= self.limit:
@@ -138,6 +154,7 @@ class ApiStage:
             r.eng_end_s = r.end_s
             r.end_s = r.c_last
             self.in_flight -= 1
+            self.free_s += self.after_s
 
     def can_follow(self, now: float, first_step_s: float, seqs: int) -> bool:
         """Whether the thread, free by the end of the first of some identical decode steps of `seqs` sequences,

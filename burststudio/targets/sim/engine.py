@@ -15,7 +15,8 @@ What it models (docs/simulator.md says why each matters and where it departs fro
   finds what was not yet evicted when it resumes. At least the last prompt token is always computed.
 - A bounded queue as `--max-num-queued-reqs`: an arrival finding that many requests in flight (waiting or running)
   is rejected with 503.
-- Step time from costmodel.CostProfile; a request reaches the engine `request_overhead_s` after it arrives.
+- Step time from costmodel.CostProfile; a request reaches the engine `request_overhead_s` after it arrives. The
+  first step after the engine sat idle also pays the profile's wake-up cost for that idle time (`wake_s`).
 
 Long stretches where the same requests only decode, no one can be admitted and no block runs out are advanced in
 one jump (the step times summed in closed form), which is what makes an hour of traffic take seconds.
@@ -217,6 +218,9 @@ class SimEngine:
         self.counters = Counters()
         self._admission_blocked = False  # the last step failed to fit the waiting head into the KV cache
         self._preempted_last = False
+        # When the engine last ran out of work (None while it has some): the next step pays the wake-up cost of
+        # that idle time (profile.wake_s). Before the first request the stack has been idle for long.
+        self._idle_since: float | None = -math.inf
 
     # Arrivals -------------------------------------------------------------------------------------------------------
     def submit(self, rid: int, arrival_s: float, prompt_tokens: int, output_tokens: int,
@@ -277,6 +281,8 @@ class SimEngine:
         r.outcome = "cancelled"
         self.in_flight -= 1
         self._admission_blocked = False
+        if self.idle and self._idle_since is None:
+            self._idle_since = t
 
     def _refuse(self, r: SimRequest, outcome: str) -> SimRequest:
         r.outcome = outcome
@@ -465,6 +471,9 @@ class SimEngine:
                 attn += n * r.computed + (n * (n + 1)) // 2
         start = self.now
         dt = self.profile.step_time(prefill, decode, ctx, attn, pseqs) if scheduled else 0.0
+        if self._idle_since is not None and scheduled:
+            dt += self.profile.wake_after(start - self._idle_since)
+            self._idle_since = None
         end = start + dt
         self.now = end
         c = self.counters
@@ -492,6 +501,8 @@ class SimEngine:
                 res.finished.append(r)
         if res.finished:
             self._admission_blocked = False  # released blocks may let the waiting head in
+            if self.idle:
+                self._idle_since = end
         return res
 
     def _finish(self, r: SimRequest, t: float) -> None:
@@ -550,6 +561,8 @@ class SimEngine:
         room = limit_s - self.now
         if room <= 0:
             return 0
+        if room == math.inf:  # nothing else will happen (no arrival, no sample): only the block limit counts
+            return k
         if inc > 0:
             # largest j with j*first + inc*j*(j-1)/2 < room, from the quadratic, then nudged for rounding
             a, b = inc / 2, first - inc / 2
@@ -616,6 +629,8 @@ class SimEngine:
                 res.finished.append(r)
         if res.finished:
             self._admission_blocked = False  # released blocks may let the waiting head in
+            if self.idle:
+                self._idle_since = end
         return res
 
     # Observation ----------------------------------------------------------------------------------------------------
@@ -702,7 +717,8 @@ def simulate(arrival_s: Sequence[float], prompt_tokens: Sequence[int], output_to
 
     if eng.profile.models_api_server:
         _run_with_api_stage(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_samples,
-                            lambda: next_sample if sample_interval_s > 0 else inf, fast, on_step)
+                            lambda: next_sample if sample_interval_s > 0 else inf, fast, on_step,
+                            scrape_interval_s=max(0.0, sample_interval_s))
     else:
         _run(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_samples,
              lambda: next_sample if sample_interval_s > 0 else inf, fast, on_step)
@@ -760,11 +776,12 @@ def _run(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_sample
 
 
 def _run_with_api_stage(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_samples, next_sample,
-                        fast, on_step):
-    """The API server as a single-threaded stage (apiserver.py) in front of and behind the engine."""
+                        fast, on_step, scrape_interval_s: float = 0.0):
+    """The API server as a single-threaded stage (apiserver.py) in front of and behind the engine; the samples
+    stand for the scraper's reads of /metrics, which cost the stage `api_scrape_s` each."""
     from burststudio.targets.sim.apiserver import OUT, ApiStage
 
-    api = ApiStage(eng, eng.profile, eng.queue_limit, eng.record_tokens)
+    api = ApiStage(eng, eng.profile, eng.queue_limit, eng.record_tokens, scrape_interval_s)
     n = len(arrivals)
     i = 0
     inf = math.inf
