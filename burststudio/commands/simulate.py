@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     summary = simulate_to_run_dir(preset, workload, sim, out, started=started)
     wall = time.perf_counter() - t0
     if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False, default=str))
+        print(json.dumps(summary, allow_nan=False, default=str))
     else:
         _print_summary(summary, wall, sys.stdout)
     return 3 if summary.get("limits_broken") else 0

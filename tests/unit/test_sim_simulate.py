@@ -46,7 +46,8 @@ def test_simulate_writes_a_replay_run_directory(tmp_path, capsys):
     preset.write_text(PRESET)
     out = tmp_path / "run"
     assert main(["simulate", str(preset), "--out", str(out), "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    lines = capsys.readouterr().out.splitlines()
+    summary = json.loads(lines[-1])  # one line, as `replay --json` and `report --json` print it
     for name in ("preset.toml", "run.json", "journal.jsonl", "metrics.jsonl", "requests.parquet",
                  "metrics.parquet", "summary.json"):
         assert (out / name).exists(), name
