@@ -4,7 +4,8 @@
 2. Live: a 200 requests/s Poisson replay (64-token streams) against the test server (tests/testserver.py, its own
    process), the same workload run twice in one invocation: headless (`burststudio replay PRESET --json`) and
    started by the studio (its own process: the app headless at 160x48 via App.run_test, the preset loaded, Start,
-   the Replay screen charting and filling the latest-requests table). Reported: the engine's dispatch lateness
+   the Replay screen charting and filling the latest-requests table), and headless again with `--events` (its
+   stdout drained, drawn by nobody: the engine's event work without the studio). Reported: the engine's dispatch lateness
    (scheduled -> sent) p50/p99/max in both runs and their ratio, which must stay near 1, and the studio process's
    CPU share over the run (its own process only: the engine is a child with its own CPU) with its redraws a second
    (ticks that drew at least one chart). `--before DIR` charts the same replay with an older studio as well (e.g.
@@ -143,6 +144,16 @@ def headless(preset: Path, out: Path) -> dict:
     return lateness(json.loads(p.stdout.strip().splitlines()[-1]))
 
 
+def headless_events(preset: Path, out: Path) -> dict:
+    """`burststudio replay PRESET --events`, its stdout drained as the studio drains it but drawn by nobody: the
+    engine's own cost of the live events, apart from the studio's CPU."""
+    p = subprocess.run([PY, "-m", "burststudio", "replay", str(preset), "--events", "--out", str(out)], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if p.returncode not in (0, 3):
+        raise RuntimeError(f"the engine failed (exit {p.returncode})")
+    return lateness(json.loads((out / "summary.json").read_text()))
+
+
 def studio_run(preset: Path, root: Path) -> dict:
     """In this process: the studio (headless, 160x48) loads the preset, Start replays the whole workload (duration
     0), and the Replay screen charts it. Its own CPU time from RunStarted to RunFinished (the engine is a child
@@ -215,7 +226,8 @@ def bench_live(seconds: float, rate: float, rounds: int, before: Path | None) ->
             print("round  run                 lateness p50 / p99 / max ms   sent   failed   studio CPU   redraws/s")
             for k in range(rounds):
                 runs = [("headless --json", headless(preset, root / "runs" / f"headless-{k}")),
-                        ("with the studio", with_studio(preset, root, ROOT))]
+                        ("with the studio", with_studio(preset, root, ROOT)),
+                        ("headless --events", headless_events(preset, root / "runs" / f"events-{k}"))]
                 if before is not None:
                     runs.append(("studio (before)", with_studio(preset, root, before)))
                 for name, r in runs:
@@ -226,7 +238,9 @@ def bench_live(seconds: float, rate: float, rounds: int, before: Path | None) ->
                 alone, studio = runs[0][1], runs[1][1]
                 ratio = (studio["p50_ms"] / alone["p50_ms"], studio["p99_ms"] / alone["p99_ms"])
                 ratios.append(ratio)
-                print(f"       lateness with the studio / headless: p50 {ratio[0]:.2f}, p99 {ratio[1]:.2f}")
+                ev = runs[2][1]
+                print(f"       lateness with the studio / headless: p50 {ratio[0]:.2f}, p99 {ratio[1]:.2f}; "
+                      f"headless with --events / headless: p99 {ev['p99_ms'] / alone['p99_ms']:.2f}")
     finally:
         server.stop()
     if rounds > 1:
