@@ -101,3 +101,22 @@ def test_burstgpt_paper_hour_simulates_in_seconds(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["simulation"]["virtual_duration_s"] > 3500
     assert summary["finished"] == summary["sent"] > 3000
+
+
+def test_the_kv_pressure_preset_simulates_the_engine_it_starts(tmp_path, capsys):
+    """The preset's [target.sim] mirrors its [target.vllm]: the same queue limit, so the bursts are rejected both
+    ways (503 before the stream, an error event inside one) as the real engine does, and they preempt."""
+    from burststudio.presets import load_preset
+
+    preset = load_preset(ROOT / "presets" / "vllm-cpu-kv-pressure.toml")
+    vllm, sim = preset.target.vllm, preset.target.sim
+    assert (sim.max_num_seqs, sim.max_num_batched_tokens, sim.max_model_len, sim.max_num_queued_reqs) == (
+        vllm.max_num_seqs, vllm.max_num_batched_tokens, vllm.max_model_len, vllm.max_num_queued_reqs)
+    out = tmp_path / "run"
+    assert main(["simulate", str(ROOT / "presets" / "vllm-cpu-kv-pressure.toml"), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["admission_rejections"] > 0
+    assert summary["failures_by_class"].get("http_503", 0) > 0
+    assert summary["failures_by_class"].get("stream_error", 0) > 0
+    assert summary["preemptions"] > 0
+    assert summary["kv_cache_usage_peak"] == 1.0
