@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/bench_replay.py [--seconds 10] [--quick] [--before DIR]
 
+`--keep-awake` keeps every core busy with a lowest-priority loop, which yields to any other work: on a virtual
+machine an idle core halts and takes up to milliseconds to wake, and this shows how much of a figure that is.
 `--before DIR` runs the same cases with the package found in DIR as well (e.g. the last commit:
 `mkdir /tmp/old && git archive HEAD burststudio | tar -x -C /tmp/old`), so before and after share one machine state.
 
@@ -134,7 +136,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 s runs (a smoke test of the benchmark itself)")
     ap.add_argument("--before", metavar="DIR", default=None, help="also run the package found in DIR (an older one)")
     ap.add_argument("--only", default="ttft,500,1000", help="cases to run: ttft, 500, 1000")
+    ap.add_argument("--keep-awake", action="store_true",
+                    help="run a nice-19 busy loop per core for the whole benchmark, so no core sits idle: shows how "
+                    "much of the figures is the cores' own wake-up from idle (long on a virtual machine)")
     a = ap.parse_args()
+    if a.keep_awake:
+        import atexit
+
+        spinners = [subprocess.Popen(["nice", "-n", "19", PY, "-c", "while True: pass"])
+                    for _ in range(os.cpu_count() or 1)]
+        atexit.register(lambda: [p.kill() for p in spinners])
     secs = 2.0 if a.quick else a.seconds
     tmp = Path(tempfile.mkdtemp(prefix="bench-replay-"))
     versions = [("after", ROOT)] + ([("before", Path(a.before))] if a.before else [])
