@@ -29,7 +29,9 @@ class VllmSettings:
     max_model_len: int = setting(512, "--max-model-len: longest prompt + output in tokens.", min=16)
     max_num_seqs: int = setting(8, "--max-num-seqs: sequences in one batch.", min=1)
     max_num_batched_tokens: int = setting(512, "--max-num-batched-tokens: tokens in one engine step.", min=16)
-    kv_cache_memory_bytes: str = setting("", '--kv-cache-memory-bytes, e.g. "1M" (16 blocks of the tiny model); empty: vLLM default.')
+    kv_cache_memory_bytes: str = setting("", '--kv-cache-memory-bytes, e.g. "1M" (16 blocks of the tiny model); '
+                                         'empty: 1G on the CPU build (its own default takes about 90% of the memory), '
+                                         "vLLM's default on a GPU.")
     gpu_memory_utilization: float = setting(0.0, "--gpu-memory-utilization (GPU build); 0: vLLM default.", min=0.0, max=1.0)
     enable_prefix_caching: bool = setting(True, "--enable-prefix-caching.")
     max_num_queued_reqs: int = setting(0, "--max-num-queued-reqs: reject with 503 beyond this many waiting; 0: unbounded.", min=0)

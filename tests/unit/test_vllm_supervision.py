@@ -87,6 +87,11 @@ def test_engine_args_follow_the_settings():
     assert args[-2:] == ["--seed", "7"]
     real = engine_args(VllmSettings(model="/models/llama", enforce_eager=False), "127.0.0.1", 1)
     assert "--load-format" not in real and "--enforce-eager" not in real and "--kv-cache-memory-bytes" not in real
+    # Left to itself the CPU build takes about 90% of the machine's memory for its KV cache: it always gets a size.
+    cpu = engine_args(VllmSettings(), "127.0.0.1", 1, "cpu")
+    assert cpu[cpu.index("--kv-cache-memory-bytes") + 1] == "1G"
+    assert VllmTarget(VllmSettings(build="cpu"), port=9000).command_line().count("--kv-cache-memory-bytes") == 1
+    assert "1M" in engine_args(VllmSettings(kv_cache_memory_bytes="1M"), "127.0.0.1", 1, "cpu")
 
 
 def test_cpu_build_uses_the_module_entrypoint_with_the_bundled_model():
