@@ -42,13 +42,12 @@ class ApiStage:
     """The API server's queue of work and its clock. `push` jobs as they become ready, `run(upto)` does every job
     ready by `upto` (its effects may lie later: a job starts when the thread is free)."""
 
-    __slots__ = ("engine", "profile", "limit", "free_s", "in_flight", "jobs", "seq", "record", "a_s", "b_s",
+    __slots__ = ("engine", "limit", "free_s", "in_flight", "jobs", "seq", "record", "a_s", "b_s",
                  "token_s", "overhead_s", "after_s", "scrape_s", "scrape_every_s", "next_scrape_s")
 
     def __init__(self, engine, profile: CostProfile, queue_limit: int, record_tokens: bool,
                  scrape_interval_s: float = 0.0):
         self.engine = engine
-        self.profile = profile
         self.limit = int(queue_limit)
         self.free_s = 0.0  # when the thread is next free
         self.in_flight = 0  # requests handed to the engine whose final output it has not processed

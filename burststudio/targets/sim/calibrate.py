@@ -517,7 +517,7 @@ async def _measure(url, model, plan: MeasurementPlan, limits: ServerLimits, *, s
                 last = await _totals(session, url, scrapes)
             if "cpu" in last:
                 m.api_segments.append(CpuSegment(last["cpu"][0] - base["cpu"][0], 0, 0, scrapes[0]))
-                cpu_mark = (last["cpu"][0], 0)
+                cpu_mark = (last["cpu"][0], scrapes[0])
         jobs = [L for L in plan.prefill_lengths for _ in range(plan.prefill_reps)]
         rng.shuffle(jobs)  # spread each length over the whole run, so a busy spell on the machine hits all alike
 
@@ -531,8 +531,6 @@ async def _measure(url, model, plan: MeasurementPlan, limits: ServerLimits, *, s
                                                  scrapes[0] - cpu_mark[1]))
                 cpu_mark = (now["cpu"][0], scrapes[0])
 
-        if cpu_mark is not None:
-            cpu_mark = (cpu_mark[0], scrapes[0])
         for L in jobs:
             before = await _totals(session, url, scrapes) if m.engine_timings else {}
             pts = await _stream(session, url, model, prompt(L), 1)

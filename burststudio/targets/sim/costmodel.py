@@ -126,7 +126,7 @@ class CostProfile:
         sequence adds one token, so the context read grows by `decode_seqs` a step."""
         import numpy as np
 
-        first = self.base_s + self.decode_seq_s * decode_seqs + self.context_token_s * context_tokens
+        first = self.step_time(0, decode_seqs, context_tokens)
         return first + (self.context_token_s * decode_seqs) * np.arange(steps, dtype=np.float64)
 
     # Files --------------------------------------------------------------------------------------------------------

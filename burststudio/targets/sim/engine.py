@@ -515,9 +515,7 @@ class SimEngine:
 
     def decode_step_s(self) -> float:
         """The time of one decode step of the running requests as they are now."""
-        p = self.profile
-        return p.base_s + p.decode_seq_s * len(self.running) + p.context_token_s * sum(r.computed + 1
-                                                                                       for r in self.running)
+        return self.profile.step_time(0, len(self.running), sum(r.computed + 1 for r in self.running))
 
     # Jumps over pure decode -----------------------------------------------------------------------------------------
     def _jump_steps(self, limit_s: float) -> int:
@@ -553,10 +551,8 @@ class SimEngine:
         if k < 2:
             return 0
         # Time: a step starting at or after `limit_s` would see an arrival (or must follow a sample).
-        ctx0 = sum(r.computed + 1 for r in running)
-        p = self.profile
-        first = p.base_s + p.decode_seq_s * n + p.context_token_s * ctx0
-        inc = p.context_token_s * n
+        first = self.decode_step_s()
+        inc = self.profile.context_token_s * n
         # start of step j (0-based) = now + j*first + inc*j*(j-1)/2 ; count the j with start < limit_s
         room = limit_s - self.now
         if room <= 0:
