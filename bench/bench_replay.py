@@ -163,8 +163,8 @@ def main() -> None:
         finally:
             srv.stop()
         t = s["ttft_s"]
-        err = ttft_error(tmp / f"ttft-{label}", srv.server_ttft())
         served = srv.server_ttft()
+        err = ttft_error(tmp / f"ttft-{label}", served)
         print(f"[ttft {label}] server TTFT 40 ms (its own first writes: p50 {ms(float(np.median(served)))}, max "
               f"{ms(float(served.max()))}), 50 req/s, {s['finished']} requests: measured p50 {ms(t['p50'])}, p99 "
               f"{ms(t['p99'])}; measured - server's own, per request: p50 {ms(float(np.median(err)))}, p99 "
