@@ -1,0 +1,86 @@
+"""The vocabulary of a run: every name that the client, the simulator, the recorder, the summary, the commands and
+the studio share. Defined here once and imported everywhere else; this module imports nothing beyond the standard
+library, so the pure summary and the studio can read it without loading the HTTP stack.
+
+Outcomes (a failed request keeps everything it measured up to its failure):
+  ok            the stream ended with [DONE] and at least the asked number of tokens
+  http_4xx      a 4xx answer other than 429        http_429   rate limited (Retry-After kept)
+  http_503      the engine's queue is full           http_5xx   another 5xx answer
+  stream_error  an {"error": ...} event inside a 200 stream (vLLM's second queue-full check, engine errors)
+  truncated     the stream ended cleanly with fewer tokens than asked
+  connection    refused, reset, or cut mid-stream
+  timeout       connect, first token, idle between chunks or total time passed its limit
+  malformed     a chunk that is not JSON, or a 200 answer that is not a stream
+  cancelled     the run stopped before the request ended
+"""
+
+from __future__ import annotations
+
+# --- outcomes -------------------------------------------------------------------------------------------------------
+OK = "ok"
+HTTP_4XX = "http_4xx"
+HTTP_429 = "http_429"
+HTTP_503 = "http_503"
+HTTP_5XX = "http_5xx"
+STREAM_ERROR = "stream_error"
+TRUNCATED = "truncated"
+CONNECTION = "connection"
+TIMEOUT = "timeout"
+MALFORMED = "malformed"
+CANCELLED = "cancelled"
+
+OUTCOMES = (OK, HTTP_4XX, HTTP_429, HTTP_503, HTTP_5XX, STREAM_ERROR, TRUNCATED, CONNECTION, TIMEOUT, MALFORMED,
+            CANCELLED)
+FAILURES = tuple(o for o in OUTCOMES if o not in (OK, CANCELLED))
+# A journal outcome this version does not know counts as a failure of this class, never as a silent drop.
+UNKNOWN = "unknown"
+
+
+def outcome_of_status(status: int) -> str:
+    """The outcome of an HTTP answer that is not a 200 stream."""
+    if status == 429:
+        return HTTP_429
+    if status == 503:
+        return HTTP_503
+    if 400 <= status < 500:
+        return HTTP_4XX
+    return HTTP_5XX
+
+
+# --- exit codes, shared by every command -----------------------------------------------------------------------------
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad input, bad preset, unreachable server: the run could not happen
+EXIT_LIMITS = 3  # the run happened and broke a limit set in the preset
+EXIT_TARGET_DIED = 4  # the target died mid-run
+EXIT_WRITE_FAILED = 5  # the run directory could not be written; what was written stays readable
+EXIT_STOPPED = 130  # Ctrl-C / SIGTERM
+
+# How a run ended (`reason` in summary.json and the run_finished event), and its exit code.
+REASON_DONE = "done"
+REASON_STOPPED = "stopped"
+REASON_TARGET_DIED = "target_died"
+REASON_LIMITS = "limits"
+REASON_WRITE_FAILED = "write_failed"
+REASON_EXIT = {REASON_DONE: EXIT_OK, REASON_STOPPED: EXIT_STOPPED, REASON_TARGET_DIED: EXIT_TARGET_DIED,
+               REASON_LIMITS: EXIT_LIMITS, REASON_WRITE_FAILED: EXIT_WRITE_FAILED}
+
+# --- server samples ----------------------------------------------------------------------------------------------------
+# One /metrics sample (metrics.jsonl, `sample` events) is {"t": seconds from the run start, KEY: value, ...}; the
+# real scraper and the simulator both write these keys. Gauges are read as they are, counters as run deltas.
+KV_CACHE_USAGE = "kv_cache_usage"  # a 0-1 fraction
+RUNNING = "running"
+WAITING = "waiting"
+PREEMPTIONS_TOTAL = "preemptions_total"
+ADMISSION_REJECTIONS_TOTAL = "admission_rejections_total"
+PREFIX_CACHE_QUERIES_TOTAL = "prefix_cache_queries_total"
+PREFIX_CACHE_HITS_TOTAL = "prefix_cache_hits_total"
+PROMPT_TOKENS_TOTAL = "prompt_tokens_total"
+GENERATION_TOKENS_TOTAL = "generation_tokens_total"
+REQUEST_SUCCESS_TOTAL = "request_success_total"
+
+SAMPLE_GAUGES = (KV_CACHE_USAGE, RUNNING, WAITING)
+SAMPLE_COUNTERS = (PREEMPTIONS_TOTAL, ADMISSION_REJECTIONS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL, PREFIX_CACHE_HITS_TOTAL,
+                   PROMPT_TOKENS_TOTAL, GENERATION_TOKENS_TOTAL, REQUEST_SUCCESS_TOTAL)
+SAMPLE_KEYS = SAMPLE_GAUGES + SAMPLE_COUNTERS
+# Sample keys repeated in progress events, for readers that only follow progress.
+PROGRESS_SAMPLE_KEYS = (KV_CACHE_USAGE, RUNNING, WAITING, PREEMPTIONS_TOTAL)
