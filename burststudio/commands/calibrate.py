@@ -1,5 +1,6 @@
 """`burststudio calibrate --target vllm|URL [--preset P] [--out PROFILE.json]`: measure a real server's prefill and
-decode step times and fit the simulator's cost model to them (burststudio/targets/sim/calibrate.py). The profile it
+decode step times (burststudio/targets/sim/measure.py) and fit the simulator's cost model to them
+(burststudio/targets/sim/calibrate.py). The profile it
 writes is what `simulate --profile` and `[target.sim] profile` take.
 """
 
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"burststudio calibrate: {msg}", file=sys.stderr, flush=True)
 
     from burststudio.targets.sim import calibrate as cal
+    from burststudio.targets.sim import measure
 
     if choice == "vllm":
         from burststudio.targets.vllm import VllmTarget
@@ -101,14 +103,14 @@ def run(args: argparse.Namespace) -> int:
         target.start(Path(tmp), progress=lambda stage: say(f"{label}{stage}"))
         target.wait_healthy(wait_s)
         info = target.describe()
-        limits = cal.limits_from_info(info, max_batch=max_batch, max_batched_tokens=max_batched,
+        limits = measure.limits_from_info(info, max_batch=max_batch, max_batched_tokens=max_batched,
                                       vocab_size=target_settings.vocab_size)
-        plan = cal.measurement_plan(limits, quick=args.quick)
+        plan = measure.measurement_plan(limits, quick=args.quick)
         say(f"measuring {info.url} ({info.engine or 'unknown engine'}): {plan.requests} requests, prompts of "
             f"{min(plan.prefill_lengths)}-{max(plan.prefill_lengths)} tokens, decode batches of "
             f"{min(b for b, _, _ in plan.decode_runs)}-{max(b for b, _, _ in plan.decode_runs)}")
         load0 = os.getloadavg()
-        measured = cal.measure(info.url, info.model, plan, limits, seed=args.seed)
+        measured = measure.measure(info.url, info.model, plan, limits, seed=args.seed)
         load1 = os.getloadavg()
 
     name = args.name or out.stem

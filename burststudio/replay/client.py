@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import aiohttp
 
+from burststudio.replay.sse import DONE, data_of
 from burststudio.settings import TimeoutSettings
 
 OUTCOMES = ("ok", "http_4xx", "http_429", "http_503", "http_5xx", "stream_error", "truncated", "connection",
@@ -334,11 +335,10 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
             continue
         *lines, buf = buf.split(b"\n")
         for line in lines:
-            line = line.strip()
-            if not line.startswith(b"data:"):
-                continue  # blank separators, comments (": ping"), event/id fields
-            payload = line[5:].strip()
-            if payload == b"[DONE]":
+            payload = data_of(line)
+            if payload is None:
+                continue
+            if payload == DONE:
                 rec.done = True
                 continue
             if payload[:1] != b"{" or payload[-1:] != b"}":

@@ -1,12 +1,7 @@
 """Sample the server's /metrics while the replay runs.
 
-vLLM exposes hundreds of series (histogram buckets most of all): parsing the whole page takes about 15 ms, which
-would stall the dispatcher's event loop. The page is first cut down to the series read here, by name, and only
-that is handed to prometheus_client's parser.
-
-Names across vLLM versions (see the notes on vLLM's metrics): KV usage is `vllm:kv_cache_usage_perc` (>= 0.9.2) or
-`vllm:gpu_cache_usage_perc` (older); prefix cache counters lost their `gpu_` prefix the same way. Values of several
-engines (data parallel) are summed, KV usage averaged.
+What a page holds and how it is read (names across vLLM versions, the cut-down page handed to the parser) lives in
+burststudio.vllm_metrics; this module only paces the reads and reports a server without /metrics once.
 """
 
 from __future__ import annotations
@@ -15,91 +10,22 @@ import asyncio
 import time
 from typing import Any, Callable
 
-# sample key -> metric sample names, first present wins
-_GAUGES = {
-    "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
-    "running": ("vllm:num_requests_running",),
-    "waiting": ("vllm:num_requests_waiting",),
-}
-_COUNTERS = {
-    "preemptions_total": ("vllm:num_preemptions_total",),
-    "admission_rejections_total": ("vllm:admission_rejections_total",),
-    "prefix_cache_queries_total": ("vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"),
-    "prefix_cache_hits_total": ("vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"),
-    "prompt_tokens_total": ("vllm:prompt_tokens_total",),
-    "generation_tokens_total": ("vllm:generation_tokens_total",),
-    "request_success_total": ("vllm:request_success_total",),
-}
-_BY_LABEL = {  # sample key prefix -> (metric, label)
-    "waiting_": ("vllm:num_requests_waiting_by_reason", "reason"),
-    "admission_rejections_": ("vllm:admission_rejections_total", "reason"),
-}
-_INFO = "vllm:cache_config_info"
+from burststudio.vllm_metrics import filter_page, parse_metrics
 
-WANTED: frozenset[str] = frozenset(
-    [n for names in (*_GAUGES.values(), *_COUNTERS.values()) for n in names]
-    + [m for m, _ in _BY_LABEL.values()] + [_INFO])
-# Family names as they appear on # HELP / # TYPE lines (counters without _total).
-_FAMILIES = frozenset(n[:-6] if n.endswith("_total") else n for n in WANTED) | WANTED
-
-
-_LINE_RE: dict[bool, Any] = {}
-
-
-def filter_page(text: str, with_info: bool = True) -> str:
-    """Only the lines (and their HELP/TYPE lines) of the series this module reads.
-
-    `cache_config_info` carries dozens of labels and costs more to parse than everything else together: it is
-    read once per run (`with_info`).
-    """
-    rx = _LINE_RE.get(with_info)
-    if rx is None:
-        import re
-
-        names = _FAMILIES | WANTED if with_info else (_FAMILIES | WANTED) - {_INFO}
-        alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-        rx = _LINE_RE[with_info] = re.compile(rf"^(?:# (?:HELP|TYPE) )?(?:{alt})(?:[ {{].*)?$", re.M)
-    return "\n".join(m.group(0) for m in rx.finditer(text)) + "\n"
-
-
-def parse_metrics(text: str, with_info: bool = True) -> dict[str, Any]:
-    """One sample: the figures of module doc from a /metrics page (keys absent where the server lacks them)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    values: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for fam in text_string_to_metric_families(filter_page(text, with_info)):
-        for s in fam.samples:
-            values.setdefault(s.name, []).append((s.labels, s.value))
-    out: dict[str, Any] = {}
-    for key, names in _GAUGES.items():
-        for name in names:
-            if name in values:
-                vals = [v for _, v in values[name]]
-                out[key] = sum(vals) / len(vals) if key == "kv_cache_usage" else sum(vals)
-                break
-    for key, names in _COUNTERS.items():
-        for name in names:
-            if name in values:
-                out[key] = sum(v for _, v in values[name])
-                break
-    for prefix, (name, label) in _BY_LABEL.items():
-        for labels, v in values.get(name, []):
-            if label in labels:
-                k = prefix + labels[label]
-                out[k] = out.get(k, 0.0) + v
-    if _INFO in values:
-        labels = values[_INFO][0][0]
-        out["cache_config"] = {k: v for k, v in labels.items() if k not in ("engine", "model_name")}
-    return out
+__all__ = ["Scraper", "filter_page", "parse_metrics"]
 
 
 class Scraper:
-    """Samples /metrics every `interval_s` into `on_sample`; a server without /metrics is reported once."""
+    """Samples /metrics every `interval_s` into `on_sample`; a server without /metrics is reported once.
+
+    `url` is the server's base URL; `metrics_url` (an endpoint's own, see targets.base.Endpoint) replaces
+    `url/metrics` where given."""
 
     def __init__(self, session, url: str, interval_s: float, t0_ns: int, on_sample: Callable[[dict], None],
-                 on_notice: Callable[[str], None], headers: dict[str, str] | None = None):
+                 on_notice: Callable[[str], None], headers: dict[str, str] | None = None,
+                 metrics_url: str | None = None):
         self.session = session
-        self.url = url.rstrip("/") + "/metrics"
+        self.url = metrics_url or url.rstrip("/") + "/metrics"
         self.interval_s = interval_s
         self.t0_ns = t0_ns
         self.on_sample = on_sample

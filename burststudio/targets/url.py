@@ -128,30 +128,21 @@ class UrlTarget(Target):
         if status != 200:
             return False
         if self._info is None:
-            from burststudio.replay.scrape import parse_metrics
+            from burststudio.vllm_metrics import parse_cache_config
 
             try:
-                cfg = parse_metrics(body.decode("utf-8", "replace")).get("cache_config") or {}
+                self._kv_cache = parse_cache_config(body.decode("utf-8", "replace"))
             except (ValueError, TypeError):
                 return True
-            self._cache_config = cfg
         return True
 
-    _cache_config: dict[str, str] | None = None
+    _kv_cache: dict[str, Any] | None = None
 
     def kv_from_metrics(self, info: TargetInfo) -> None:
-        cfg = self._cache_config or {}
-
-        def as_int(key: str) -> int | None:
-            try:
-                return int(float(cfg[key]))
-            except (KeyError, ValueError):
-                return None
-
-        info.block_size = as_int("block_size")
-        info.kv_blocks = as_int("num_gpu_blocks")
-        info.kv_capacity_tokens = as_int("kv_cache_size_tokens") or (
-            info.block_size * info.kv_blocks if info.block_size and info.kv_blocks else None)
+        kv = self._kv_cache or {}
+        info.block_size = kv.get("block_size")
+        info.kv_blocks = kv.get("blocks")
+        info.kv_capacity_tokens = kv.get("tokens")
 
     def alive(self) -> bool:
         try:

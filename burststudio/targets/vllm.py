@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from burststudio.settings import VllmSettings
 from burststudio.targets.base import Progress, Target, TargetError, TargetInfo
+from burststudio.vllm_metrics import parse_cache_config
 
 TINY_MODEL_DIR = Path(__file__).resolve().parent / "tiny_model"
 CPU_ENTRYPOINT = "vllm.entrypoints.openai.api_server"
@@ -249,28 +250,6 @@ def _config_vocab_size(model: str) -> int | None:
     return int(vocab) if vocab else None
 
 
-def parse_cache_config(metrics_text: str) -> dict[str, int]:
-    """block_size, blocks and tokens of the KV cache from `vllm:cache_config_info` (empty when absent)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    for family in text_string_to_metric_families(metrics_text):
-        if family.name != "vllm:cache_config_info":
-            continue
-        for sample in family.samples:
-            labels = sample.labels
-
-            def num(key: str) -> int | None:
-                value = labels.get(key, "")
-                return int(value) if value.isdigit() else None
-
-            block_size = num("block_size")
-            blocks = num("num_gpu_blocks") or num("num_cpu_blocks")
-            tokens = num("kv_cache_size_tokens") or (blocks * block_size if blocks and block_size else None)
-            return {k: v for k, v in (("block_size", block_size), ("blocks", blocks), ("tokens", tokens))
-                    if v is not None}
-    return {}
-
-
 class VllmTarget(Target):
     """A managed vLLM server. `start()` launches it, `wait_healthy()` follows its start-up, `stop()` ends it."""
 
@@ -430,7 +409,7 @@ class VllmTarget(Target):
                     break
                 except importlib.metadata.PackageNotFoundError:
                     continue
-        cache: dict[str, int] = {}
+        cache: dict[str, Any] = {}
         has_metrics = False
         try:
             status, body = _http_get(self.url + "/metrics", 5.0)

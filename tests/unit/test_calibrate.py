@@ -14,6 +14,7 @@ import pytest
 from burststudio.cli import main
 from burststudio.settings import SimSettings
 from burststudio.targets.sim import calibrate as cal
+from burststudio.targets.sim import measure
 from burststudio.targets.sim.costmodel import CostProfile
 from burststudio.targets.sim.engine import simulate
 
@@ -100,17 +101,17 @@ def test_prefill_observation_matches_the_engine_time_to_first_token():
 
 
 def test_plan_keeps_batches_within_the_kv_cache_and_max_model_len():
-    limits = cal.ServerLimits(max_model_len=512, max_batch=8, max_batched_tokens=512, block_size=128, kv_blocks=16)
-    plan = cal.measurement_plan(limits)
+    limits = measure.ServerLimits(max_model_len=512, max_batch=8, max_batched_tokens=512, block_size=128, kv_blocks=16)
+    plan = measure.measurement_plan(limits)
     assert max(plan.prefill_lengths) <= 510 and min(plan.prefill_lengths) >= 8
     assert {b for b, _, _ in plan.decode_runs} >= {1, 8}
     for b, p, n in plan.decode_runs:
         assert p + n < 512
         assert b * -(-(p + n) // 128) <= 15  # never more than the 15 usable blocks: no preemption
-    quick = cal.measurement_plan(limits, quick=True)
+    quick = measure.measurement_plan(limits, quick=True)
     assert quick.requests < plan.requests / 2
     with pytest.raises(cal.CalibrationError, match="too small"):
-        cal.measurement_plan(cal.ServerLimits(512, 8, 512, block_size=16, kv_blocks=2))
+        measure.measurement_plan(measure.ServerLimits(512, 8, 512, block_size=16, kv_blocks=2))
 
 
 # The command's errors ----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 from burststudio.settings import SimSettings
 from burststudio.targets.sim import calibrate as cal
-from burststudio.targets.sim.calibrate import histogram_totals
+from burststudio.vllm_metrics import histogram_totals
 from burststudio.targets.sim.costmodel import CostProfile
 from burststudio.targets.sim.engine import SimEngine, simulate
 
@@ -99,7 +99,7 @@ def test_api_costs_are_recovered_from_the_api_servers_cpu_time():
 def test_the_api_servers_cpu_time_is_read_off_metrics_and_its_costs_leave_the_fixed_overhead():
     text = ("# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
             "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 12.5\n")
-    assert cal.histogram_totals(text)["cpu"][0] == 12.5
+    assert histogram_totals(text)["cpu"][0] == 12.5
     obs = [cal.prefill_observation(L, 0.010 + 1e-5 * L) for L in (16, 100, 300, 500)]
     obs += [cal.Observation("decode", 2e-3 + 3e-4 * b, decode_seqs=b, context_tokens=100 * b) for b in (1, 2, 4, 8)]
     plain, _ = cal.fit_profile(obs)

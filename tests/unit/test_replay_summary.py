@@ -8,7 +8,7 @@ import pytest
 
 from burststudio.errors import InputFileError
 from burststudio.replay.recorder import read_journal, read_jsonl
-from burststudio.replay.scrape import parse_metrics
+from burststudio.vllm_metrics import parse_metrics
 from burststudio.replay.summary import check_limits, summarize
 
 VLLM_METRICS = Path("/work/shared/vllm/metrics_sample_kv_pressure.txt")

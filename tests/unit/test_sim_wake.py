@@ -12,6 +12,7 @@ import pytest
 from burststudio.errors import UserError
 from burststudio.settings import SimSettings
 from burststudio.targets.sim import calibrate as cal
+from burststudio.targets.sim import measure
 from burststudio.targets.sim.costmodel import CostProfile
 from burststudio.targets.sim.engine import SimEngine, simulate
 
@@ -78,8 +79,8 @@ def test_fit_wake_takes_medians_over_the_shortest_idle_time():
 
 
 def test_the_plan_measures_waking_up_after_each_idle_time():
-    limits = cal.ServerLimits(max_model_len=512, max_batch=8, max_batched_tokens=512, block_size=128, kv_blocks=16)
-    plan = cal.measurement_plan(limits)
+    limits = measure.ServerLimits(max_model_len=512, max_batch=8, max_batched_tokens=512, block_size=128, kv_blocks=16)
+    plan = measure.measurement_plan(limits)
     assert len(plan.wake_gaps) >= 3 and plan.wake_reps >= 2 and 16 <= plan.wake_prompt <= 510
     assert min(plan.wake_gaps) <= 0.02 and max(plan.wake_gaps) >= 1.0
     without = dataclasses.replace(plan, wake_gaps=[])

@@ -24,8 +24,8 @@ from burststudio.targets.vllm import (
     engine_args,
     failure_reason,
     group_members,
-    parse_cache_config,
 )
+from burststudio.vllm_metrics import parse_cache_config
 
 # A server stand-in: writes vLLM-like stage lines, forks a child that ignores SIGTERM, then waits.
 STANDIN = textwrap.dedent("""

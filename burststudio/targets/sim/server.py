@@ -3,7 +3,7 @@
 `SimTarget` starts `python -m burststudio.targets.sim.server` (aiohttp) and stops it. The server answers as vLLM does
 where a replay client looks: `/health`, `/v1/models` (with `max_model_len`), streamed `/v1/completions` and
 `/v1/chat/completions` with usage, vLLM's error bodies (`{"error": {message, type, param, code}}`: 400 too long,
-404 unknown model, 503 queue full), and `/metrics` under vLLM's names. The engine steps in wall-clock time: a step
+404 unknown model, 503 queue full), and `/metrics` under vLLM's names (burststudio.vllm_metrics). The engine steps in wall-clock time: a step
 of the cost model's length is slept through, then its tokens go out.
 """
 
@@ -360,6 +360,8 @@ class _Collector:
     def collect(self):
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+        from burststudio import vllm_metrics as vm
+
         srv = self.server
         eng = srv.engine
         c = eng.counters
@@ -377,41 +379,41 @@ class _Collector:
             m.add_metric(lv, float(value))
             return m
 
-        yield gauge("vllm:num_requests_running", "Number of requests in model execution batches.", len(eng.running))
+        yield gauge(vm.NUM_REQUESTS_RUNNING, "Number of requests in model execution batches.", len(eng.running))
         waiting = len(eng.waiting) + len(eng.incoming)
-        yield gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", waiting)
-        by_reason = GaugeMetricFamily("vllm:num_requests_waiting_by_reason", "Number of waiting requests by reason.",
+        yield gauge(vm.NUM_REQUESTS_WAITING, "Number of requests waiting to be processed.", waiting)
+        by_reason = GaugeMetricFamily(vm.NUM_REQUESTS_WAITING_BY_REASON, "Number of waiting requests by reason.",
                                       labels=base + ["reason"])
         by_reason.add_metric(lv + ["capacity"], float(waiting))
         by_reason.add_metric(lv + ["deferred"], 0.0)
         yield by_reason
-        yield gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", eng.kv_usage)
-        yield counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", c.preemptions)
-        yield counter("vllm:prompt_tokens", "Number of prefill tokens processed.", c.prompt_tokens)
-        yield counter("vllm:generation_tokens", "Number of generation tokens processed.", c.generation_tokens)
-        yield counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.",
+        yield gauge(vm.KV_CACHE_USAGE_PERC, "KV-cache usage. 1 means 100 percent usage.", eng.kv_usage)
+        yield counter(vm.NUM_PREEMPTIONS, "Cumulative number of preemption from the engine.", c.preemptions)
+        yield counter(vm.PROMPT_TOKENS, "Number of prefill tokens processed.", c.prompt_tokens)
+        yield counter(vm.GENERATION_TOKENS, "Number of generation tokens processed.", c.generation_tokens)
+        yield counter(vm.PREFIX_CACHE_QUERIES, "Prefix cache queries, in terms of number of queried tokens.",
                       c.prefix_queries)
-        yield counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.",
+        yield counter(vm.PREFIX_CACHE_HITS, "Prefix cache hits, in terms of number of cached tokens.",
                       c.prefix_hits)
-        succ = CounterMetricFamily("vllm:request_success", "Count of successfully processed requests.",
+        succ = CounterMetricFamily(vm.REQUEST_SUCCESS, "Count of successfully processed requests.",
                                    labels=base + ["finished_reason"])
         for reason in ("stop", "length", "abort", "error", "repetition"):
             succ.add_metric(lv + [reason], float(srv.success if reason == "length" else 0))
         yield succ
-        rej = CounterMetricFamily("vllm:admission_rejections",
+        rej = CounterMetricFamily(vm.ADMISSION_REJECTIONS,
                                   "Number of admission attempts rejected by a queue limit, by reason.",
                                   labels=["model_name", "reason"])
         rej.add_metric([MODEL, "max_num_queued_reqs"], float(c.rejections))
         rej.add_metric([MODEL, "max_num_queued_tokens"], 0.0)
         yield rej
-        for name, doc, h in (("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.",
+        for name, doc, h in ((vm.TIME_TO_FIRST_TOKEN, "Histogram of time to first token in seconds.",
                               srv.ttft),
-                             ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
+                             (vm.E2E_REQUEST_LATENCY, "Histogram of e2e request latency in seconds.",
                               srv.e2e)):
             hist = HistogramMetricFamily(name, doc, labels=base)
             hist.add_metric(lv, h.buckets(), h.sum)
             yield hist
-        info = GaugeMetricFamily("vllm:cache_config_info", "Information of the LLMEngine CacheConfig",
+        info = GaugeMetricFamily(vm.CACHE_CONFIG_INFO, "Information of the LLMEngine CacheConfig",
                                  labels=["block_size", "num_gpu_blocks", "kv_cache_size_tokens",
                                          "enable_prefix_caching", "engine"])
         info.add_metric([str(s.block_size), str(s.num_blocks), str(eng.pool.capacity * s.block_size),

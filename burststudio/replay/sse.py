@@ -1,0 +1,14 @@
+"""Server-sent events as an OpenAI-compatible server streams them: `data: {json}` lines, blank separators, and
+`data: [DONE]` at the end. The replay client and calibration both frame a stream with this."""
+
+from __future__ import annotations
+
+DONE = b"[DONE]"
+
+
+def data_of(line: bytes) -> bytes | None:
+    """The payload of one `data:` line; None for separators, comments (": ping") and event/id fields."""
+    line = line.strip()
+    if not line.startswith(b"data:"):
+        return None
+    return line[5:].strip()
