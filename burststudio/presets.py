@@ -38,15 +38,13 @@ from typing import Any, Callable
 from burststudio.errors import UserError
 from burststudio.preset_lines import key_lines, line_of
 from burststudio.settings import ReplaySettings, TargetSettings
+from burststudio.targets import registry as target_kinds
 
 if typing.TYPE_CHECKING:
     from burststudio.workload.model import Workload
 
 SECTIONS = ("workload", "target", "replay")
 SECTION_CLASSES: dict[str, type] = {"target": TargetSettings, "replay": ReplaySettings}
-
-# Settings fields that may name a file: a relative value that exists beside the preset becomes an absolute path.
-PATH_SETTINGS: tuple[tuple[str, ...], ...] = (("target", "vllm", "model"), ("target", "sim", "profile"))
 
 
 class PresetError(UserError):
@@ -413,7 +411,8 @@ def _filled_trace_spec(spec: dict, name: str) -> dict:
 
 
 def _settings_paths(target: TargetSettings, base_dir: Path) -> TargetSettings:
-    for path in PATH_SETTINGS:
+    # Fields that may name a file: a relative value that exists beside the preset becomes an absolute path.
+    for path in target_kinds.path_settings():
         obj: Any = target
         for part in path[1:-1]:
             obj = getattr(obj, part)

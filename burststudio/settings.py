@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from burststudio.targets import registry as target_kinds
+
 
 def setting(default: Any, doc: str, **bounds: Any) -> Any:
     """A dataclass field with its documentation and validation bounds."""
@@ -59,8 +61,8 @@ class SimSettings:
 class TargetSettings:
     """Where the workload is sent."""
 
-    kind: str = setting("url", "url (a running server), vllm (started by BurstStudio) or sim (the simulator).",
-                        choices=["url", "vllm", "sim"])
+    # The registry's own list: a kind registered later is a valid choice too.
+    kind: str = setting("url", target_kinds.choices_text(with_summary=True) + ".", choices=target_kinds.NAMES)
     url: str = setting("http://127.0.0.1:8000", "Base URL of an OpenAI-compatible server (kind = url).")
     model: str = setting("", "Model name to request; empty: the first one /v1/models lists.")
     api_key_env: str = setting("", "Name of an environment variable holding the API key (never stored in a run).")

@@ -67,11 +67,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         target_settings = TargetSettings(kind="vllm")
         target_settings.vllm = dataclasses.replace(target_settings.vllm, kv_cache_memory_bytes=DEFAULT_KV_BYTES)
+    from burststudio.targets import registry
+
     choice = args.target or target_settings.kind
-    if choice == "sim":
-        raise UserError("the preset's target is the simulator: calibrate a real server (--target vllm or a URL)")
-    if choice == "url":
-        choice = target_settings.url
+    kind = registry.KINDS.get(choice)
+    url = None
+    if kind is None:  # a URL on the command line
+        kind, url = registry.get(registry.ATTACH), choice
+    elif kind.name == registry.ATTACH:
+        url = target_settings.url
+    if not kind.calibrate:
+        raise UserError(f"the preset's target is {kind.summary}: calibrate a real server (--target vllm or a URL)")
 
     def say(msg: str) -> None:
         print(f"burststudio calibrate: {msg}", file=sys.stderr, flush=True)
@@ -79,23 +85,13 @@ def run(args: argparse.Namespace) -> int:
     from burststudio.targets.sim import calibrate as cal
     from burststudio.targets.sim import measure
 
-    if choice == "vllm":
-        from burststudio.targets.vllm import VllmTarget
-
-        vs = target_settings.vllm
-        target = VllmTarget(vs)
-        max_batch = args.max_batch or vs.max_num_seqs
-        max_batched = vs.max_num_batched_tokens
-        wait_s = vs.startup_timeout_s
-        label = "vLLM: "
-    else:
-        from burststudio.targets.url import UrlTarget
-
-        target = UrlTarget(target_settings, choice)
-        max_batch = args.max_batch or (target_settings.vllm.max_num_seqs if args.preset else 8)
-        max_batched = target_settings.vllm.max_num_batched_tokens
-        wait_s = 15.0
-        label = ""
+    target = kind.make(target_settings, url)
+    # The engine flags the preset gives (or the defaults) are what a started server runs with, and the best guess
+    # for one attached by URL.
+    max_batch = args.max_batch or target_settings.vllm.max_num_seqs
+    max_batched = target_settings.vllm.max_num_batched_tokens
+    wait_s = kind.health_wait(target_settings)
+    label = "" if kind.name == registry.ATTACH else f"{kind.name}: "
 
     import tempfile
 

@@ -30,6 +30,7 @@ from burststudio.replay.events import Events, LiveStats, TargetStatus
 from burststudio.replay.health import HealthWatch
 from burststudio.replay.interrupts import Interrupts, kill_pids
 from burststudio.settings import ReplaySettings, TargetSettings
+from burststudio.targets import registry as target_kinds
 
 EXIT_STOPPED = 130
 EXIT_WRITE_FAILED = 5
@@ -147,9 +148,7 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
         interrupts.cleanups.append(lambda: _kill_target(target))
         interrupts.on_first = _interrupt_now  # until the run's loop takes over
         interrupts.install()
-        kind = getattr(target, "kind", "url")
-        wait = target_settings.vllm.startup_timeout_s if kind == "vllm" else 15.0
-        target.wait_healthy(wait)
+        target.wait_healthy(target_kinds.health_wait(getattr(target, "kind", target_kinds.ATTACH), target_settings))
         info = target.describe()
         status.healthy(info)
         vocab = info.vocab_size or target_settings.vocab_size
@@ -447,7 +446,8 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     aux = [asyncio.create_task(progress_loop()), asyncio.create_task(watch.run(done))]
     scraper = None
     if replay.scrape_interval_s > 0:
-        scraper = Scraper(session, target.url, replay.scrape_interval_s, t0_ns, on_sample, say, headers)
+        scraper = Scraper(session, target.url, replay.scrape_interval_s, t0_ns, on_sample, say, headers,
+                          metrics_url=info.metrics_url)
         aux.append(asyncio.create_task(scraper.run(scrape_stop)))
     try:
         if replay.mode == "closed":

@@ -16,11 +16,16 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Start replay", "Replay the current workload against the target", "start_replay"),
     ("Stop replay", "Stop the running replay and keep its results", "stop_replay"),
     ("Refresh runs", "Read runs/ again", "refresh_runs"),
-    ("Target: simulator", "Replay against the built-in simulator", "set_target('sim')"),
-    ("Target: URL", "Replay against a running OpenAI-compatible server", "set_target('url')"),
-    ("Target: managed vLLM", "Start a vLLM server for the replay", "set_target('vllm')"),
     ("Help", "Screens, keys and flows", "help"),
 )
+
+
+def _commands() -> list[tuple[str, str, str]]:
+    """COMMANDS with one "Target: ..." entry per target kind, before Help."""
+    from burststudio.targets import registry
+
+    targets = [(*kind.palette, f"set_target({kind.name!r})") for kind in registry.by_name()]
+    return [*COMMANDS[:-1], *targets, COMMANDS[-1]]
 
 
 class StudioCommands(Provider):
@@ -28,12 +33,12 @@ class StudioCommands(Provider):
         await self.app.run_action(action)
 
     async def discover(self) -> Hits:
-        for title, help_text, action in COMMANDS:
+        for title, help_text, action in _commands():
             yield DiscoveryHit(title, partial(self._run, action), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, help_text, action in COMMANDS:
+        for title, help_text, action in _commands():
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), partial(self._run, action), help=help_text)

@@ -39,8 +39,9 @@ class StudioConfig:
         self.runs_dir = Path(self.runs_dir) if self.runs_dir else self.root / "runs"
 
     def target_description(self) -> str:
-        if self.target_kind == "url":
-            return f"url {self.target_url}"
-        if self.target_kind == "vllm":
-            return "vllm (managed)"
-        return "sim (simulator)"
+        from burststudio.targets import registry
+
+        if self.target_kind == registry.ATTACH:
+            return f"{registry.ATTACH} {self.target_url}"
+        kind = registry.KINDS.get(self.target_kind)
+        return kind.label if kind else self.target_kind

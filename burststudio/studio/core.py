@@ -425,7 +425,9 @@ def target_table(preset, kind: str, url: str) -> dict[str, Any]:
 
         table = settings_to_dict(preset.target)
         table["kind"] = kind
-    if kind == "url":
+    from burststudio.targets import registry
+
+    if kind == registry.ATTACH:
         table["url"] = url
     return table
 

@@ -21,23 +21,95 @@ class TargetError(UserError):
 
 
 @dataclass
-class TargetInfo:
-    """What a target says about itself once healthy."""
+class Endpoint:
+    """One server of a target: where it answers, where its /metrics are, and its KV cache as far as it tells."""
 
-    kind: str  # url | vllm | sim
-    url: str
-    model: str
-    max_model_len: int | None = None
-    vocab_size: int | None = None  # token ids must stay below this
+    name: str
+    url: str  # base URL, without a trailing slash or `/v1`
+    metrics_url: str = ""  # empty: `url` + "/metrics"
     kv_capacity_tokens: int | None = None
     kv_blocks: int | None = None
     block_size: int | None = None
-    engine: str | None = None  # e.g. "vllm 0.32.0"
-    build: str | None = None  # cpu | gpu | None when unknown
-    has_metrics: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.metrics_url and self.url:
+            self.metrics_url = self.url.rstrip("/") + "/metrics"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(init=False)
+class TargetInfo:
+    """What a target says about itself once healthy: the model and its limits, and its endpoints (one server
+    today). `url`, `metrics_url`, `kv_capacity_tokens`, `kv_blocks` and `block_size` are the first endpoint's."""
+
+    kind: str  # a kind of targets.registry
+    model: str
+    max_model_len: int | None
+    vocab_size: int | None  # token ids must stay below this
+    engine: str | None  # e.g. "vllm 0.32.0"
+    build: str | None  # cpu | gpu | None when unknown
+    has_metrics: bool
+    endpoints: list[Endpoint]
+
+    def __init__(self, kind: str, url: str = "", model: str = "", max_model_len: int | None = None,
+                 vocab_size: int | None = None, kv_capacity_tokens: int | None = None, kv_blocks: int | None = None,
+                 block_size: int | None = None, engine: str | None = None, build: str | None = None,
+                 has_metrics: bool = False, endpoints: list[Endpoint] | None = None):
+        self.kind = kind
+        self.model = model
+        self.max_model_len = max_model_len
+        self.vocab_size = vocab_size
+        self.engine = engine
+        self.build = build
+        self.has_metrics = has_metrics
+        self.endpoints = list(endpoints) if endpoints else [
+            Endpoint("0", url, kv_capacity_tokens=kv_capacity_tokens, kv_blocks=kv_blocks, block_size=block_size)]
+
+    @property
+    def url(self) -> str:
+        return self.endpoints[0].url
+
+    @url.setter
+    def url(self, value: str) -> None:
+        self.endpoints[0].url = value
+
+    @property
+    def metrics_url(self) -> str:
+        return self.endpoints[0].metrics_url
+
+    @property
+    def kv_capacity_tokens(self) -> int | None:
+        return self.endpoints[0].kv_capacity_tokens
+
+    @kv_capacity_tokens.setter
+    def kv_capacity_tokens(self, value: int | None) -> None:
+        self.endpoints[0].kv_capacity_tokens = value
+
+    @property
+    def kv_blocks(self) -> int | None:
+        return self.endpoints[0].kv_blocks
+
+    @kv_blocks.setter
+    def kv_blocks(self, value: int | None) -> None:
+        self.endpoints[0].kv_blocks = value
+
+    @property
+    def block_size(self) -> int | None:
+        return self.endpoints[0].block_size
+
+    @block_size.setter
+    def block_size(self, value: int | None) -> None:
+        self.endpoints[0].block_size = value
+
+    def to_dict(self) -> dict[str, Any]:
+        """run.json's `target`: the single-server keys as before, then every endpoint."""
+        keys = ("kind", "url", "model", "max_model_len", "vocab_size", "kv_capacity_tokens", "kv_blocks",
+                "block_size", "engine", "build", "has_metrics")
+        out = {k: getattr(self, k) for k in keys}
+        out["endpoints"] = [e.to_dict() for e in self.endpoints]
+        return out
 
 
 class Target(abc.ABC):

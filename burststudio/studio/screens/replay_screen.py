@@ -28,11 +28,15 @@ from burststudio.studio.widgets.chart import Chart
 from burststudio.studio.widgets.latest_table import LatestTable
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.param_form import parse
+from burststudio.targets import registry as target_kinds
 
 DURATION = core.ParamSpec("duration", "duration s", kind="float", min=0.0,
                           doc="Seconds of the workload to replay (from its start); blank or 0: all of it.")
 
-TARGETS = [("sim (simulator)", "sim"), ("url (running server)", "url"), ("vllm (managed)", "vllm")]
+
+
+def _targets() -> list[tuple[str, str]]:
+    return [(kind.label, kind.name) for kind in target_kinds.by_name()]
 
 
 CHART_TITLES = {"rate-live": "requests / s", "latency-live": "latency ms (rolling)", "kv-live": "KV cache %",
@@ -60,9 +64,8 @@ def _show_duration(seconds: float | None) -> str:
 
 
 def _idle_target(kind: str) -> str:
-    return {"sim": "sim: the built-in simulator starts with the run (no server needed)",
-            "url": "url: the server at the address above must be running",
-            "vllm": "vllm: a managed vLLM server starts with the run (loading a model can take minutes)"}.get(kind, kind)
+    entry = target_kinds.KINDS.get(kind)
+    return entry.idle if entry else kind
 
 
 class ReplayScreen(Screen[None]):
@@ -87,7 +90,7 @@ class ReplayScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield NavBar("replay", self.config.target_description())
         with Horizontal(id="replay-controls"):
-            yield Select(TARGETS, value=self.target_kind, allow_blank=False, id="target-kind", compact=True)
+            yield Select(_targets(), value=self.target_kind, allow_blank=False, id="target-kind", compact=True)
             yield Label(DURATION.label, id="duration-label")
             yield Input(_show_duration(self.config.replay_duration_s), id="duration", compact=True,
                         tooltip=DURATION.doc)
@@ -104,7 +107,7 @@ class ReplayScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#target-url").display = self.target_kind == "url"
+        self.query_one("#target-url").display = self.target_kind == target_kinds.ATTACH
         self.set_interval(1.0 / self.config.redraw_hz, self.redraw)
 
     # Target ---------------------------------------------------------------------------------------------------------
@@ -119,7 +122,7 @@ class ReplayScreen(Screen[None]):
     @on(Select.Changed, "#target-kind")
     def _target_changed(self, event: Select.Changed) -> None:
         self.target_kind = self.config.target_kind = str(event.value)
-        self.query_one("#target-url").display = self.target_kind == "url"
+        self.query_one("#target-url").display = self.target_kind == target_kinds.ATTACH
         if not (self.engine is not None and self.engine.running):
             self.query_one("#target-state", Static).update(_idle_target(self.target_kind))
         self.post_message(TargetChanged(self.config.target_description()))
@@ -127,7 +130,7 @@ class ReplayScreen(Screen[None]):
     @on(Input.Changed, "#target-url")
     def _url_changed(self, event: Input.Changed) -> None:
         self.config.target_url = event.value.strip()
-        if self.target_kind == "url":
+        if self.target_kind == target_kinds.ATTACH:
             self.post_message(TargetChanged(self.config.target_description()))
 
     # Duration --------------------------------------------------------------------------------------------------------
@@ -160,7 +163,7 @@ class ReplayScreen(Screen[None]):
 
     def use_target(self, settings) -> None:
         """Show a loaded preset's target (its kind, and its URL for a url target)."""
-        if settings.kind == "url" and settings.url:
+        if settings.kind == target_kinds.ATTACH and settings.url:
             self.config.target_url = settings.url
             if self.is_mounted:
                 self.query_one("#target-url", Input).value = settings.url
