@@ -44,6 +44,9 @@ REQUEST_PREFILL_TIME = "vllm:request_prefill_time_seconds"
 INTER_TOKEN_LATENCY = "vllm:inter_token_latency_seconds"
 TIME_PER_OUTPUT_TOKEN = "vllm:time_per_output_token_seconds"
 CACHE_CONFIG_INFO = "vllm:cache_config_info"
+# Its labels read here (vLLM adds dozens more); the CPU build counts its blocks under NUM_CPU_BLOCKS.
+BLOCK_SIZE, NUM_GPU_BLOCKS, NUM_CPU_BLOCKS = "block_size", "num_gpu_blocks", "num_cpu_blocks"
+KV_CACHE_SIZE_TOKENS, ENABLE_PREFIX_CACHING = "kv_cache_size_tokens", "enable_prefix_caching"
 # prometheus_client's process collector in the serving process: vLLM's API server.
 PROCESS_CPU_SECONDS = "process_cpu_seconds"
 
@@ -151,15 +154,21 @@ def kv_cache(labels: dict[str, str]) -> dict[str, Any]:
     The CPU build reports its blocks as `num_cpu_blocks` (num_gpu_blocks 0 or "None"); a server without
     kv_cache_size_tokens holds blocks * block_size tokens.
     """
-    block_size = _whole(labels.get("block_size"))
-    blocks = _whole(labels.get("num_gpu_blocks")) or _whole(labels.get("num_cpu_blocks"))
-    tokens = _whole(labels.get("kv_cache_size_tokens")) or (blocks * block_size if blocks and block_size else None)
+    block_size = _whole(labels.get(BLOCK_SIZE))
+    blocks = _whole(labels.get(NUM_GPU_BLOCKS)) or _whole(labels.get(NUM_CPU_BLOCKS))
+    tokens = _whole(labels.get(KV_CACHE_SIZE_TOKENS)) or (blocks * block_size if blocks and block_size else None)
     out: dict[str, Any] = {k: v for k, v in (("block_size", block_size), ("blocks", blocks), ("tokens", tokens))
                            if v is not None}
-    prefix = str(labels.get("enable_prefix_caching", "")).lower()
+    prefix = str(labels.get(ENABLE_PREFIX_CACHING, "")).lower()
     if prefix in ("true", "false"):
         out["prefix_caching"] = prefix == "true"
     return out
+
+
+def cache_config_labels(block_size: int, blocks: int, tokens: int, prefix_caching: bool) -> dict[str, str]:
+    """The cache-config labels a server with this cache exposes (the simulator's), as `kv_cache` reads them."""
+    return {BLOCK_SIZE: str(block_size), NUM_GPU_BLOCKS: str(blocks), KV_CACHE_SIZE_TOKENS: str(tokens),
+            ENABLE_PREFIX_CACHING: str(bool(prefix_caching))}
 
 
 def parse_cache_config(text: str) -> dict[str, Any]:

@@ -87,6 +87,7 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
     from burststudio.replay.plan import build_plan
     from burststudio.targets.sim.costmodel import get_profile
     from burststudio.targets.sim.engine import SimEngine, simulate_plan
+    from burststudio.vllm_metrics import cache_config_labels
 
     replay = preset.replay
     notices: list[str] = []
@@ -135,9 +136,8 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
         "reason": "done",
         "virtual_time": True,
         "target": engine_info(sim, profile, engine.pool.capacity),
-        "cache_config": {"block_size": str(sim.block_size), "num_gpu_blocks": str(sim.num_blocks),
-                         "kv_cache_size_tokens": str(engine.pool.capacity * sim.block_size),
-                         "enable_prefix_caching": str(bool(sim.enable_prefix_caching))},
+        "cache_config": cache_config_labels(sim.block_size, sim.num_blocks, engine.pool.capacity * sim.block_size,
+                                            sim.enable_prefix_caching),
         "plan": plan.stats.to_dict(),
         "mode": "open",
         "endpoint": plan.endpoint,

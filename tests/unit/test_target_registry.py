@@ -36,6 +36,8 @@ def test_builtin_kinds_and_their_settings():
     assert registry.health_wait("vllm", ts) == ts.vllm.startup_timeout_s
     assert registry.health_wait("sim", ts) == 15.0 == registry.health_wait("url", ts)
     assert not registry.get("sim").calibrate and registry.get("vllm").calibrate
+    for kind in registry.KINDS.values():
+        assert kind.target_class().kind == kind.name  # what a target reports is the name it is registered under
 
 
 def test_an_unknown_kind_names_the_known_ones():

@@ -413,11 +413,11 @@ class _Collector:
             hist = HistogramMetricFamily(name, doc, labels=base)
             hist.add_metric(lv, h.buckets(), h.sum)
             yield hist
+        labels = vm.cache_config_labels(s.block_size, s.num_blocks, eng.pool.capacity * s.block_size,
+                                        s.enable_prefix_caching)
         info = GaugeMetricFamily(vm.CACHE_CONFIG_INFO, "Information of the LLMEngine CacheConfig",
-                                 labels=["block_size", "num_gpu_blocks", "kv_cache_size_tokens",
-                                         "enable_prefix_caching", "engine"])
-        info.add_metric([str(s.block_size), str(s.num_blocks), str(eng.pool.capacity * s.block_size),
-                         str(bool(s.enable_prefix_caching)), "0"], 1.0)
+                                 labels=[*labels, "engine"])
+        info.add_metric([*labels.values(), "0"], 1.0)
         yield info
 
 
