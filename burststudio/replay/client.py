@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import aiohttp
 
-from burststudio.replay.sse import DONE, data_of
+from burststudio.sse import DONE, data_of
 from burststudio.settings import TimeoutSettings
 
 OUTCOMES = ("ok", "http_4xx", "http_429", "http_503", "http_5xx", "stream_error", "truncated", "connection",

@@ -85,3 +85,13 @@ def test_a_kind_registered_from_outside_runs_a_replay(echo_kind, tmp_path):
     assert ("echo (test server)", "echo") in _targets()
     assert _idle_target("echo") == echo_kind.idle
     assert any(action == "set_target('echo')" for _, _, action in _commands())
+
+
+def test_targets_do_not_import_the_replay():
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "burststudio" / "targets"
+    upward = re.compile(r"^\s*(?:from burststudio\.replay\b|import burststudio\.replay\b|"
+                        r"from burststudio import replay)", re.M)
+    for path in root.rglob("*.py"):
+        assert not upward.search(path.read_text()), path

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from burststudio.replay.sse import DONE, data_of
+from burststudio.sse import DONE, data_of
 from burststudio.targets.sim.calibrate import (CalibrationError, CpuSegment, Observation, decode_observations,
                                                prefill_observation)
 from burststudio.vllm_metrics import histogram_totals

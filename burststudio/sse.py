@@ -1,5 +1,6 @@
 """Server-sent events as an OpenAI-compatible server streams them: `data: {json}` lines, blank separators, and
-`data: [DONE]` at the end. The replay client and calibration both frame a stream with this."""
+`data: [DONE]` at the end. The replay client and calibration's measurements both frame a stream with this (a
+module of its own, beside neither, so that a target's code need not import the replay's)."""
 
 from __future__ import annotations
 
