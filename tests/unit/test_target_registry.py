@@ -38,6 +38,8 @@ def test_builtin_kinds_and_their_settings():
     assert not registry.get("sim").calibrate and registry.get("vllm").calibrate
     for kind in registry.KINDS.values():
         assert kind.target_class().kind == kind.name  # what a target reports is the name it is registered under
+        assert kind.settings is None or kind.settings in TargetSettings.__dataclass_fields__
+    assert registry.path_settings() == [("target", "vllm", "model"), ("target", "sim", "profile")]
 
 
 def test_an_unknown_kind_names_the_known_ones():
