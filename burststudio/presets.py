@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from burststudio.preset_doc import SECTION_CLASSES, render_doc, update_doc
-from burststudio.preset_validate import PresetError, Invalid, key_name, unknown_key, settings_from_table, settings_to_dict
+from burststudio.preset_validate import (Invalid, PresetError, key_name, settings_from_table, settings_to_dict,
+                                         show_value, unknown_key)
 from burststudio.preset_workload import (COMMON_KEYS, TRACE_KEYS, _filled_generator, _filled_trace_spec, _is_trace_spec,
                                          _path_keys, _relative_spec_paths, _synth, _validate_workload)
 from burststudio.settings import ReplaySettings, TargetSettings
@@ -70,6 +71,8 @@ class Preset:
     workload_spec: dict
     target: TargetSettings = field(default_factory=TargetSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)
+    # `KEY.PATH=VALUE` changes applied on the command line (`with_sets`), in order.
+    sets: list[str] = field(default_factory=list)
 
     @property
     def base_dir(self) -> Path:
@@ -119,6 +122,8 @@ class Preset:
 
         origin = f" from {self.path}" if self.path else ""
         header = f"# Resolved preset {self.name!r}{origin}: every default filled, every path absolute.\n"
+        if self.sets:
+            header += "# Changed by " + " ".join(f"--set {_quoted(item)}" for item in self.sets) + "\n"
         return header + tomli_w.dumps(self.resolved_dict())
 
     def to_toml(self, base_dir: str | Path | None = None, header: str | None = None) -> str:
@@ -250,8 +255,69 @@ def preset_from_trace(path: str | Path, format: str | None = None) -> Preset:
     return preset_from_dict(data, path=None, text=tomli_w.dumps(data), base_dir=trace.resolve().parent)
 
 
+# Command-line changes --------------------------------------------------------------------------------------------
+def parse_set(item: str) -> tuple[tuple[str, ...], Any]:
+    """`KEY.PATH=VALUE` -> (key path, value). The value is read as a TOML value; a bare word is a string."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise PresetError(f"--set {item}", None, "", "expected KEY.PATH=VALUE, e.g. workload.arrivals.cv=3")
+    try:
+        table = tomllib.loads(f"{key.strip()} = 0")
+    except tomllib.TOMLDecodeError:
+        raise PresetError(f"--set {item}", None, "", f"not a key path: {key.strip()}") from None
+    path: tuple[str, ...] = ()
+    while isinstance(table, dict):
+        (name, table), = table.items()
+        path += (name,)
+    try:
+        parsed = tomllib.loads(f"v = {raw.strip()}")
+        value = parsed["v"] if list(parsed) == ["v"] else raw.strip()
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return path, value
+
+
+def with_sets(preset: Preset, items: typing.Sequence[str]) -> Preset:
+    """The preset with each `KEY.PATH=VALUE` applied as a line of the file would be, and validated the same way.
+
+    An error names the flag: `--set workload.arrivals.cv=abc: workload.arrivals.cv: must be a number, ...`."""
+    if not items:
+        return preset
+    data = tomllib.loads(preset.text) if preset.text else preset.resolved_dict()
+    base = preset.base_dir
+    out = preset
+    for item in items:
+        path, value = parse_set(item)
+        try:
+            _put(data, path, value)
+            out = preset_from_dict(data, path=preset.path, base_dir=base)
+        except Invalid as exc:
+            raise PresetError(f"--set {item}", None, key_name(exc.path), exc.message) from None
+        except PresetError as exc:
+            raise PresetError(f"--set {item}", None, exc.key, exc.reason) from None
+    out.text = preset.text
+    out.sets = [*preset.sets, *items]
+    return out
+
+
+def _put(data: dict, path: tuple[str, ...], value: Any) -> None:
+    node = data
+    for n, part in enumerate(path[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise Invalid(path[:n + 1], f"is {show_value(child)}, not a table")
+        node = child
+    node[path[-1]] = value
+
+
+def _quoted(item: str) -> str:
+    import shlex
+
+    return shlex.quote(item)
+
+
 __all__ = ["Preset", "PresetError", "load_preset", "preset_from_trace", "preset_from_dict", "render_doc",
-           "update_doc", "settings_from_table"]
+           "update_doc", "settings_from_table", "parse_set", "with_sets"]
 
 
 def _main(argv: list[str] | None = None) -> int:
