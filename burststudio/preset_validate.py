@@ -14,7 +14,7 @@ import typing
 from typing import Any
 
 from burststudio.errors import UserError
-from burststudio.schema import Param, field_param
+from burststudio.schema import PYTHON_TYPES, Param, settings_params
 
 
 class PresetError(UserError):
@@ -101,28 +101,23 @@ def unknown_key(path: tuple, known: typing.Iterable[str], what: str = "key") -> 
     return Invalid(path, f"unknown {what}{hint}")
 
 
-def type_hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def settings_from_table(cls: type, data: Any, path: tuple) -> Any:
     """An instance of the settings dataclass `cls` from a TOML table, validated from the Param each field carries."""
     if not isinstance(data, dict):
         raise Invalid(path, f"must be a table, got {show_value(data)}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = type_hints(cls)
+    params = {p.name: (p, kind) for p, kind in settings_params(cls)}
     values: dict[str, Any] = {}
     for key, value in data.items():
         kpath = path + (key,)
-        if key not in fields:
-            raise unknown_key(kpath, fields, "section" if isinstance(value, dict) else "key")
-        kind = hints[key]
+        if key not in params:
+            raise unknown_key(kpath, params, "section" if isinstance(value, dict) else "key")
+        param, kind = params[key]
         if dataclasses.is_dataclass(kind):
             values[key] = settings_from_table(kind, value, kpath)
             continue
-        kind = typing.get_origin(kind) or kind
-        value = _coerce(kpath, value, kind)
-        _check_bounds(kpath, value, field_param(fields[key], hints[key]))
+        # An annotation outside schema.TYPES keeps being checked as the Python type it names.
+        value = _coerce(kpath, value, PYTHON_TYPES.get(param.type) or typing.get_origin(kind) or kind)
+        _check_bounds(kpath, value, param)
         values[key] = value
     return cls(**values)
 

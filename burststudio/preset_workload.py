@@ -128,21 +128,15 @@ def _resolve(base_dir: Path, value: str) -> str:
 
 
 # Generator specs (burststudio.workload.synth) --------------------------------------------------------------------
-def _synth():
-    from burststudio.workload import synth
-
-    return synth
-
-
-def _is_trace_spec(spec: dict) -> bool:
+def is_trace_spec(spec: dict) -> bool:
     return "trace" in spec
 
 
 def _validate_generator(spec: dict, base_dir: Path) -> dict:
     """The generator form, checked by the synth package; returns it with its paths made absolute."""
-    _filled_generator(spec)
+    filled_generator(spec)
     spec = _resolve_spec_paths(spec, base_dir)
-    _check_files(spec, ("workload",), _path_keys())
+    _check_files(spec, ("workload",), path_keys())
     return spec
 
 
@@ -157,7 +151,7 @@ def _check_files(spec: Any, path: tuple, keys: typing.Container[str]) -> None:
             _check_files(v, path + (k,), keys)
 
 
-def _filled_generator(spec: dict) -> dict:
+def filled_generator(spec: dict) -> dict:
     """The spec with every default filled (the synth registry's `resolve`), or an Invalid naming the key path."""
     from burststudio.workload.synth import spec as registry
 
@@ -167,7 +161,7 @@ def _filled_generator(spec: dict) -> dict:
         raise Invalid(("workload",) + tuple(exc.path), exc.message) from None
 
 
-def _path_keys() -> frozenset[str]:
+def path_keys() -> frozenset[str]:
     """Keys of a generator spec whose value names a file, as the synth registry types them ("path")."""
     from burststudio.workload.synth import spec as registry
 
@@ -190,7 +184,7 @@ def _path_keys() -> frozenset[str]:
 
 
 def _resolve_spec_paths(spec: Any, base_dir: Path, keys: frozenset[str] | None = None) -> Any:
-    keys = _path_keys() if keys is None else keys
+    keys = path_keys() if keys is None else keys
     if isinstance(spec, dict):
         return {k: (_resolve(base_dir, v) if k in keys and isinstance(v, str)
                     else _resolve_spec_paths(v, base_dir, keys)) for k, v in spec.items()}
@@ -199,12 +193,12 @@ def _resolve_spec_paths(spec: Any, base_dir: Path, keys: frozenset[str] | None =
     return spec
 
 
-def _relative_spec_paths(spec: Any, base_dir: Path, keys: frozenset[str]) -> Any:
+def relative_spec_paths(spec: Any, base_dir: Path, keys: frozenset[str]) -> Any:
     if isinstance(spec, dict):
         return {k: (_relative(base_dir, v) if k in keys and isinstance(v, str)
-                    else _relative_spec_paths(v, base_dir, keys)) for k, v in spec.items()}
+                    else relative_spec_paths(v, base_dir, keys)) for k, v in spec.items()}
     if isinstance(spec, list):
-        return [_relative_spec_paths(v, base_dir, keys) for v in spec]
+        return [relative_spec_paths(v, base_dir, keys) for v in spec]
     return spec
 
 
@@ -215,11 +209,11 @@ def _relative(base_dir: Path, value: str) -> str:
         return value
 
 
-def _validate_workload(data: Any, base_dir: Path) -> dict:
+def validate_workload(data: Any, base_dir: Path) -> dict:
     if not isinstance(data, dict):
         raise Invalid(("workload",), f"must be a table, got {show_value(data)}")
     common = _validate_keys(data, COMMON_KEYS, ("workload",))
-    if not _is_trace_spec(data):
+    if not is_trace_spec(data):
         spec = _validate_generator(data, base_dir)
         spec.update(common)
         return spec
@@ -247,7 +241,7 @@ def _check_format(name: str) -> None:
         raise Invalid(("workload", "format"), f"must be auto or one of {', '.join(sorted(known))}; got {show_value(name)}")
 
 
-def _filled_trace_spec(spec: dict, name: str) -> dict:
+def filled_trace_spec(spec: dict, name: str) -> dict:
     out: dict[str, Any] = {"name": name}
     for key in COMMON_KEYS + TRACE_KEYS:
         if key.name in spec:

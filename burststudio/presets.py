@@ -37,8 +37,8 @@ from typing import Any
 from burststudio.preset_doc import SECTION_CLASSES, render_doc, update_doc
 from burststudio.preset_validate import (Invalid, PresetError, key_name, settings_from_table, settings_to_dict,
                                          show_value, unknown_key)
-from burststudio.preset_workload import (COMMON_KEYS, TRACE_KEYS, _filled_generator, _filled_trace_spec, _is_trace_spec,
-                                         _path_keys, _relative_spec_paths, _synth, _validate_workload)
+from burststudio.preset_workload import (COMMON_KEYS, TRACE_KEYS, filled_generator, filled_trace_spec, is_trace_spec,
+                                         path_keys, relative_spec_paths, validate_workload)
 from burststudio.settings import ReplaySettings, TargetSettings
 from burststudio.toml_key_lines import key_lines, line_of
 
@@ -80,7 +80,7 @@ class Preset:
 
     @property
     def is_trace(self) -> bool:
-        return _is_trace_spec(self.workload_spec)
+        return is_trace_spec(self.workload_spec)
 
     @property
     def seed(self) -> int:
@@ -93,11 +93,12 @@ class Preset:
         if self.is_trace:
             w = _build_trace(self.workload_spec, seed)
         else:
+            from burststudio.workload import synth
             from burststudio.workload.synth.spec import SpecError
 
             spec = {**self.workload_spec, "name": self.name, "seed": seed}
             try:
-                w = _synth().synthesize(spec, seed=seed, base_dir=self.base_dir)
+                w = synth.synthesize(spec, seed=seed, base_dir=self.base_dir)
             except SpecError as exc:
                 raise self._error(("workload",) + tuple(exc.path), exc.message) from None
         return w.with_table(w.table, None, name=self.name) if w.meta.name != self.name else w
@@ -110,9 +111,9 @@ class Preset:
     def resolved_dict(self) -> dict[str, Any]:
         """Every section with every default filled and every path absolute."""
         if self.is_trace:
-            workload = _filled_trace_spec(self.workload_spec, self.name)
+            workload = filled_trace_spec(self.workload_spec, self.name)
         else:
-            workload = {**_filled_generator({**self.workload_spec, "name": self.name, "seed": self.seed})}
+            workload = {**filled_generator({**self.workload_spec, "name": self.name, "seed": self.seed})}
         return {"workload": workload, "target": settings_to_dict(self.target),
                 "replay": settings_to_dict(self.replay)}
 
@@ -132,8 +133,8 @@ class Preset:
 
         workload = dict(self.workload_spec)
         if base_dir is not None:
-            keys = frozenset({"trace"}) if self.is_trace else _path_keys()
-            workload = _relative_spec_paths(workload, Path(base_dir).resolve(), keys)
+            keys = frozenset({"trace"}) if self.is_trace else path_keys()
+            workload = relative_spec_paths(workload, Path(base_dir).resolve(), keys)
         if self.is_trace:
             defaults = {k.name: k.default for k in TRACE_KEYS + COMMON_KEYS}
             workload = {k: v for k, v in workload.items() if k == "trace" or defaults.get(k) != v}
@@ -206,7 +207,7 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
                 raise unknown_key((key,), SECTIONS, "section" if isinstance(value, dict) else "key")
         if "workload" not in data:
             raise Invalid(("workload",), "missing section: say what to send (a trace or a generator)")
-        workload = _validate_workload(data["workload"], base)
+        workload = validate_workload(data["workload"], base)
         target = settings_from_table(TargetSettings, data.get("target", {}), ("target",))
         replay = settings_from_table(ReplaySettings, data.get("replay", {}), ("replay",))
     except Invalid as exc:
@@ -313,7 +314,8 @@ def _put(data: dict, path: tuple[str, ...], value: Any) -> None:
 def _quoted(item: str) -> str:
     import shlex
 
-    return shlex.quote(item)
+    # The flags go in a comment line of the resolved preset: a newline in one would end the comment.
+    return shlex.quote(item.encode("unicode_escape").decode("ascii"))
 
 
 __all__ = ["Preset", "PresetError", "load_preset", "preset_from_trace", "preset_from_dict", "render_doc",

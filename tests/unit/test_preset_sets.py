@@ -55,6 +55,12 @@ def test_the_resolved_preset_records_the_sets_and_loads_back():
     assert again.workload_spec["arrivals"]["rate"] == 1.5
 
 
+def test_a_newline_in_a_set_keeps_the_resolved_preset_loadable():
+    preset = with_sets(load_preset(STEADY), ['workload.name=one\ntwo = 3'])
+    text = preset.resolved_toml()
+    assert tomllib.loads(text)["workload"]["name"] == "one\ntwo = 3"
+
+
 @pytest.mark.parametrize("item, message", [
     ("workload.arrivals.rate=abc",
      "--set workload.arrivals.rate=abc: workload.arrivals.rate: must be a number, not a string ('abc')"),

@@ -1,8 +1,8 @@
 """The generator spec: validation against the parameter registry (burststudio.workload.synth.tables), with its
 defaults filled in.
 
-`validate` walks a spec with the registry, `resolve` fills its defaults; `registry()` gives the tables as plain data
-(the studio's form is built from them). A spec is the `[workload]` table of a preset as a plain dict.
+`validate` walks a spec with the registry, `resolve` fills its defaults; `registry()` gives the tables as plain,
+JSON-ready data. A spec is the `[workload]` table of a preset as a plain dict.
 """
 
 from __future__ import annotations
