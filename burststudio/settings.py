@@ -1,7 +1,8 @@
 """The `[target]` and `[replay]` settings of an experiment, as plain dataclasses.
 
-Presets (burststudio/presets.py) fill these from TOML and validate them from the field metadata below: `doc` is
-the one-line description `docs/presets.md` shows, `min`/`max` bound numbers, `choices` restricts strings.
+Presets (burststudio/presets.py) fill these from TOML and validate them from the description each field carries
+(`setting`, a schema.Param): `doc` is the one-line description `docs/presets.md` shows, `min`/`max` bound numbers,
+`choices` restricts strings.
 The replay engine and the targets read only these classes, never the TOML.
 """
 
@@ -10,12 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from burststudio.schema import Param
 from burststudio.targets import registry as target_kinds
 
 
 def setting(default: Any, doc: str, **bounds: Any) -> Any:
-    """A dataclass field with its documentation and validation bounds."""
-    meta = {"doc": doc, **bounds}
+    """A dataclass field carrying its description (a schema.Param: doc, `min`, `max`, `choices`).
+
+    The Param's name and type are filled from the field when it is read (`schema.field_param`)."""
+    if "choices" in bounds and bounds["choices"] is not None:
+        bounds["choices"] = tuple(bounds["choices"])
+    meta = {"param": Param("", "", doc, default, **bounds)}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)

@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import Any
 
+from burststudio.commands._preset_args import add_set_argument, apply_sets
+
 HELP = "replay a preset or trace against a server, measure every token, keep every result"
 
 
@@ -28,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-concurrency", metavar="N", type=int, default=None, help="at most N requests in flight")
     p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
+    add_set_argument(p)
     p.add_argument("--json", action="store_true", help="end stdout with the summary as one JSON object")
     p.add_argument("--events", action="store_true", help="write live events as JSON lines on stdout")
     p.set_defaults(func=run)
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     from burststudio.replay.engine import run_replay
 
-    preset = load_source(args.source, args.format)
+    preset = apply_sets(load_source(args.source, args.format), args)
     apply_overrides(preset, args)
     workload = preset.build_workload(seed=args.seed)
     interactive = sys.stdout.isatty() and not args.json and not args.events

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from burststudio.commands._preset_args import add_set_argument, apply_sets
+
 HELP = "run a preset's workload through the simulated vLLM engine in virtual time (no server, no GPU)"
 
 
@@ -22,6 +24,7 @@ def register(subparsers) -> None:
                    help="cost profile: a name (cpu-tiny, a100-llama3-8b, h100-llama3-8b) or a .json file "
                    "(default: [target.sim] profile)")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="workload seed (default: the preset's)")
+    add_set_argument(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.set_defaults(func=run)
 
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--duration must be a positive number of seconds, got {args.duration}")
     if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
-    preset = load_preset(args.preset)
+    preset = apply_sets(load_preset(args.preset), args)
     sim = preset.target.sim
     if args.profile:
         import dataclasses

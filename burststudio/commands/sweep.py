@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from burststudio.commands._preset_args import add_set_argument, apply_sets
+
 HELP = "replay one preset at several rate scales and find where goodput breaks (the knee)"
 DEFAULT_GOODPUT_MIN = 0.9
 
@@ -29,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", default=None,
                    help="sweep folder, one run directory per scale inside (default runs/<time>-<preset>-sweep)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
+    add_set_argument(p)
     p.add_argument("--json", action="store_true", help="end stdout with the sweep as one JSON object")
     p.set_defaults(func=run)
 
@@ -97,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from burststudio.replay.engine import EXIT_STOPPED, default_run_dir, run_replay
 
     scales = parse_scales(args.rate_scale)
-    preset = load_source(args.source)
+    preset = apply_sets(load_source(args.source), args)
     overrides = argparse.Namespace(duration=args.duration, time_scale=None, rate_scale=None, max_concurrency=None,
                                    seed=args.seed, target=args.target)
     apply_overrides(preset, overrides)

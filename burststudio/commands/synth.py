@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from burststudio.commands._preset_args import add_set_argument, apply_sets
+
 HELP = "build the workload a preset describes and write it as a workload Parquet file"
 
 
@@ -18,6 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="the workload Parquet file to write")
     p.add_argument("--seed", type=int, default=None, metavar="N",
                    help="seed of the generators (default: the preset's [workload] seed, else 0)")
+    add_set_argument(p)
     p.set_defaults(func=run)
 
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"folder {str(out.parent)!r} does not exist", where=str(out))
     if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
-    preset = load_preset(args.preset)
+    preset = apply_sets(load_preset(args.preset), args)
     w = preset.build_workload(seed=args.seed)
     try:
         w.to_parquet(out)

@@ -7,9 +7,14 @@ synth, fit} and burststudio.presets, and turns their errors into (field, message
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from burststudio.schema import Param
+
+if TYPE_CHECKING:
+    from burststudio.workload.synth.tables import Family
 
 TRACE_SUFFIXES = (".csv", ".gz", ".zst", ".zstd", ".jsonl", ".json", ".parquet", ".tsv")
 
@@ -25,31 +30,61 @@ class FieldError(Exception):
 
 @dataclass
 class ParamSpec:
-    """One field of the parameter form."""
+    """One field of the parameter form: where its value goes, and the schema.Param that describes it."""
 
     path: str  # dotted key in the spec, e.g. "arrivals.rate"
     label: str
-    kind: str = "float"  # float | int | str | bool | choice
-    default: Any = None
-    doc: str = ""
-    choices: list[str] = field(default_factory=list)
-    min: float | None = None
-    max: float | None = None
+    param: Param
     group: str = ""
     # Shown only when another field has one of these values: {"arrivals.process": ["gamma"]}.
     when: dict[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def kind(self) -> str:
+        """float | int | str | bool | choice"""
+        return "choice" if self.param.choices else ("str" if self.param.type == "path" else self.param.type)
+
+    @property
+    def default(self) -> Any:
+        return None if self.param.required else self.param.default
+
+    @property
+    def doc(self) -> str:
+        return self.param.doc
+
+    @property
+    def choices(self) -> list[str]:
+        return list(self.param.choices or ())
+
+    # The form checks closed bounds as it parses; an open one (rate > 0) is left to the validator behind it.
+    @property
+    def min(self) -> float | None:
+        return None if self.param.min_open else self.param.min
+
+    @property
+    def max(self) -> float | None:
+        return None if self.param.max_open else self.param.max
+
+    def with_choice(self, choice: str) -> "ParamSpec":
+        return ParamSpec(self.path, self.label, replace(self.param, choices=(*self.choices, choice)), self.group,
+                         dict(self.when))
+
+
+def _trace_key(name: str) -> Param:
+    from burststudio.preset_workload import TRACE_KEYS
+
+    return next(k for k in TRACE_KEYS if k.name == name)
+
 
 # Transforms a trace (or any workload) takes in the form; they map to burststudio.workload.transform.
 TRANSFORM_FIELDS: list[ParamSpec] = [
-    ParamSpec("window.start_s", "window start s", "float", 0.0, "Keep requests from this second on.", min=0.0,
+    ParamSpec("window.start_s", "window start s",
+              Param("start_s", "float", "Keep requests from this second on.", 0.0, min=0.0), group="transforms"),
+    ParamSpec("window.end_s", "window end s",
+              Param("end_s", "float", "Keep requests before this second; 0: to the end.", 0.0, min=0.0),
               group="transforms"),
-    ParamSpec("window.end_s", "window end s", "float", 0.0, "Keep requests before this second; 0: to the end.",
-              min=0.0, group="transforms"),
-    ParamSpec("time_scale", "time scale", "float", 1.0, "Stretch (>1) or compress (<1) time.", min=1e-6,
-              group="transforms"),
-    ParamSpec("rate_scale", "rate scale", "float", 1.0, "Thin (<1) or replicate (>1) arrivals, keeping bursts.",
-              min=1e-6, group="transforms"),
+    ParamSpec("time_scale", "time scale", _trace_key("time_scale"), group="transforms"),
+    ParamSpec("rate_scale", "rate scale", _trace_key("rate_scale"), group="transforms"),
 ]
 
 
@@ -120,27 +155,24 @@ GENERATOR_START: dict[str, Any] = {
 }
 
 
-def _family_fields(fam: dict[str, Any], prefix: str, group: str, kinds: tuple[str, ...], optional: bool,
+def _family_fields(fam: Family, prefix: str, group: str, kinds: tuple[str, ...], optional: bool,
                    when: dict[str, list[str]] | None = None) -> list[ParamSpec]:
-    key_path = f"{prefix}.{fam['key']}"
-    choices = ([NONE_KIND] if optional else []) + [k for k in kinds if k in fam["kinds"]]
-    out = [ParamSpec(key_path, fam["key"], "choice", choices[0], fam["doc"], choices, group=group, when=dict(when or {}))]
+    key_path = f"{prefix}.{fam.key}"
+    choices = ([NONE_KIND] if optional else []) + [k for k in kinds if k in fam.kinds]
+    out = [ParamSpec(key_path, fam.key, Param(fam.key, "str", fam.doc, choices[0], choices=tuple(choices)),
+                     group=group, when=dict(when or {}))]
     seen: dict[str, ParamSpec] = {}
     for kind in choices:
         if kind == NONE_KIND:
             continue
-        for p in fam["kinds"][kind]["params"]:
-            if p["type"] not in ("float", "int", "bool", "str") or p["name"] == "format":
+        for p in fam.kinds[kind].params:
+            if p.type not in ("float", "int", "bool", "str") or p.name == "format":
                 continue
-            path = f"{prefix}.{p['name']}"
+            path = f"{prefix}.{p.name}"
             if path in seen:
                 seen[path].when[key_path].append(kind)
                 continue
-            cond = {**(when or {}), key_path: [kind]}
-            spec = ParamSpec(path, p["name"].replace("_", " "), "choice" if p["choices"] else p["type"],
-                             p["default"], p["doc"], list(p["choices"] or []),
-                             p["min"] if not p["min_open"] else None, p["max"] if not p["max_open"] else None,
-                             group, cond)
+            spec = ParamSpec(path, p.name.replace("_", " "), p, group, {**(when or {}), key_path: [kind]})
             seen[path] = spec
             out.append(spec)
     return out
@@ -148,19 +180,17 @@ def _family_fields(fam: dict[str, Any], prefix: str, group: str, kinds: tuple[st
 
 def generator_fields() -> list[ParamSpec]:
     """The generator form, built from synth's parameter registry (kinds with plain-number parameters)."""
-    from burststudio.workload.synth.spec import registry
+    from burststudio.workload.synth.tables import FAMILIES, WORKLOAD
 
-    reg = registry()
-    fams = reg["families"]
     fields: list[ParamSpec] = []
-    for p in reg["workload"]["params"]:
-        if p["name"] in ("requests", "duration_s"):
-            fields.append(ParamSpec(p["name"], p["name"].replace("_", " "), p["type"], None, p["doc"],
-                                    min=p["min"] if not p["min_open"] else None, group="size"))
-    fields += _family_fields(fams["arrivals"], "arrivals", "arrivals", FORM_KINDS["arrivals"], False)
-    fields += _family_fields(fams["modulation"], "arrivals.modulation", "modulation", FORM_KINDS["modulation"], True)
-    fields += _family_fields(fams["lengths"], "prompt", "prompt tokens", FORM_KINDS["lengths"], False)
-    fields += _family_fields(fams["lengths"], "output", "output tokens", FORM_KINDS["lengths"], False)
+    for p in WORKLOAD.params:
+        if p.name in ("requests", "duration_s"):
+            fields.append(ParamSpec(p.name, p.name.replace("_", " "), p, group="size"))
+    fields += _family_fields(FAMILIES["arrivals"], "arrivals", "arrivals", FORM_KINDS["arrivals"], False)
+    fields += _family_fields(FAMILIES["modulation"], "arrivals.modulation", "modulation", FORM_KINDS["modulation"],
+                             True)
+    fields += _family_fields(FAMILIES["lengths"], "prompt", "prompt tokens", FORM_KINDS["lengths"], False)
+    fields += _family_fields(FAMILIES["lengths"], "output", "output tokens", FORM_KINDS["lengths"], False)
     return fields
 
 

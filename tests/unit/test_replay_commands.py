@@ -72,6 +72,25 @@ def test_bad_values_exit_2(server, trace, tmp_path):
     assert p.returncode == 2 and "missing.toml" in p.stderr
 
 
+def test_a_set_changes_the_run_and_is_stored(server, trace, tmp_path):
+    out = tmp_path / "run"
+    p = cli("replay", trace, "--target", server.url, "--out", out, "--json", "--set", "workload.head=5",
+            "--set", "replay.timeouts.total_s=30")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout.strip().splitlines()[-1])["sent"] == 5
+    stored = (out / "preset.toml").read_text()
+    assert "head = 5" in stored and "total_s = 30.0" in stored and "--set workload.head=5" in stored
+
+
+@pytest.mark.parametrize("item", ["workload.head=abc", "replay.nonsense=1"])
+def test_a_bad_set_exits_2_with_one_line(server, trace, tmp_path, item):
+    p = cli("replay", trace, "--target", server.url, "--out", tmp_path / "run", "--set", item)
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [p.stderr.strip()]
+    assert p.stderr.startswith(f"burststudio replay: error: --set {item}: ")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_broken_limit_exits_3_and_names_it(server, trace, tmp_path):
     preset = write_preset(tmp_path / "p.toml", trace, server.url,
                           "slo_ttft_s = 0.001\n\n[replay.limits]\ngoodput_min = 0.9\n")

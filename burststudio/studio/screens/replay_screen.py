@@ -19,6 +19,7 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
+from burststudio.schema import Param
 from burststudio.studio import core
 from burststudio.studio.config import StudioConfig
 from burststudio.studio.engine_process import EngineProcess, engine_command
@@ -30,8 +31,8 @@ from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.param_form import parse
 from burststudio.targets import registry as target_kinds
 
-DURATION = core.ParamSpec("duration", "duration s", kind="float", min=0.0,
-                          doc="Seconds of the workload to replay (from its start); blank or 0: all of it.")
+DURATION = core.ParamSpec("duration", "duration s", Param(
+    "duration_s", "float", "Seconds of the workload to replay (from its start); blank or 0: all of it.", min=0.0))
 
 
 

@@ -330,13 +330,11 @@ class WorkloadScreen(Screen[None]):
 def _with_choices(fields: list[core.ParamSpec], values: dict[str, Any]) -> list[core.ParamSpec]:
     """Choice fields that also offer the kind a preset holds when the form has no fields for it (a windowed Gamma,
     an empirical length table): it shows as chosen and its parameters stay in the preset."""
-    import dataclasses
-
     out = []
     for f in fields:
         v = values.get(f.path)
         if f.kind == "choice" and isinstance(v, str) and v and v not in f.choices:
-            f = dataclasses.replace(f, choices=[*f.choices, v], when=dict(f.when))
+            f = f.with_choice(v)
         out.append(f)
     return out
 

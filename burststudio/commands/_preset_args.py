@@ -1,0 +1,24 @@
+"""The `--set KEY.PATH=VALUE` option of the commands that run a preset (`replay`, `simulate`, `synth`, `sweep`).
+
+Only argparse at import time; the preset is changed and validated by burststudio.presets.with_sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+SET_HELP = ("change one value of the preset, as a line of it would (repeatable), e.g. --set workload.arrivals.cv=3 "
+            "--set replay.timeouts.total_s=60; VALUE is read as TOML (3, 2.5, \"x\", true, [1, 2]), a bare word "
+            "as a string")
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY.PATH=VALUE", help=SET_HELP)
+
+
+def apply_sets(preset: Any, args: argparse.Namespace) -> Any:
+    """The preset with the command's `--set` changes applied (recorded in its resolved form)."""
+    from burststudio.presets import with_sets
+
+    return with_sets(preset, getattr(args, "sets", None) or [])
