@@ -74,30 +74,36 @@ def load_trace(path: str | Path):
     return formats.load(str(path))
 
 
-def apply_transforms(workload, values: dict[str, Any], seed: int = 0):
-    """The form's transform fields applied in a fixed order: window, time scale, rate scale."""
-    from burststudio.errors import UserError
-    from burststudio.workload import transform
+# Form fields of each TransformSpec key, for errors shown beside the field at fault.
+TRANSFORM_KEY_FIELDS = {"window_s": "window.start_s", "time_scale": "time_scale", "rate_scale": "rate_scale"}
+
+
+def form_transforms(values: dict[str, Any], preset_spec: dict[str, Any] | None = None):
+    """The TransformSpec the form describes: a trace preset's own transforms (filters, sampling, head) with the
+    window and the scales the form shows now."""
+    import dataclasses
+    import math
+
+    from burststudio.workload.transform_spec import TransformSpec
 
     start = float(values.get("window.start_s") or 0.0)
     end = float(values.get("window.end_s") or 0.0)
+    if end and not end > start:
+        raise FieldError("must be after the window start", "window.end_s")
+    return dataclasses.replace(
+        TransformSpec.from_preset(preset_spec or {}),
+        window_s=(start, end or math.inf) if start > 0 or end > 0 else None,
+        time_scale=float(values.get("time_scale") or 1.0), rate_scale=float(values.get("rate_scale") or 1.0))
+
+
+def apply_transforms(workload, values: dict[str, Any], seed: int = 0, preset_spec: dict[str, Any] | None = None):
+    """The workload after the form's transforms (TransformSpec.apply, its one order)."""
+    from burststudio.workload.transform_spec import TransformError
+
     try:
-        if start > 0 or end > 0:
-            if end and not end > start:
-                raise FieldError("must be after the window start", "window.end_s")
-            workload = transform.window(workload, start or None, end or None)
-    except UserError as exc:
-        raise FieldError(str(exc), "window.start_s") from None
-    for key, fn in (("time_scale", lambda w, f: transform.time_scale(w, f)),
-                    ("rate_scale", lambda w, f: transform.rate_scale(w, f, seed=seed))):
-        factor = values.get(key, 1.0)
-        if factor is None or float(factor) == 1.0:
-            continue
-        try:
-            workload = fn(workload, float(factor))
-        except UserError as exc:
-            raise FieldError(str(exc), key) from None
-    return workload
+        return form_transforms(values, preset_spec).apply(workload, seed)
+    except TransformError as exc:
+        raise FieldError(str(exc), TRANSFORM_KEY_FIELDS.get(exc.key)) from None
 
 
 # Generators (burststudio.workload.synth) --------------------------------------------------------------------------
@@ -365,29 +371,19 @@ def load_preset(path: Path):
     return load(path)
 
 
-TRANSFORM_KEYS = ("window_s", "time_scale", "rate_scale")
-
-
 def preset_trace_base(preset):
-    """A trace preset's workload before the transforms the form shows (window, time and rate scale): the file read
-    with the preset's own format, columns, filters and sampling."""
-    import dataclasses
+    """A trace preset's file as read with its format and columns, before any transform: the form applies them all
+    (the preset's and its own) with one TransformSpec."""
+    from burststudio.workload import formats
 
-    spec = {k: v for k, v in preset.workload_spec.items() if k not in TRANSFORM_KEYS}
-    return dataclasses.replace(preset, workload_spec=spec).build_workload()
+    spec = preset.workload_spec
+    fmt = spec.get("format", "auto")
+    return formats.load(spec["trace"], format=None if fmt == "auto" else fmt, columns=spec.get("columns") or None)
 
 
 def trace_transforms(values: dict[str, Any]) -> dict[str, Any]:
     """The form's transform fields as [workload] keys of a trace preset (defaults left out)."""
-    out: dict[str, Any] = {}
-    start = float(values.get("window.start_s") or 0.0)
-    end = float(values.get("window.end_s") or 0.0)
-    if start or end:
-        out["window_s"] = [start, end if end else float("inf")]
-    for key in ("time_scale", "rate_scale"):
-        if float(values.get(key) or 1.0) != 1.0:
-            out[key] = float(values[key])
-    return out
+    return form_transforms(values).preset_keys()
 
 
 def merge_trace_spec(original: dict[str, Any], loaded: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

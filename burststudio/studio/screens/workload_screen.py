@@ -225,7 +225,8 @@ class WorkloadScreen(Screen[None]):
             return core.synthesize(self.generator_spec(values), seed=self.config.seed, base_dir=base_dir)
         if base is None:
             raise core.FieldError("no workload loaded")
-        return core.apply_transforms(base, values, seed=self.config.seed)
+        preset_spec = self.preset.workload_spec if self.preset is not None and self.preset.is_trace else None
+        return core.apply_transforms(base, values, seed=self.config.seed, preset_spec=preset_spec)
 
     @on(PreviewFailed)
     def preview_failed(self, message: PreviewFailed) -> None:
