@@ -275,11 +275,6 @@ def synthesize(spec: dict[str, Any], seed: int, base_dir: Path, requests: int | 
 
 
 # Fits (burststudio.workload.fit) ----------------------------------------------------------------------------------
-# Fitted families the generator form can express, and the generator kind each becomes.
-ARRIVAL_KIND = {"exponential": "poisson", "gamma": "gamma", "weibull": "weibull"}
-LENGTH_KIND = ("lognormal", "zipf")
-
-
 def frozen_interarrival(family: str, params: dict[str, float]):
     """The scipy.stats distribution of a fitted inter-arrival family (fit.py's parameter names)."""
     from scipy import stats as st
@@ -314,54 +309,25 @@ def fit_interarrival(arrival_s, max_gaps: int | None = None):
     return frozen_interarrival(best, selection.fits[best].params), best
 
 
-def _best_of(selection, allowed) -> Any:
-    """The fit with the lowest AIC among `allowed` families (the form cannot express the others)."""
-    import math
+def fit_generator(workload, trace_ref: str | None = None, lengths_ref: str | None = None,
+                  base_dir: Path | None = None) -> dict[str, Any]:
+    """The generator table that reproduces `workload` (burststudio.workload.fit_generator, the fit `burststudio fit
+    --to-preset` writes too). `trace_ref` names the file the workload is unchanged from, if it is; `lengths_ref` the
+    file empirical lengths may draw on."""
+    from burststudio.workload.fit_generator import fit_generator as fit
 
-    fits = [f for name, f in selection.fits.items() if name in allowed and math.isfinite(f.aic)]
-    return min(fits, key=lambda f: f.aic) if fits else None
-
-
-def fit_to_generator(workload) -> dict[str, Any]:
-    """Generator form values fitted to `workload`: arrivals from fit.fit_interarrivals (the best family the form
-    can express: exponential -> poisson, gamma, weibull) at the trace's own rate, prompt and output lengths from
-    fit.fit_lengths (lognormal or bounded Zipf), and as many requests as the trace holds."""
-    import numpy as np
-
-    from burststudio.workload import fit
-
-    if len(workload) < fit.MIN_GAPS + 1:
-        raise FieldError(f"the trace has {len(workload)} requests: too few to fit (at least {fit.MIN_GAPS + 1})")
-    gaps, _ = fit.positive_gaps(workload.arrival_s)
-    selection = fit.fit_interarrivals(gaps)
-    arrival = _best_of(selection, ARRIVAL_KIND)
-    if arrival is None:
-        raise FieldError("no inter-arrival family could be fitted to the trace")
-    rate = float(gaps.size / gaps.sum())
-    values: dict[str, Any] = {"requests": int(len(workload)), "arrivals.process": ARRIVAL_KIND[arrival.family],
-                              "arrivals.rate": _round(rate), "arrivals.modulation.kind": NONE_KIND}
-    if arrival.family == "gamma":
-        values["arrivals.cv"] = _round(1.0 / np.sqrt(arrival.params["shape"]))
-    elif arrival.family == "weibull":
-        values["arrivals.shape"] = _round(arrival.params["shape"])
-    ok = ~np.asarray(workload.failed, dtype=bool)
-    for col in ("prompt", "output"):
-        lengths = np.asarray(getattr(workload, f"{col}_tokens"))[ok]
-        best = _best_of(fit.fit_lengths(lengths), LENGTH_KIND) if lengths.size >= 2 else None
-        if best is None:
-            values.update({f"{col}.dist": "fixed", f"{col}.value": int(max(1, np.median(lengths) if lengths.size else 1))})
-        elif best.family == "lognormal":
-            values.update({f"{col}.dist": "lognormal", f"{col}.median": _round(best.params["median"]),
-                           f"{col}.sigma": _round(best.params["sigma"])})
-        else:
-            values.update({f"{col}.dist": "zipf", f"{col}.theta": _round(best.params["theta"]),
-                           f"{col}.min": int(best.params["min"]), f"{col}.max": int(best.params["max"])})
-    return values
+    try:
+        return fit(workload, trace_ref, base_dir=base_dir, lengths_ref=lengths_ref).spec
+    except ValueError as exc:
+        raise FieldError(str(exc)) from None
 
 
-def _round(x: float) -> float:
-    """Four significant digits: what a form shows and a person reads, well inside the fit's own error."""
-    return float(f"{float(x):.4g}")
+def fit_to_generator(workload, trace_ref: str | None = None, lengths_ref: str | None = None,
+                     base_dir: Path | None = None) -> dict[str, Any]:
+    """The generator form's values of `fit_generator` (a table the form cannot show, like a windowed Gamma's
+    windows, is a value of its own that the form keeps as it is)."""
+    spec = fit_generator(workload, trace_ref, lengths_ref, base_dir)
+    return {**values_from_spec(spec), "arrivals.modulation.kind": NONE_KIND}
 
 
 # Presets (burststudio.presets) ------------------------------------------------------------------------------------
@@ -424,6 +390,12 @@ def target_table(preset, kind: str, url: str) -> dict[str, Any]:
     if kind == "url":
         table["url"] = url
     return table
+
+
+def check_preset_name(name: str) -> None:
+    """A preset name is also its file's name: letters, digits, - _ . only."""
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise FieldError(f"preset name {name!r}: use letters, digits, - _ .", "name")
 
 
 def save_preset(path: Path, workload_spec: dict[str, Any], target: dict[str, Any],
