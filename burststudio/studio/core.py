@@ -14,6 +14,12 @@ from typing import Any
 TRACE_SUFFIXES = (".csv", ".gz", ".zst", ".zstd", ".jsonl", ".json", ".parquet", ".tsv")
 
 
+def one_line(exc: BaseException) -> str:
+    """An error as the one line a notification shows, whatever raised it."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 class FieldError(Exception):
     """A value the form holds cannot be used; `field` is the form path at fault (None: the source as a whole)."""
 

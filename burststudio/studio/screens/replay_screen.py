@@ -212,8 +212,7 @@ class ReplayScreen(Screen[None]):
         try:
             saved = self.draft.save(preset)
         except Exception as exc:
-            self.notify(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                        title="Cannot save", severity="error")
+            self.notify(core.one_line(exc), title="Cannot save", severity="error")
             return
         self.notify(f"saved {saved.name}", title="Preset")
         self.post_message(PresetSaved(saved))

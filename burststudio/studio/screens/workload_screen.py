@@ -153,7 +153,7 @@ class WorkloadScreen(Screen[None]):
                 preset = core.load_preset(path)
                 workload = core.preset_trace_base(preset) if preset.is_trace else None
         except Exception as exc:  # one line for the user, whatever the loader raised
-            self.app.call_from_thread(self._load_failed, str(path), _one_line(exc))
+            self.app.call_from_thread(self._load_failed, str(path), core.one_line(exc))
             return
         finally:
             self.app.call_from_thread(setattr, self.query_one("#workload-charts"), "loading", False)
@@ -225,7 +225,7 @@ class WorkloadScreen(Screen[None]):
             self.post_message(PreviewFailed(key, exc.message, exc.field))
             return
         except Exception as exc:
-            self.post_message(PreviewFailed(key, _one_line(exc)))
+            self.post_message(PreviewFailed(key, core.one_line(exc)))
             return
         if not worker.is_cancelled:
             self.post_message(PreviewComputed(key, result, time.perf_counter() - t0))
@@ -290,7 +290,7 @@ class WorkloadScreen(Screen[None]):
             table = core.fit_generator(workload, trace if unchanged else None, trace if unchanged else None,
                                        self.config.presets_dir)
         except Exception as exc:
-            self.app.call_from_thread(self._fit_failed, _one_line(exc))
+            self.app.call_from_thread(self._fit_failed, core.one_line(exc))
             return
         self.app.call_from_thread(self._fitted, table)
 
@@ -314,7 +314,7 @@ class WorkloadScreen(Screen[None]):
         try:
             saved = self.draft.save(path)
         except Exception as exc:
-            self.notify(_one_line(exc), title="Cannot save", severity="error")
+            self.notify(core.one_line(exc), title="Cannot save", severity="error")
             return None
         self.notify(f"saved {saved.name}", title="Preset")
         self.post_message(PresetSaved(saved))
@@ -343,7 +343,3 @@ def _with_choices(fields: list[core.ParamSpec], values: dict[str, Any]) -> list[
         out.append(f)
     return out
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
