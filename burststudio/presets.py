@@ -169,29 +169,12 @@ def _diff(values: dict, defaults: dict) -> dict:
 
 
 def _build_trace(spec: dict, seed: int) -> "Workload":
-    from burststudio.workload import formats, transform
+    from burststudio.workload import formats
+    from burststudio.workload.transform_spec import TransformSpec
 
     fmt = spec.get("format", "auto")
     w = formats.load(spec["trace"], format=None if fmt == "auto" else fmt, columns=spec.get("columns") or None)
-    failed = {"keep": None, "drop": False, "only": True}[spec.get("failed", "keep")]
-    model, source = spec.get("model") or None, spec.get("source") or None
-    if model is not None or source is not None or failed is not None:
-        w = transform.filter_rows(w, model=model, source=source, failed=failed)
-    start, end = spec.get("window_s", [0.0, math.inf])
-    if start > 0 or math.isfinite(end):
-        w = transform.window(w, start, end)
-    if spec.get("time_scale", 1.0) != 1.0:
-        w = transform.time_scale(w, spec["time_scale"])
-    if spec.get("rate_scale", 1.0) != 1.0:
-        w = transform.rate_scale(w, spec["rate_scale"], seed=seed)
-    sample = spec.get("sample", 1.0)
-    if isinstance(sample, int):
-        w = transform.sample(w, n=min(sample, len(w)), seed=seed)
-    elif sample < 1.0:
-        w = transform.sample(w, fraction=sample, seed=seed)
-    if spec.get("head", 0):
-        w = transform.head(w, spec["head"])
-    return w
+    return TransformSpec.from_preset(spec).apply(w, seed)
 
 
 def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = "",

@@ -108,6 +108,9 @@ def field_param(f: dataclasses.Field, annotation: Any) -> Param:
     if param is None:
         default = f.default if f.default is not dataclasses.MISSING else None
         param = Param(f.name, type_word(annotation), f.metadata.get("doc", ""), default)
+    live = f.metadata.get("choices")
+    if live is not None:
+        param = dataclasses.replace(param, choices=tuple(live))
     return dataclasses.replace(param, name=f.name, type=type_word(annotation))
 
 

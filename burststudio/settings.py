@@ -19,9 +19,13 @@ def setting(default: Any, doc: str, **bounds: Any) -> Any:
     """A dataclass field carrying its description (a schema.Param: doc, `min`, `max`, `choices`).
 
     The Param's name and type are filled from the field when it is read (`schema.field_param`)."""
-    if "choices" in bounds and bounds["choices"] is not None:
-        bounds["choices"] = tuple(bounds["choices"])
-    meta = {"param": Param("", "", doc, default, **bounds)}
+    choices = bounds.get("choices")
+    if choices is not None:
+        bounds["choices"] = tuple(choices)
+    meta: dict[str, Any] = {"param": Param("", "", doc, default, **bounds)}
+    if choices is not None:
+        # Kept as given: a list that grows later (the target registry's names) stays the field's choices.
+        meta["choices"] = choices
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)

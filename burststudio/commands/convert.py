@@ -35,25 +35,28 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def apply_transforms(w, args: argparse.Namespace):
-    """The transforms the flags ask for, in the documented order."""
+def transform_spec(args: argparse.Namespace):
+    """The TransformSpec the flags ask for (it applies them in the documented order)."""
+    from burststudio.workload import transform as tf
+    from burststudio.workload.transform_spec import TransformSpec
+
+    n, fraction = tf.parse_sample(args.sample) if args.sample is not None else (None, None)
+    return TransformSpec(model=tuple(args.model or ()), source=tuple(args.source or ()),
+                         failed=False if args.drop_failed else (True if args.only_failed else None),
+                         window_s=_window(args.window), time_scale=1.0 if args.time_scale is None else args.time_scale,
+                         rate_scale=1.0 if args.rate_scale is None else args.rate_scale,
+                         sample=n if n is not None else fraction, head=args.head)
+
+
+def _window(text: str | None) -> tuple[float, float] | None:
+    import math
+
     from burststudio.workload import transform as tf
 
-    failed = False if args.drop_failed else (True if args.only_failed else None)
-    if args.model or args.source or failed is not None:
-        w = tf.filter_rows(w, model=args.model, source=args.source, failed=failed)
-    if args.window:
-        w = tf.window(w, *tf.parse_window(args.window))
-    if args.time_scale is not None:
-        w = tf.time_scale(w, args.time_scale)
-    if args.rate_scale is not None:
-        w = tf.rate_scale(w, args.rate_scale, seed=args.seed)
-    if args.sample is not None:
-        n, fraction = tf.parse_sample(args.sample)
-        w = tf.sample(w, n=n, fraction=fraction, seed=args.seed)
-    if args.head is not None:
-        w = tf.head(w, args.head)
-    return w
+    if not text:
+        return None
+    start, end = tf.parse_window(text)
+    return (start or 0.0, math.inf if end is None else end)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("is a directory, not a file", where=str(out))
     if not out.parent.exists():
         raise UserError(f"folder {str(out.parent)!r} does not exist", where=str(out))
-    w = apply_transforms(load_workload(args), args)
+    w = transform_spec(args).apply(load_workload(args), seed=args.seed)
     try:
         w.to_parquet(out)
     except OSError as exc:

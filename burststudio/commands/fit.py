@@ -105,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.to_preset)
         if not out.parent.exists():
             raise UserError(f"folder {str(out.parent)!r} does not exist", where=str(out))
-        text = fit.preset_text(w, args.file, str(out), format=args.format)
+        from burststudio.workload.fit_generator import preset_text
+
+        text = preset_text(w, args.file, str(out), format=args.format)
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as exc:

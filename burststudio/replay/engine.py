@@ -47,17 +47,10 @@ class RunResult:
 
 
 def prepare_workload(workload, replay: ReplaySettings, seed: int | None = None):
-    """The workload as it will be sent: rate-scaled, then time-scaled, then its first `duration_s` seconds."""
-    from burststudio.workload import transform
+    """The workload as it will be sent: scaled by the replay settings, then its first `duration_s` seconds."""
+    from burststudio.workload.transform_spec import TransformSpec
 
-    w = workload
-    if replay.rate_scale != 1.0:
-        w = transform.rate_scale(w, replay.rate_scale, seed=replay.seed if seed is None else seed)
-    if replay.time_scale != 1.0:
-        w = transform.time_scale(w, replay.time_scale)
-    if replay.duration_s > 0 and len(w):
-        w = transform.window(w, 0.0, replay.duration_s)
-    return w
+    return TransformSpec.from_replay(replay).apply(workload, replay.seed if seed is None else seed)
 
 
 def summary_settings(replay: ReplaySettings) -> dict[str, Any]:

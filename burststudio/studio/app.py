@@ -13,7 +13,8 @@ from textual.binding import Binding
 
 from burststudio.studio.commands import StudioCommands
 from burststudio.studio.config import StudioConfig
-from burststudio.studio.messages import TargetChanged
+from burststudio.studio.draft import TARGET, Draft
+from burststudio.studio.messages import DraftChanged, RunFinished, TargetChanged
 from burststudio.studio.screens.help_screen import HelpScreen
 from burststudio.studio.screens.replay_screen import ReplayScreen
 from burststudio.studio.screens.results_screen import ResultsScreen
@@ -41,6 +42,8 @@ class StudioApp(App[None]):
     def __init__(self, config: StudioConfig | None = None) -> None:
         super().__init__()
         self.config = config or StudioConfig()
+        # The preset the user is editing: every screen reads and edits this one (studio.draft).
+        self.draft = Draft.from_config(self.config)
         self.current_screen_name = "workload"
 
     def on_mount(self) -> None:
@@ -96,11 +99,28 @@ class StudioApp(App[None]):
     def action_set_target(self, kind: str) -> None:
         self.replay_screen.set_target_kind(kind)
 
-    # Target ----------------------------------------------------------------------------------------------------------
+    # The draft ---------------------------------------------------------------------------------------------------------
+    def on_draft_changed(self, message: DraftChanged) -> None:
+        """Pass a screen's change of the draft on to the other screens (those not shown yet read it when built)."""
+        if message.relayed:
+            return
+        for name in SCREEN_NAMES:
+            screen = self.get_screen(name)
+            if screen.id != message.origin and screen.is_mounted:
+                screen.post_message(DraftChanged(message.parts, message.origin, relayed=True))
+        if TARGET in message.parts:
+            self._show_target(self.draft.target_description())
+
     def on_target_changed(self, message: TargetChanged) -> None:
+        self._show_target(message.description)
+
+    def _show_target(self, description: str) -> None:
         for name in SCREEN_NAMES:
             for bar in self.get_screen(name).query(NavBar):
-                bar.target = message.description
+                bar.target = description
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        self.results_screen.refresh_runs()
 
     async def action_quit(self) -> None:
         # Quitting stops the engine but keeps what it wrote (the run directory stays).

@@ -16,7 +16,8 @@ class StudioConfig:
     traces_dir: Path | None = None
     presets_dir: Path | None = None
     runs_dir: Path | None = None
-    # The simulator needs no server, so a fresh studio can replay at once.
+    # What the draft preset (studio.draft) starts with. The simulator needs no server, so a fresh studio can
+    # replay at once.
     target_kind: str = "sim"
     target_url: str = "http://127.0.0.1:8000"
     # Requests synthesised for the preview of a generator (its duration follows from the rate).
@@ -37,11 +38,3 @@ class StudioConfig:
         self.traces_dir = Path(self.traces_dir) if self.traces_dir else self.root / "traces"
         self.presets_dir = Path(self.presets_dir) if self.presets_dir else self.root / "presets"
         self.runs_dir = Path(self.runs_dir) if self.runs_dir else self.root / "runs"
-
-    def target_description(self) -> str:
-        from burststudio.targets import registry
-
-        if self.target_kind == registry.ATTACH:
-            return f"{registry.ATTACH} {self.target_url}"
-        kind = registry.KINDS.get(self.target_kind)
-        return kind.label if kind else self.target_kind

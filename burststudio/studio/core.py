@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 TRACE_SUFFIXES = (".csv", ".gz", ".zst", ".zstd", ".jsonl", ".json", ".parquet", ".tsv")
 
 
+def one_line(exc: BaseException) -> str:
+    """An error as the one line a notification shows, whatever raised it."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 class FieldError(Exception):
     """A value the form holds cannot be used; `field` is the form path at fault (None: the source as a whole)."""
 
@@ -109,30 +115,36 @@ def load_trace(path: str | Path):
     return formats.load(str(path))
 
 
-def apply_transforms(workload, values: dict[str, Any], seed: int = 0):
-    """The form's transform fields applied in a fixed order: window, time scale, rate scale."""
-    from burststudio.errors import UserError
-    from burststudio.workload import transform
+# Form fields of each TransformSpec key, for errors shown beside the field at fault.
+TRANSFORM_KEY_FIELDS = {"window_s": "window.start_s", "time_scale": "time_scale", "rate_scale": "rate_scale"}
+
+
+def form_transforms(values: dict[str, Any], preset_spec: dict[str, Any] | None = None):
+    """The TransformSpec the form describes: a trace preset's own transforms (filters, sampling, head) with the
+    window and the scales the form shows now."""
+    import dataclasses
+    import math
+
+    from burststudio.workload.transform_spec import TransformSpec
 
     start = float(values.get("window.start_s") or 0.0)
     end = float(values.get("window.end_s") or 0.0)
+    if end and not end > start:
+        raise FieldError("must be after the window start", "window.end_s")
+    return dataclasses.replace(
+        TransformSpec.from_preset(preset_spec or {}),
+        window_s=(start, end or math.inf) if start > 0 or end > 0 else None,
+        time_scale=float(values.get("time_scale") or 1.0), rate_scale=float(values.get("rate_scale") or 1.0))
+
+
+def apply_transforms(workload, values: dict[str, Any], seed: int = 0, preset_spec: dict[str, Any] | None = None):
+    """The workload after the form's transforms (TransformSpec.apply, its one order)."""
+    from burststudio.workload.transform_spec import TransformError
+
     try:
-        if start > 0 or end > 0:
-            if end and not end > start:
-                raise FieldError("must be after the window start", "window.end_s")
-            workload = transform.window(workload, start or None, end or None)
-    except UserError as exc:
-        raise FieldError(str(exc), "window.start_s") from None
-    for key, fn in (("time_scale", lambda w, f: transform.time_scale(w, f)),
-                    ("rate_scale", lambda w, f: transform.rate_scale(w, f, seed=seed))):
-        factor = values.get(key, 1.0)
-        if factor is None or float(factor) == 1.0:
-            continue
-        try:
-            workload = fn(workload, float(factor))
-        except UserError as exc:
-            raise FieldError(str(exc), key) from None
-    return workload
+        return form_transforms(values, preset_spec).apply(workload, seed)
+    except TransformError as exc:
+        raise FieldError(str(exc), TRANSFORM_KEY_FIELDS.get(exc.key)) from None
 
 
 # Generators (burststudio.workload.synth) --------------------------------------------------------------------------
@@ -299,11 +311,6 @@ def synthesize(spec: dict[str, Any], seed: int, base_dir: Path, requests: int | 
 
 
 # Fits (burststudio.workload.fit) ----------------------------------------------------------------------------------
-# Fitted families the generator form can express, and the generator kind each becomes.
-ARRIVAL_KIND = {"exponential": "poisson", "gamma": "gamma", "weibull": "weibull"}
-LENGTH_KIND = ("lognormal", "zipf")
-
-
 def frozen_interarrival(family: str, params: dict[str, float]):
     """The scipy.stats distribution of a fitted inter-arrival family (fit.py's parameter names)."""
     from scipy import stats as st
@@ -338,54 +345,25 @@ def fit_interarrival(arrival_s, max_gaps: int | None = None):
     return frozen_interarrival(best, selection.fits[best].params), best
 
 
-def _best_of(selection, allowed) -> Any:
-    """The fit with the lowest AIC among `allowed` families (the form cannot express the others)."""
-    import math
+def fit_generator(workload, trace_ref: str | None = None, lengths_ref: str | None = None,
+                  base_dir: Path | None = None) -> dict[str, Any]:
+    """The generator table that reproduces `workload` (burststudio.workload.fit_generator, the fit `burststudio fit
+    --to-preset` writes too). `trace_ref` names the file the workload is unchanged from, if it is; `lengths_ref` the
+    file empirical lengths may draw on."""
+    from burststudio.workload.fit_generator import fit_generator as fit
 
-    fits = [f for name, f in selection.fits.items() if name in allowed and math.isfinite(f.aic)]
-    return min(fits, key=lambda f: f.aic) if fits else None
-
-
-def fit_to_generator(workload) -> dict[str, Any]:
-    """Generator form values fitted to `workload`: arrivals from fit.fit_interarrivals (the best family the form
-    can express: exponential -> poisson, gamma, weibull) at the trace's own rate, prompt and output lengths from
-    fit.fit_lengths (lognormal or bounded Zipf), and as many requests as the trace holds."""
-    import numpy as np
-
-    from burststudio.workload import fit
-
-    if len(workload) < fit.MIN_GAPS + 1:
-        raise FieldError(f"the trace has {len(workload)} requests: too few to fit (at least {fit.MIN_GAPS + 1})")
-    gaps, _ = fit.positive_gaps(workload.arrival_s)
-    selection = fit.fit_interarrivals(gaps)
-    arrival = _best_of(selection, ARRIVAL_KIND)
-    if arrival is None:
-        raise FieldError("no inter-arrival family could be fitted to the trace")
-    rate = float(gaps.size / gaps.sum())
-    values: dict[str, Any] = {"requests": int(len(workload)), "arrivals.process": ARRIVAL_KIND[arrival.family],
-                              "arrivals.rate": _round(rate), "arrivals.modulation.kind": NONE_KIND}
-    if arrival.family == "gamma":
-        values["arrivals.cv"] = _round(1.0 / np.sqrt(arrival.params["shape"]))
-    elif arrival.family == "weibull":
-        values["arrivals.shape"] = _round(arrival.params["shape"])
-    ok = ~np.asarray(workload.failed, dtype=bool)
-    for col in ("prompt", "output"):
-        lengths = np.asarray(getattr(workload, f"{col}_tokens"))[ok]
-        best = _best_of(fit.fit_lengths(lengths), LENGTH_KIND) if lengths.size >= 2 else None
-        if best is None:
-            values.update({f"{col}.dist": "fixed", f"{col}.value": int(max(1, np.median(lengths) if lengths.size else 1))})
-        elif best.family == "lognormal":
-            values.update({f"{col}.dist": "lognormal", f"{col}.median": _round(best.params["median"]),
-                           f"{col}.sigma": _round(best.params["sigma"])})
-        else:
-            values.update({f"{col}.dist": "zipf", f"{col}.theta": _round(best.params["theta"]),
-                           f"{col}.min": int(best.params["min"]), f"{col}.max": int(best.params["max"])})
-    return values
+    try:
+        return fit(workload, trace_ref, base_dir=base_dir, lengths_ref=lengths_ref).spec
+    except ValueError as exc:
+        raise FieldError(str(exc)) from None
 
 
-def _round(x: float) -> float:
-    """Four significant digits: what a form shows and a person reads, well inside the fit's own error."""
-    return float(f"{float(x):.4g}")
+def fit_to_generator(workload, trace_ref: str | None = None, lengths_ref: str | None = None,
+                     base_dir: Path | None = None) -> dict[str, Any]:
+    """The generator form's values of `fit_generator` (a table the form cannot show, like a windowed Gamma's
+    windows, is a value of its own that the form keeps as it is)."""
+    spec = fit_generator(workload, trace_ref, lengths_ref, base_dir)
+    return {**values_from_spec(spec), "arrivals.modulation.kind": NONE_KIND}
 
 
 # Presets (burststudio.presets) ------------------------------------------------------------------------------------
@@ -395,29 +373,19 @@ def load_preset(path: Path):
     return load(path)
 
 
-TRANSFORM_KEYS = ("window_s", "time_scale", "rate_scale")
-
-
 def preset_trace_base(preset):
-    """A trace preset's workload before the transforms the form shows (window, time and rate scale): the file read
-    with the preset's own format, columns, filters and sampling."""
-    import dataclasses
+    """A trace preset's file as read with its format and columns, before any transform: the form applies them all
+    (the preset's and its own) with one TransformSpec."""
+    from burststudio.workload import formats
 
-    spec = {k: v for k, v in preset.workload_spec.items() if k not in TRANSFORM_KEYS}
-    return dataclasses.replace(preset, workload_spec=spec).build_workload()
+    spec = preset.workload_spec
+    fmt = spec.get("format", "auto")
+    return formats.load(spec["trace"], format=None if fmt == "auto" else fmt, columns=spec.get("columns") or None)
 
 
 def trace_transforms(values: dict[str, Any]) -> dict[str, Any]:
     """The form's transform fields as [workload] keys of a trace preset (defaults left out)."""
-    out: dict[str, Any] = {}
-    start = float(values.get("window.start_s") or 0.0)
-    end = float(values.get("window.end_s") or 0.0)
-    if start or end:
-        out["window_s"] = [start, end if end else float("inf")]
-    for key in ("time_scale", "rate_scale"):
-        if float(values.get(key) or 1.0) != 1.0:
-            out[key] = float(values[key])
-    return out
+    return form_transforms(values).preset_keys()
 
 
 def merge_trace_spec(original: dict[str, Any], loaded: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -460,6 +428,12 @@ def target_table(preset, kind: str, url: str) -> dict[str, Any]:
     if kind == registry.ATTACH:
         table["url"] = url
     return table
+
+
+def check_preset_name(name: str) -> None:
+    """A preset name is also its file's name: letters, digits, - _ . only."""
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise FieldError(f"preset name {name!r}: use letters, digits, - _ .", "name")
 
 
 def save_preset(path: Path, workload_spec: dict[str, Any], target: dict[str, Any],

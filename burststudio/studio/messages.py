@@ -62,6 +62,16 @@ class PresetSaved(Message):
 
 
 @dataclass
+class DraftChanged(Message):
+    """A screen changed the app's draft preset (studio.draft); `parts` names what changed (draft.SOURCE, WORKLOAD,
+    NAME, TARGET, REPLAY). Screens post it to the app, which passes it on to the other screens."""
+
+    parts: tuple[str, ...]
+    origin: str = ""  # the id of the screen that changed it
+    relayed: bool = False  # the app's copy to a screen; the app ignores it when it bubbles back
+
+
+@dataclass
 class TargetChanged(Message):
     """The target kind or URL changed (shown in every screen's tab bar)."""
 

@@ -161,6 +161,44 @@ def test_fit_fills_the_generator_form_from_the_loaded_trace(studio_config):
     asyncio.run(run())
 
 
+def test_fit_keeps_the_burstiness_of_the_trace_after_its_transforms(studio_config):
+    """Azure's code trace at half its rate: the fitted generator's gap CV and rate are the transformed trace's."""
+    import shutil
+
+    trace = studio_config.traces_dir / "azure_llm_2023_code.csv"
+    shutil.copy(Path(__file__).resolve().parents[2] / "traces" / trace.name, trace)
+
+    async def run():
+        seen: list = []
+        app = make_app(studio_config)
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            screen = app.workload_screen
+            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
+            screen.load_source("trace", str(trace))
+            await _until(pilot, lambda: screen.kind == "trace" and screen.preview_is_current)
+            full = screen.preview.stats
+            screen.query_one("#f-rate_scale").value = "0.5"
+            await _until(pilot, lambda: screen.values.get("rate_scale") == 0.5 and screen.preview_is_current)
+            half = screen.preview.stats
+            assert half["rate_rps"] == pytest.approx(full["rate_rps"] / 2, rel=0.05)
+            seen.clear()
+            screen.query_one("#fit").press()
+            await _until(pilot, lambda: any(isinstance(m, FitCompleted) for m in seen)
+                         and screen.kind == "generator" and screen.preview_is_current, timeout_s=90)
+            assert screen.values["arrivals.process"] == "windowed_gamma"
+            fitted = screen.preview.stats
+            assert fitted["rate_rps"] == pytest.approx(half["rate_rps"], rel=0.10)
+            assert fitted["interarrival_cv"] == pytest.approx(half["interarrival_cv"], rel=0.10)
+            # What the form does not show (the windows) is kept when the draft is saved.
+            saved = screen.save_preset(studio_config.presets_dir / "fitted.toml")
+        return saved
+
+    from burststudio.presets import load_preset
+
+    saved = asyncio.run(run())
+    assert load_preset(saved).workload_spec["arrivals"]["process"] == "windowed_gamma"
+
+
 PRESET_WITH_HIDDEN_KEYS = """\
 [workload]
 name = "kept"

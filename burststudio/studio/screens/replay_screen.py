@@ -20,11 +20,19 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from burststudio.schema import Param
-from burststudio.studio import core
+from burststudio.studio import core, draft as draft_mod
 from burststudio.studio.config import StudioConfig
 from burststudio.studio.engine_process import EngineProcess, engine_command
 from burststudio.studio.live import LiveRun
-from burststudio.studio.messages import ChartsRedrawn, RunEventsReceived, RunFinished, RunStarted, TargetChanged
+from burststudio.studio.messages import (
+    ChartsRedrawn,
+    DraftChanged,
+    PresetSaved,
+    RunEventsReceived,
+    RunFinished,
+    RunStarted,
+    TargetChanged,
+)
 from burststudio.studio.widgets.chart import Chart
 from burststudio.studio.widgets.latest_table import LatestTable
 from burststudio.studio.widgets.nav_bar import NavBar
@@ -33,7 +41,6 @@ from burststudio.targets import registry as target_kinds
 
 DURATION = core.ParamSpec("duration", "duration s", Param(
     "duration_s", "float", "Seconds of the workload to replay (from its start); blank or 0: all of it.", min=0.0))
-
 
 
 def _targets() -> list[tuple[str, str]]:
@@ -78,7 +85,6 @@ class ReplayScreen(Screen[None]):
     def __init__(self, config: StudioConfig) -> None:
         super().__init__(id="replay-screen")
         self.config = config
-        self.target_kind = config.target_kind
         self.engine: EngineProcess | None = None
         self.live = LiveRun()
         self.run_dir: Path | None = None
@@ -88,18 +94,28 @@ class ReplayScreen(Screen[None]):
         self._drawn_at: dict[str, float] = {}  # chart id -> when it was last drawn (time.monotonic)
         self.duration_error: str | None = None
 
+    @property
+    def draft(self) -> draft_mod.Draft:
+        return self.app.draft
+
+    @property
+    def target_kind(self) -> str:
+        return self.draft.target_kind
+
+    def _changed(self, *parts: str) -> None:
+        self.app.post_message(DraftChanged(parts, self.id or ""))
+
     def compose(self) -> ComposeResult:
-        yield NavBar("replay", self.config.target_description())
+        yield NavBar("replay", self.draft.target_description())
         with Horizontal(id="replay-controls"):
             yield Select(_targets(), value=self.target_kind, allow_blank=False, id="target-kind", compact=True)
             yield Label(DURATION.label, id="duration-label")
-            yield Input(_show_duration(self.config.replay_duration_s), id="duration", compact=True,
-                        tooltip=DURATION.doc)
-            yield Input(self.config.target_url, id="target-url", compact=True)
+            yield Input(_show_duration(self.draft.duration_s), id="duration", compact=True, tooltip=DURATION.doc)
+            yield Input(self.draft.target_url, id="target-url", compact=True)
             yield Button("Start", id="start", variant="success", compact=True)
             yield Button("Stop", id="stop", variant="error", compact=True, disabled=True)
         yield Static("", id="duration-error")
-        yield Static(_idle_target(self.config.target_kind), id="target-state")
+        yield Static(_idle_target(self.target_kind), id="target-state")
         yield Static("idle: Start (ctrl+r) replays the Workload screen's workload", id="run-state")
         with Grid(id="live-charts"):
             for chart_id, title in CHART_TITLES.items():
@@ -116,23 +132,29 @@ class ReplayScreen(Screen[None]):
         if self.is_mounted:
             self.query_one("#target-kind", Select).value = kind
             return
-        # Not shown yet: compose reads the config.
-        self.target_kind = self.config.target_kind = kind
-        self.app.post_message(TargetChanged(self.config.target_description()))
+        # Not shown yet: compose reads the draft.
+        self.draft.target_kind = kind
+        self._changed(draft_mod.TARGET)
 
     @on(Select.Changed, "#target-kind")
     def _target_changed(self, event: Select.Changed) -> None:
-        self.target_kind = self.config.target_kind = str(event.value)
-        self.query_one("#target-url").display = self.target_kind == target_kinds.ATTACH
+        kind = str(event.value)
+        self.query_one("#target-url").display = kind == target_kinds.ATTACH
         if not (self.engine is not None and self.engine.running):
-            self.query_one("#target-state", Static).update(_idle_target(self.target_kind))
-        self.post_message(TargetChanged(self.config.target_description()))
+            self.query_one("#target-state", Static).update(_idle_target(kind))
+        if kind != self.draft.target_kind:
+            self.draft.target_kind = kind
+            self._changed(draft_mod.TARGET)
+        self.post_message(TargetChanged(self.draft.target_description()))
 
     @on(Input.Changed, "#target-url")
     def _url_changed(self, event: Input.Changed) -> None:
-        self.config.target_url = event.value.strip()
+        url = event.value.strip()
+        if url != self.draft.target_url:
+            self.draft.target_url = url
+            self._changed(draft_mod.TARGET)
         if self.target_kind == target_kinds.ATTACH:
-            self.post_message(TargetChanged(self.config.target_description()))
+            self.post_message(TargetChanged(self.draft.target_description()))
 
     # Duration --------------------------------------------------------------------------------------------------------
     @on(Input.Changed, "#duration")
@@ -143,7 +165,9 @@ class ReplayScreen(Screen[None]):
             self._duration_error(str(exc))
             return
         self._duration_error(None)
-        self.config.replay_duration_s = value or 0.0
+        if (value or 0.0) != self.draft.duration_s:
+            self.draft.duration_s = value or 0.0
+            self._changed(draft_mod.REPLAY)
 
     def _duration_error(self, message: str | None) -> None:
         self.duration_error = message
@@ -152,28 +176,17 @@ class ReplayScreen(Screen[None]):
         error.set_class(bool(message), "-shown")
         self.query_one("#duration", Input).set_class(bool(message), "-invalid")
 
-    def use_replay_settings(self, settings) -> None:
-        """Show a loaded preset's replay duration, if it sets one. A preset without one (the settings cannot tell it
-        from one that asks for the whole workload) leaves the field as it is, so a large workload is not replayed
-        for hours just because a preset was loaded; blanking the field replays all of it."""
-        if not settings.duration_s:
-            return
-        self.config.replay_duration_s = float(settings.duration_s)
-        if self.is_mounted:
-            self.query_one("#duration", Input).value = _show_duration(self.config.replay_duration_s)
-
-    def use_target(self, settings) -> None:
-        """Show a loaded preset's target (its kind, and its URL for a url target)."""
-        if settings.kind == target_kinds.ATTACH and settings.url:
-            self.config.target_url = settings.url
-            if self.is_mounted:
-                self.query_one("#target-url", Input).value = settings.url
-        self.set_target_kind(settings.kind)
-
-    def target_table(self, preset=None) -> dict[str, Any]:
-        """The [target] table to save: the preset's whole target settings, if one was loaded, with this screen's kind
-        and URL."""
-        return core.target_table(preset, self.target_kind, self.config.target_url)
+    @on(DraftChanged)
+    def _draft_changed(self, message: DraftChanged) -> None:
+        """Show what another screen changed in the draft (a loaded preset's target and duration)."""
+        message.stop()
+        if not self.is_mounted:
+            return  # compose reads the draft
+        if draft_mod.TARGET in message.parts:
+            self.query_one("#target-url", Input).value = self.draft.target_url
+            self.query_one("#target-kind", Select).value = self.draft.target_kind
+        if draft_mod.REPLAY in message.parts:
+            self.query_one("#duration", Input).value = _show_duration(self.draft.duration_s)
 
     # Start and stop ----------------------------------------------------------------------------------------------------
     @on(Button.Pressed, "#start")
@@ -195,23 +208,27 @@ class ReplayScreen(Screen[None]):
             self._state(f"[red]duration: {self.duration_error}[/] (fix it to start)")
             self.query_one("#duration", Input).focus()
             return
-        workload_screen = self.app.workload_screen
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = workload_screen.query_one("#preset-name", Input).value.strip() or "studio"
+        name = self.draft.name.strip() or "studio"
         self.run_dir = self.config.runs_dir / f"{stamp}-{name}"
         preset = self.config.runs_dir / ".studio" / f"{stamp}-{name}.toml"
-        if workload_screen.save_preset(preset) is None:
+        try:
+            saved = self.draft.save(preset)
+        except Exception as exc:
+            self.notify(core.one_line(exc), title="Cannot save", severity="error")
             return
+        self.notify(f"saved {saved.name}", title="Preset")
+        self.post_message(PresetSaved(saved))
         self.live = LiveRun()
         self._drawn = {}
         self._drawn_at = {}
         self.query_one(LatestTable).clear()
-        argv = engine_command(preset, self.run_dir, self.config.engine_command, self.config.replay_duration_s)
+        argv = engine_command(preset, self.run_dir, self.config.engine_command, self.draft.duration_s)
         self._pending = []
         self.engine = EngineProcess(argv, self._event, cwd=self.config.root)
         self.query_one("#start", Button).disabled = True
         self.query_one("#stop", Button).disabled = False
-        self._state(f"starting the engine for {preset.stem} on {self.config.target_description()}…")
+        self._state(f"starting the engine for {preset.stem} on {self.draft.target_description()}…")
         self._reader = asyncio.create_task(self._run(preset))
         asyncio.create_task(self._load_schedule(preset, self.live))
 
@@ -254,7 +271,6 @@ class ReplayScreen(Screen[None]):
             self._state(("stopped" if stopped else "finished") + f": {self.run_dir.name if self.run_dir else ''}"
                         + (" (a limit was broken)" if code == 3 else ""))
         self.post_message(RunFinished(self.run_dir or Path("."), code, stopped, error))
-        self.app.results_screen.refresh_runs()
 
     def stop_run(self) -> None:
         if self.engine is None or not self.engine.running:

@@ -31,7 +31,7 @@ class ResultsScreen(Screen[None]):
         self.config = config
 
     def compose(self) -> ComposeResult:
-        yield NavBar("results", self.config.target_description())
+        yield NavBar("results", self.app.draft.target_description())
         with Horizontal(id="results-body"):
             with Vertical(id="results-side"):
                 yield RunList(id="run-list")

@@ -1,11 +1,15 @@
 """The Workload screen: choose a source, edit its parameters, watch the preview follow.
 
+What the user edits lives in the app's draft preset (studio.draft); this screen keeps only the loaded workload and
+its preview.
+
 Building the workload and its preview runs in a thread worker; each edit starts a new one and cancels the one before
 (the exclusive "preview" group), and a result that arrives for an older edit is dropped by its key.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -18,9 +22,10 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 from textual.worker import get_current_worker
 
-from burststudio.studio import core
+from burststudio.studio import core, draft as draft_mod
 from burststudio.studio.config import StudioConfig
 from burststudio.studio.messages import (
+    DraftChanged,
     FitCompleted,
     ParamsEdited,
     PresetSaved,
@@ -40,21 +45,34 @@ class WorkloadScreen(Screen[None]):
     def __init__(self, config: StudioConfig) -> None:
         super().__init__(id="workload-screen")
         self.config = config
-        self.kind = "generator"
-        self.base = None  # the loaded trace or preset workload, before the form's transforms
-        self.base_path: str | None = None
-        self.preset = None  # the Preset the source came from, if any
-        # The form's values as the preset filled them: saving writes the preset back with only the edits applied.
-        self.loaded_values: dict[str, Any] = {}
-        self.values: dict[str, Any] = {}
+        self.base = None  # the loaded trace's workload, before the draft's transforms
         self.preview = None
         self._key = 0
         self._shown_key = ""
         self._loading: str | None = None
 
+    @property
+    def draft(self) -> draft_mod.Draft:
+        return self.app.draft
+
+    @property
+    def kind(self) -> str:
+        return self.draft.kind
+
+    @property
+    def preset(self):
+        return self.draft.preset
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return self.draft.values
+
+    def _changed(self, *parts: str) -> None:
+        self.app.post_message(DraftChanged(parts, self.id or ""))
+
     # Layout --------------------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield NavBar("workload", self.config.target_description())
+        yield NavBar("workload", self.draft.target_description())
         with Horizontal(id="workload-body"):
             with VerticalScroll(id="workload-side"):
                 yield SourcePicker(core.list_traces(self.config.traces_dir), core.list_presets(self.config.presets_dir))
@@ -62,7 +80,7 @@ class WorkloadScreen(Screen[None]):
                 yield ParamForm(id="params")
                 with Horizontal(id="workload-actions"):
                     yield Button("Fit", id="fit", compact=True, disabled=True)
-                    yield Input("my-workload", id="preset-name", compact=True)
+                    yield Input(self.draft.name, id="preset-name", compact=True)
                     yield Button("Save", id="save", compact=True, variant="primary")
             with Vertical(id="workload-charts"):
                 yield Chart("arrivals / s", id="rate-chart")
@@ -77,10 +95,10 @@ class WorkloadScreen(Screen[None]):
         await self._use_generator()
 
     # Sources -------------------------------------------------------------------------------------------------------
-    async def _use_generator(self, values: dict[str, Any] | None = None) -> None:
-        self.kind = "generator"
+    async def _use_generator(self, values: dict[str, Any] | None = None, table: dict[str, Any] | None = None,
+                             preset=None) -> None:
+        self.draft.use_generator(table, preset)
         self.base = None
-        self.base_path = None
         self.query_one("#fit", Button).disabled = True
         fields = core.generator_fields()
         start = dict(core.GENERATOR_START)
@@ -92,29 +110,28 @@ class WorkloadScreen(Screen[None]):
             fields = _with_choices(fields, start)
         await self.query_one(ParamForm).set_fields(fields, start)
         self._status("generator")
-        self.values = self.query_one(ParamForm).values()
-        self.loaded_values = dict(self.values)
+        self.draft.set_values(self.query_one(ParamForm).values(), loaded=True)
+        self._changed(draft_mod.SOURCE, draft_mod.WORKLOAD)
         self.schedule_preview()
 
-    async def _use_base(self, workload, label: str, transforms: dict[str, Any] | None = None) -> None:
-        self.kind = "trace"
+    async def _use_base(self, workload, path: str, label: str, transforms: dict[str, Any] | None = None,
+                        preset=None) -> None:
+        self.draft.use_trace(path, preset)
         self.base = workload
         self.query_one("#fit", Button).disabled = False
         values = {f.path: f.default for f in core.TRANSFORM_FIELDS}
         values.update(transforms or {})
         await self.query_one(ParamForm).set_fields(core.TRANSFORM_FIELDS, values)
-        self.values = self.query_one(ParamForm).values()
-        self.loaded_values = dict(self.values)
+        self.draft.set_values(self.query_one(ParamForm).values(), loaded=True)
         self._status(f"{label}: {len(workload):,} requests")
+        self._changed(draft_mod.SOURCE, draft_mod.WORKLOAD)
         self.schedule_preview()
 
     @on(SourceChosen)
     async def source_chosen(self, message: SourceChosen) -> None:
         if message.kind == "generator":
-            self.preset = None
             await self._use_generator()
         elif message.kind == "trace":
-            self.preset = None
             self.load_source("trace", message.name)
         elif message.kind == "preset":
             self.load_source("preset", message.name)
@@ -136,7 +153,7 @@ class WorkloadScreen(Screen[None]):
                 preset = core.load_preset(path)
                 workload = core.preset_trace_base(preset) if preset.is_trace else None
         except Exception as exc:  # one line for the user, whatever the loader raised
-            self.app.call_from_thread(self._load_failed, str(path), _one_line(exc))
+            self.app.call_from_thread(self._load_failed, str(path), core.one_line(exc))
             return
         finally:
             self.app.call_from_thread(setattr, self.query_one("#workload-charts"), "loading", False)
@@ -150,34 +167,39 @@ class WorkloadScreen(Screen[None]):
 
     async def _loaded(self, kind: str, path: Path, workload, preset) -> None:
         self._key += 1  # what is on screen is stale from here until the new source's preview arrives
-        self.preset = preset
-        self.base_path = str(preset.workload_spec["trace"]) if preset is not None and workload is not None else str(path)
         if preset is not None:
+            self.draft.use_preset_settings(preset)
             self.query_one("#preset-name", Input).value = preset.name
-            self.app.replay_screen.use_target(preset.target)
-            self.app.replay_screen.use_replay_settings(preset.replay)
+            self._changed(draft_mod.NAME, draft_mod.TARGET, draft_mod.REPLAY)
         if preset is not None and workload is None:
-            await self._use_generator(core.values_from_spec(
-                {k: v for k, v in preset.workload_spec.items() if k not in ("name", "seed")}))
-            self.preset = preset
+            table = {k: v for k, v in preset.workload_spec.items() if k not in ("name", "seed")}
+            await self._use_generator(core.values_from_spec(table), preset.workload_spec, preset)
             self._status(f"preset {path.name}: generator")
             return
         transforms = {}
+        trace = str(path)
         if preset is not None:
             spec = preset.workload_spec
+            trace = str(spec["trace"])
             start, end = spec.get("window_s", [0.0, float("inf")])
             transforms = {"window.start_s": float(start), "window.end_s": 0.0 if end == float("inf") else float(end),
                           "time_scale": float(spec.get("time_scale", 1.0)),
                           "rate_scale": float(spec.get("rate_scale", 1.0))}
         self.post_message(TraceLoaded(str(path), len(workload)))
-        await self._use_base(workload, path.name, transforms)
-        self.preset = preset
+        await self._use_base(workload, trace, path.name, transforms, preset)
 
     # Preview -------------------------------------------------------------------------------------------------------
     @on(ParamsEdited)
     def params_edited(self, message: ParamsEdited) -> None:
-        self.values = dict(message.values)
+        self.draft.set_values(message.values)
+        self._changed(draft_mod.WORKLOAD)
         self.schedule_preview()
+
+    @on(Input.Changed, "#preset-name")
+    def _name_changed(self, event: Input.Changed) -> None:
+        if event.value != self.draft.name:
+            self.draft.name = event.value
+            self._changed(draft_mod.NAME)
 
     @property
     def preview_is_current(self) -> bool:
@@ -186,16 +208,16 @@ class WorkloadScreen(Screen[None]):
 
     def schedule_preview(self) -> None:
         self._key += 1
-        self.compute_preview(str(self._key), self.kind, dict(self.values), self.base)
+        self.compute_preview(str(self._key), dataclasses.replace(self.draft), dict(self.values), self.base)
 
     @work(thread=True, exclusive=True, group="preview")
-    def compute_preview(self, key: str, kind: str, values: dict[str, Any], base) -> None:
+    def compute_preview(self, key: str, draft: draft_mod.Draft, values: dict[str, Any], base) -> None:
         from burststudio.studio import preview as preview_mod
 
         worker = get_current_worker()
         t0 = time.perf_counter()
         try:
-            workload = self.build_workload(kind, values, base)
+            workload = build_workload(draft, values, base)
             if worker.is_cancelled:
                 return
             result = preview_mod.compute(workload)
@@ -203,29 +225,10 @@ class WorkloadScreen(Screen[None]):
             self.post_message(PreviewFailed(key, exc.message, exc.field))
             return
         except Exception as exc:
-            self.post_message(PreviewFailed(key, _one_line(exc)))
+            self.post_message(PreviewFailed(key, core.one_line(exc)))
             return
         if not worker.is_cancelled:
             self.post_message(PreviewComputed(key, result, time.perf_counter() - t0))
-
-    def generator_spec(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The generator table the form describes: a loaded preset's whole table with the form's edits applied (so
-        what the form does not show, like sessions or a modulation profile, is kept), else the form's values."""
-        if self.preset is not None and not self.preset.is_trace:
-            spec = core.merge_spec(self.preset.workload_spec, self.loaded_values, values)
-            spec.pop("name", None)
-            spec.pop("seed", None)
-            return spec
-        return core.spec_from_values(values)
-
-    def build_workload(self, kind: str, values: dict[str, Any], base):
-        """The workload the form describes now (called from the preview thread)."""
-        if kind == "generator":
-            base_dir = self.preset.base_dir if self.preset is not None else self.config.presets_dir
-            return core.synthesize(self.generator_spec(values), seed=self.config.seed, base_dir=base_dir)
-        if base is None:
-            raise core.FieldError("no workload loaded")
-        return core.apply_transforms(base, values, seed=self.config.seed)
 
     @on(PreviewFailed)
     def preview_failed(self, message: PreviewFailed) -> None:
@@ -270,61 +273,61 @@ class WorkloadScreen(Screen[None]):
             return
         self._status("fitting…")
         self.query_one("#fit", Button).disabled = True
-        self.run_fit(self.base)
+        self.run_fit(dataclasses.replace(self.draft), dict(self.values), self.base)
 
     @work(thread=True, exclusive=True, group="fit")
-    def run_fit(self, workload) -> None:
+    def run_fit(self, draft: draft_mod.Draft, values: dict[str, Any], base) -> None:
+        from burststudio.workload.transform_spec import TransformSpec
+
         try:
-            values = core.fit_to_generator(workload)
+            # What the preview shows is what is fitted: the trace after its transforms.
+            workload = build_workload(draft, values, base)
+            # Only a file read as it is can lend the generator its own arrivals or rows.
+            own = draft.trace_preset_spec or {}
+            unchanged = (draft.transforms(values) == TransformSpec() and own.get("format", "auto") == "auto"
+                         and not own.get("columns"))
+            trace = str(Path(draft.trace_path).resolve()) if draft.trace_path else None
+            table = core.fit_generator(workload, trace if unchanged else None, trace if unchanged else None,
+                                       self.config.presets_dir)
         except Exception as exc:
-            self.app.call_from_thread(self._fit_failed, _one_line(exc))
+            self.app.call_from_thread(self._fit_failed, core.one_line(exc))
             return
-        self.app.call_from_thread(self._fitted, values)
+        self.app.call_from_thread(self._fitted, table)
 
     def _fit_failed(self, message: str) -> None:
         self.query_one("#fit", Button).disabled = self.kind != "trace"
         self._status("[red]fit failed[/]")
         self.notify(message, title="Fit failed", severity="error")
 
-    async def _fitted(self, values: dict[str, Any]) -> None:
+    async def _fitted(self, table: dict[str, Any]) -> None:
         self._key += 1
-        label = Path(self.base_path).name if self.base_path else "the trace"
-        self.preset = None
+        label = Path(self.draft.trace_path).name if self.draft.trace_path else "the trace"
+        values = {**core.values_from_spec(table), "arrivals.modulation.kind": core.NONE_KIND}
         self.query_one(SourcePicker).show_kind("generator")
-        await self._use_generator(values)
+        await self._use_generator(values, table)
         self._status(f"generator fitted to {label}: {values['arrivals.process']} arrivals")
         self.post_message(FitCompleted(values))
 
-    def workload_spec(self) -> dict[str, Any]:
-        """The [workload] table the form describes now."""
-        name = self.query_one("#preset-name", Input).value.strip() or "workload"
-        if self.kind == "generator":
-            spec = self.generator_spec(self.values)
-            spec["seed"] = self.preset.seed if self.preset is not None else self.config.seed
-        elif self.preset is not None and self.preset.is_trace:
-            spec = core.merge_trace_spec(self.preset.workload_spec, self.loaded_values, self.values)
-        else:
-            spec = {"trace": str(Path(self.base_path).resolve()) if self.base_path else ""}
-            spec.update(core.trace_transforms(self.values))
-        spec["name"] = name
-        return spec
-
     def save_preset(self, path: Path | None = None) -> Path | None:
-        name = self.query_one("#preset-name", Input).value.strip() or "workload"
-        if not all(c.isalnum() or c in "-_." for c in name):
-            self.notify(f"preset name {name!r}: use letters, digits, - _ .", severity="error")
-            return None
+        name = self.draft.name.strip() or "workload"
         path = path or self.config.presets_dir / f"{name}.toml"
-        replay_screen = self.app.replay_screen
         try:
-            saved = core.save_preset(path, self.workload_spec(), replay_screen.target_table(self.preset),
-                                     core.replay_table(self.preset))
+            saved = self.draft.save(path)
         except Exception as exc:
-            self.notify(_one_line(exc), title="Cannot save", severity="error")
+            self.notify(core.one_line(exc), title="Cannot save", severity="error")
             return None
         self.notify(f"saved {saved.name}", title="Preset")
         self.post_message(PresetSaved(saved))
         return saved
+
+
+def build_workload(draft: draft_mod.Draft, values: dict[str, Any], base):
+    """The workload the draft describes with the form's `values` (called from worker threads)."""
+    if draft.kind == "generator":
+        return core.synthesize(draft.generator_spec(values), seed=draft.seed, base_dir=draft.generator_dir)
+    if base is None:
+        raise core.FieldError("no workload loaded")
+    return core.apply_transforms(base, values, seed=draft.seed, preset_spec=draft.trace_preset_spec)
 
 
 def _with_choices(fields: list[core.ParamSpec], values: dict[str, Any]) -> list[core.ParamSpec]:
@@ -338,7 +341,3 @@ def _with_choices(fields: list[core.ParamSpec], values: dict[str, Any]) -> list[
         out.append(f)
     return out
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

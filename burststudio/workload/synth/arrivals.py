@@ -247,30 +247,13 @@ def hourly_profile(arrival_s: np.ndarray, start_time_of_day_s: float | None, bin
 
 
 def fit_windows(arrival_s: np.ndarray, window_s: float) -> list[dict[str, float]]:
-    """Rate and gap CV per window by the method of moments (rate = count / window, CV = std / mean of the gaps
-    inside the window), as the windows table states them. Windows with fewer than 3 gaps get CV 1."""
-    a = arrival_s - arrival_s[0]
-    span = float(a[-1])
-    nwin = max(1, math.ceil(span / window_s))
-    dur = np.full(nwin, float(window_s))
-    dur[-1] = span - (nwin - 1) * window_s if span > 0 else window_s
-    idx = np.minimum((a / window_s).astype(np.int64), nwin - 1)
-    counts = np.bincount(idx, minlength=nwin).astype(float)
-    gaps = np.diff(a)
-    same = idx[1:] == idx[:-1]
-    gi = idx[1:][same]
-    g = gaps[same]
-    ng = np.bincount(gi, minlength=nwin).astype(float)
-    s1 = np.bincount(gi, weights=g, minlength=nwin)
-    s2 = np.bincount(gi, weights=g * g, minlength=nwin)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / ng
-        var = np.maximum(s2 / ng - mean * mean, 0.0) * ng / np.maximum(ng - 1, 1)
-        cv = np.sqrt(var) / mean
-    cv = np.where((ng >= 3) & np.isfinite(cv) & (cv > 0), cv, 1.0)
+    """Rate and gap CV per window by the method of moments, as the windows table states them; the same per-window
+    figures `burststudio fit --to-preset` starts from (fit_generator.arrival_windows: CV 1 below 2 gaps)."""
+    from burststudio.workload.fit_generator import arrival_windows
+
+    dur, rate, cv = arrival_windows(arrival_s - arrival_s[0], window_s)
     ok = dur > 0
-    return [{"duration_s": float(d), "rate": float(c / d), "cv": float(v)}
-            for d, c, v in zip(dur[ok], counts[ok], cv[ok])]
+    return [{"duration_s": float(d), "rate": float(r), "cv": float(v)} for d, r, v in zip(dur[ok], rate[ok], cv[ok])]
 
 
 def _windowed(windows: list[dict[str, float]], rng: np.random.Generator, horizon: float) -> np.ndarray:
