@@ -11,7 +11,8 @@ import importlib
 import sys
 
 from burststudio import __version__
-from burststudio.errors import EXIT_USAGE, UserError
+from burststudio.errors import UserError
+from burststudio.vocab import EXIT_USAGE
 
 # Module names under burststudio.commands, in the order `--help` lists them.
 COMMANDS: list[str] = ["inspect", "convert", "synth", "simulate", "calibrate", "fit", "replay", "report", "compare", "sweep"]

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from burststudio.errors import UserError
     from burststudio.presets import load_preset
+    from burststudio.vocab import EXIT_LIMITS, EXIT_OK
 
     if args.duration is not None and not args.duration > 0:
         raise UserError(f"--duration must be a positive number of seconds, got {args.duration}")
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, allow_nan=False, default=str))
     else:
         _print_summary(summary, wall, sys.stdout)
-    return 3 if summary.get("limits_broken") else 0
+    return EXIT_LIMITS if summary.get("limits_broken") else EXIT_OK
 
 
 def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None) -> dict:
@@ -87,6 +88,7 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
     from burststudio.replay.plan import build_plan
     from burststudio.targets.sim.costmodel import get_profile
     from burststudio.targets.sim.engine import SimEngine, simulate_plan
+    from burststudio.vocab import EXIT_LIMITS, EXIT_OK, REASON_DONE
 
     replay = preset.replay
     notices: list[str] = []
@@ -132,7 +134,7 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
         "started_at": started.isoformat(timespec="seconds"),
         "ended_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "complete": True,
-        "reason": "done",
+        "reason": REASON_DONE,
         "virtual_time": True,
         "target": engine_info(sim, profile, engine.pool.capacity),
         "cache_config": {"block_size": str(sim.block_size), "num_gpu_blocks": str(sim.num_blocks),
@@ -157,10 +159,10 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
         recorder.flush()
         summary = build_summary(out, write=True)
         summary["simulation"] = simulation
-        summary["exit_code"] = 3 if summary["limits_broken"] else 0
-        summary["reason"] = "done"
+        summary["exit_code"] = EXIT_LIMITS if summary["limits_broken"] else EXIT_OK
+        summary["reason"] = REASON_DONE
         rec.write_json_atomic(out / rec.SUMMARY, summary)
-        Events([recorder.event]).emit("run_finished", exit_code=summary["exit_code"], reason="done",
+        Events([recorder.event]).emit("run_finished", exit_code=summary["exit_code"], reason=REASON_DONE,
                                       summary=summary)
     finally:
         recorder.close()
@@ -180,15 +182,17 @@ def _record(r, row: int) -> dict:
     """A journal `end` record, as the streaming client writes it (times in seconds from the run start)."""
     import math
 
+    from burststudio.vocab import HTTP_4XX, HTTP_503, STREAM_ERROR
+
     status = 200
     error = None
-    if r.outcome == "http_503":
+    outcome = r.outcome
+    if outcome == HTTP_503:
         status, error = 503, "The engine is currently busy (simulated --max-num-queued-reqs)"
-    elif r.outcome == "stream_error":
+    elif outcome == STREAM_ERROR:
         error = "The engine is currently busy (simulated --max-num-queued-reqs, in the stream) (code 503)"
-    elif r.outcome == "http_400":
+    elif outcome == HTTP_4XX:
         status, error = 400, "prompt does not fit max_model_len"
-    outcome = "http_4xx" if r.outcome == "http_400" else r.outcome
     sent = r.arrival_s
     times = r.token_times or []
     ok = status == 200 and error is None

@@ -92,9 +92,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from burststudio.commands.replay import apply_overrides, load_source
-    from burststudio.errors import EXIT_OK, EXIT_TARGET_DIED
     from burststudio.replay import recorder as rec_mod
-    from burststudio.replay.engine import EXIT_STOPPED, default_run_dir, run_replay
+    from burststudio.replay.engine import default_run_dir, run_replay
+    from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_TARGET_DIED
 
     scales = parse_scales(args.rate_scale)
     preset = load_source(args.source)

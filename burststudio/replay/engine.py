@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from burststudio.errors import EXIT_LIMITS, EXIT_OK, EXIT_TARGET_DIED, UserError
+from burststudio.errors import UserError
 from burststudio.replay import recorder as rec_mod
 from burststudio.replay.events import Events, LiveStats, TargetStatus
 from burststudio.replay.health import HealthWatch
 from burststudio.replay.interrupts import Interrupts, kill_pids
 from burststudio.settings import ReplaySettings, TargetSettings
+from burststudio.vocab import (CANCELLED, CONNECTION, EXIT_LIMITS, EXIT_OK, OK, REASON_DONE, REASON_EXIT,
+                               REASON_STOPPED, REASON_TARGET_DIED, REASON_WRITE_FAILED)
 
-EXIT_STOPPED = 130
-EXIT_WRITE_FAILED = 5
 PROGRESS_INTERVAL_S = 0.25
 
 
@@ -228,7 +228,7 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
 
     uv = install_uvloop()
-    reason = "done"
+    reason = REASON_DONE
     ended: dict[str, str] = {}
     interrupts.cleanups.append(recorder.flush)
     try:
@@ -249,14 +249,10 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
     except OSError as exc:
         write_error = write_error or exc
         summary = build_summary(run_dir, write=False)
-    code = EXIT_OK
     if write_error is not None:
-        reason, code = "write_failed", EXIT_WRITE_FAILED
-    elif reason == "target_died":
-        code = EXIT_TARGET_DIED
-    elif reason == "stopped":
-        code = EXIT_STOPPED
-    elif summary["limits_broken"]:
+        reason = REASON_WRITE_FAILED
+    code = REASON_EXIT[reason]
+    if code == EXIT_OK and summary["limits_broken"]:
         code = EXIT_LIMITS
     summary["exit_code"] = code
     summary["reason"] = reason
@@ -268,7 +264,8 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
             rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
             ev = Events([lambda e: _append_event(run_dir, e)], stdout=sys.stdout if events_stdout else None)
         except OSError as exc:
-            write_error, reason, code = exc, "write_failed", EXIT_WRITE_FAILED
+            write_error, reason = exc, REASON_WRITE_FAILED
+            code = REASON_EXIT[reason]
             summary.update(exit_code=code, reason=reason)
             message = summary["reason_detail"] = _end_message(reason, summary, run_dir, "", exc)
             ev = Events([], stdout=sys.stdout if events_stdout else None)
@@ -282,13 +279,13 @@ def _end_message(reason: str, s: dict[str, Any], run_dir: Path, why: str, write_
     """One line for a run that ended early: what happened, and that every request is accounted for."""
     counts = (f"{s['sent']} of {(s.get('plan') or {}).get('planned', s['sent'])} requests sent: {s['finished']} "
               f"finished, {s['failed']} failed, {s['cancelled']} cancelled")
-    if reason == "write_failed":
+    if reason == REASON_WRITE_FAILED:
         err = f"{write_error.strerror or write_error}" if write_error is not None else "write failed"
         return (f"cannot write the run directory {run_dir}: {err}; the run stopped ({counts}); what was written "
                 f"stays readable: `burststudio report {run_dir}`")
-    if reason == "target_died":
+    if reason == REASON_TARGET_DIED:
         return f"the target died mid-run ({why}); {counts}; summary in {run_dir}"
-    if reason == "stopped":
+    if reason == REASON_STOPPED:
         return f"stopped; {counts}; summary in {run_dir}"
     return ""
 
@@ -308,14 +305,14 @@ def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
 async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,
                      run_info: dict[str, Any], events_stdout: bool, on_progress, notice, api_key, uv: bool, *,
                      interrupts: Interrupts | None = None, ended: dict[str, str] | None = None) -> str:
-    from burststudio.replay.client import FAILURES, make_session, warm_pool
+    from burststudio.replay.client import make_session, warm_pool
     from burststudio.replay.dispatch import Dispatcher, auto_shards, expected_concurrency
     from burststudio.replay.shard import ShardedDispatcher, make_jobs
     from burststudio.replay.scrape import Scraper
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    reason = ["done"]
+    reason = [REASON_DONE]
 
     def request_stop(why: str) -> None:
         if not stop.is_set():
@@ -324,15 +321,15 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
 
     interrupts = interrupts or Interrupts()
     ended = {} if ended is None else ended
-    interrupts.on_first = lambda: request_stop("stopped")
+    interrupts.on_first = lambda: request_stop(REASON_STOPPED)
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, interrupts.signal, sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
     if interrupts.count:  # interrupted while the run was being set up
-        request_stop("stopped")
-    recorder.on_error = lambda exc: request_stop("write_failed")
+        request_stop(REASON_STOPPED)
+    recorder.on_error = lambda exc: request_stop(REASON_WRITE_FAILED)
 
     live = _Live(len(plan))
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -387,13 +384,13 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         o = r.outcome
         if r.status is not None:
             watch.life()
-        elif o == "connection":
+        elif o == CONNECTION:
             watch.kick()
-        if o == "ok":
+        if o == OK:
             live.finished += 1
             if r.first_ns:
                 live.recent_ttft.append((r.first_ns - r.sent_ns) / 1e9)
-        elif o == "cancelled":
+        elif o == CANCELLED:
             live.cancelled += 1
         else:
             live.failed += 1
@@ -433,7 +430,7 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         ended["why"] = why
         # The command says it in one line at the end; the live view hears it now.
         events.emit("notice", message=f"the target died: {why}; ending the run")
-        request_stop("target_died")
+        request_stop(REASON_TARGET_DIED)
 
     watch = HealthWatch(target, headers, on_dead)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from burststudio.replay.client import FAILURES
+from burststudio.vocab import CANCELLED, FAILURES, OK, UNKNOWN
 
 STAT_KEYS = ("mean", "p50", "p90", "p99", "max")
 
@@ -80,17 +80,17 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
     sent = n if sent is None else max(int(sent), n)
     a = per_request(records)
     outcome = a["outcome"]
-    ok = outcome == "ok"
+    ok = outcome == OK
     failed_mask = np.isin(outcome, FAILURES)
     n_ok = int(ok.sum())
     n_failed = int(failed_mask.sum())
     lost = sent - n
-    n_cancelled = int((outcome == "cancelled").sum()) + lost
-    unknown = n - n_ok - n_failed - int((outcome == "cancelled").sum())
+    n_cancelled = int((outcome == CANCELLED).sum()) + lost
+    unknown = n - n_ok - n_failed - int((outcome == CANCELLED).sum())
     n_failed += unknown  # an outcome this version does not know is a failure, never a silent drop
     by_class = {c: int((outcome == c).sum()) for c in FAILURES if (outcome == c).any()}
     if unknown:
-        by_class["unknown"] = unknown
+        by_class[UNKNOWN] = unknown
 
     itl = _itl(records, ok)
     out: dict[str, Any] = {
@@ -107,7 +107,7 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
         "e2e_s": stat(a["e2e"][ok], failed_excluded=n_failed),
         "dispatch_lateness_s": stat(a["lateness"], failed_excluded=0),
         "throughput": _throughput(a, ok),
-        "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, ("ok", "cancelled") + FAILURES), settings),
+        "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, (OK, CANCELLED) + FAILURES), settings),
     }
     out.update(server_figures(samples))
     out["burst"] = burst_view(a, ok, failed_mask, settings.get("burst_window_s", 10.0),

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 from burststudio.errors import UserError
 from burststudio.settings import SimSettings
 from burststudio.targets.sim.costmodel import CostProfile, get_profile
+from burststudio.vocab import CANCELLED, HTTP_4XX, HTTP_503, OK, TRUNCATED
 
 PREFIX_BLOCK_TOKENS = 512  # the token length of one workload `prefix_blocks` id (Mooncake's hash_ids)
 SAMPLE_INTERVAL_S = 0.5
@@ -39,13 +40,9 @@ SAMPLE_KEYS = ("t_s", "kv_cache_usage", "running", "waiting", "preemptions_total
                "prefix_cache_queries_total", "prefix_cache_hits_total", "prompt_tokens_total",
                "generation_tokens_total")
 
-# Request outcomes
-OK = "ok"
-TRUNCATED = "truncated"  # longer than max_model_len: output capped to fit
-REJECTED = "http_503"  # the waiting queue was full when the API server first looked (before the response starts)
-STREAM_ERROR = "stream_error"  # full when the API server handed the request to the engine: an error inside a 200
-TOO_LONG = "http_400"  # the prompt alone does not fit max_model_len
-
+# Outcomes as the client names them: a prompt that does not fit max_model_len is HTTP_4XX (status 400); a full
+# queue is HTTP_503 at the API server's first check and STREAM_ERROR (an error inside a 200 stream) at its second;
+# TRUNCATED is an output capped to fit max_model_len.
 WAITING, RUNNING, FINISHED = 0, 1, 2
 
 
@@ -234,7 +231,7 @@ class SimEngine:
             return r
         if self.queue_limit and self.in_flight >= self.queue_limit:
             self.counters.rejections += 1
-            return self._refuse(r, REJECTED)
+            return self._refuse(r, HTTP_503)
         self.accept(r, r.arrival_s + self.profile.request_overhead_s)
         return r
 
@@ -251,7 +248,7 @@ class SimEngine:
                 keys.append((h, i, 1))
             r.keys, r.n_shared = keys, len(keys)
         if r.prompt >= self.max_model_len or r.prompt < 1 or r.max_out < 1:
-            return self._refuse(r, TOO_LONG)
+            return self._refuse(r, HTTP_4XX)
         if r.prompt + r.max_out > self.max_model_len:
             r.max_out = self.max_model_len - r.prompt
             r.outcome = TRUNCATED
@@ -278,7 +275,7 @@ class SimEngine:
         self._free(r)
         r.status = FINISHED
         r.end_s = t
-        r.outcome = "cancelled"
+        r.outcome = CANCELLED
         self.in_flight -= 1
         self._admission_blocked = False
         if self.idle and self._idle_since is None:
