@@ -182,6 +182,7 @@ def _record(r, row: int) -> dict:
     """A journal `end` record, as the streaming client writes it (times in seconds from the run start)."""
     import math
 
+    from burststudio.journal import end_record
     from burststudio.vocab import HTTP_4XX, HTTP_503, STREAM_ERROR
 
     status = 200
@@ -196,31 +197,31 @@ def _record(r, row: int) -> dict:
     sent = r.arrival_s
     times = r.token_times or []
     ok = status == 200 and error is None
-    return {
-        "i": r.rid,
-        "row": row,
-        "outcome": outcome,
-        "status": status,
-        "scheduled_s": sent,
-        "sent_s": sent,
-        "first_s": r.first_s if ok and times else None,
-        "end_s": r.end_s,
-        "chunks_us": [int(round((t - sent) * 1e6)) for t in times],
-        "prompt_tokens": r.prompt,
-        "output_tokens": r.max_out,
-        "usage_prompt_tokens": r.prompt if ok else None,
-        "usage_completion_tokens": r.out if ok else None,
-        "chunk_tokens": r.out,
-        "error": error,
-        "timeout": None,
-        "retry_after": None,
-        "preemptions": r.preemptions,
-        "cached_tokens": max(r.cached_tokens, 0),
+    return end_record(
+        i=r.rid,
+        row=row,
+        outcome=outcome,
+        status=status,
+        scheduled_s=sent,
+        sent_s=sent,
+        first_s=r.first_s if ok and times else None,
+        end_s=r.end_s,
+        chunks_us=[int(round((t - sent) * 1e6)) for t in times],
+        prompt_tokens=r.prompt,
+        output_tokens=r.max_out,
+        usage_prompt_tokens=r.prompt if ok else None,
+        usage_completion_tokens=r.out if ok else None,
+        chunk_tokens=r.out,
+        error=error,
+        timeout=None,
+        retry_after=None,
+        preemptions=r.preemptions,
+        cached_tokens=max(r.cached_tokens, 0),
         # When the engine made the first and last token (vLLM's own TTFT and E2E histograms stamp these)
-        "engine_first_s": None if math.isnan(r.eng_first_s) else r.eng_first_s,
-        "engine_end_s": None if math.isnan(r.eng_end_s) else r.eng_end_s,
-        "engine_arrival_s": None if math.isnan(r.added_s) else r.added_s,
-    }
+        engine_first_s=None if math.isnan(r.eng_first_s) else r.eng_first_s,
+        engine_end_s=None if math.isnan(r.eng_end_s) else r.eng_end_s,
+        engine_arrival_s=None if math.isnan(r.added_s) else r.added_s,
+    )
 
 
 def _samples(result) -> list[dict]:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import aiohttp
 
+from burststudio.journal import end_record
 from burststudio.settings import TimeoutSettings
 from burststudio.vocab import (CANCELLED, CONNECTION, FAILURES, MALFORMED, OK, OUTCOMES, STREAM_ERROR,  # noqa: F401
                                TIMEOUT, TRUNCATED, outcome_of_status)
@@ -86,25 +87,25 @@ class RequestRecord:
             return round((ns - t0_ns) / 1e9, 9) if ns else None
 
         sent = self.sent_ns
-        return {
-            "i": self.i,
-            "row": self.row,
-            "outcome": self.outcome,
-            "status": self.status,
-            "scheduled_s": rel(self.scheduled_ns),
-            "sent_s": rel(sent),
-            "first_s": rel(self.first_ns),
-            "end_s": rel(self.end_ns),
-            "chunks_us": [(c - sent) // 1000 for c in self.chunk_ns] if sent else [],
-            "prompt_tokens": self.prompt_tokens,
-            "output_tokens": self.output_tokens,
-            "usage_prompt_tokens": self.usage_prompt,
-            "usage_completion_tokens": self.usage_completion,
-            "chunk_tokens": self.chunk_tokens,
-            "error": self.error,
-            "timeout": self.timeout_kind,
-            "retry_after": self.retry_after,
-        }
+        return end_record(
+            i=self.i,
+            row=self.row,
+            outcome=self.outcome,
+            status=self.status,
+            scheduled_s=rel(self.scheduled_ns),
+            sent_s=rel(sent),
+            first_s=rel(self.first_ns),
+            end_s=rel(self.end_ns),
+            chunks_us=[(c - sent) // 1000 for c in self.chunk_ns] if sent else [],
+            prompt_tokens=self.prompt_tokens,
+            output_tokens=self.output_tokens,
+            usage_prompt_tokens=self.usage_prompt,
+            usage_completion_tokens=self.usage_completion,
+            chunk_tokens=self.chunk_tokens,
+            error=self.error,
+            timeout=self.timeout_kind,
+            retry_after=self.retry_after,
+        )
 
 
 def _error_message(text: str) -> str:
