@@ -88,7 +88,7 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
     from burststudio.replay.plan import build_plan
     from burststudio.targets.sim.costmodel import get_profile
     from burststudio.targets.sim.engine import SimEngine, simulate_plan
-    from burststudio.vocab import EXIT_LIMITS, EXIT_OK, REASON_DONE
+    from burststudio.vocab import EV_RUN_FINISHED, EXIT_LIMITS, EXIT_OK, REASON_DONE
 
     replay = preset.replay
     notices: list[str] = []
@@ -162,7 +162,7 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
         summary["exit_code"] = EXIT_LIMITS if summary["limits_broken"] else EXIT_OK
         summary["reason"] = REASON_DONE
         rec.write_json_atomic(out / rec.SUMMARY, summary)
-        Events([recorder.event]).emit("run_finished", exit_code=summary["exit_code"], reason=REASON_DONE,
+        Events([recorder.event]).emit(EV_RUN_FINISHED, exit_code=summary["exit_code"], reason=REASON_DONE,
                                       summary=summary)
     finally:
         recorder.close()
@@ -226,12 +226,13 @@ def _record(r, row: int) -> dict:
 
 def _samples(result) -> list[dict]:
     """The engine samples under the names the /metrics scraper gives them."""
-    from burststudio.targets.sim.engine import SAMPLE_KEYS
+    from burststudio.targets.sim.engine import SAMPLE_KEYS, SAMPLE_TIME_S
+    from burststudio.vocab import SAMPLE_TIME
 
     s = result.samples
-    names = [k for k in SAMPLE_KEYS if k != "t_s"]
-    return [{"t": round(row[0], 6), **{k: v for k, v in zip(names, row[1:])}}
-            for row in zip(s["t_s"], *(s[k] for k in names))]
+    names = [k for k in SAMPLE_KEYS if k != SAMPLE_TIME_S]
+    return [{SAMPLE_TIME: round(row[0], 6), **{k: v for k, v in zip(names, row[1:])}}
+            for row in zip(s[SAMPLE_TIME_S], *(s[k] for k in names))]
 
 
 def _print_summary(summary: dict, wall: float, out) -> None:

@@ -30,8 +30,9 @@ from burststudio.replay.events import Events, LiveStats, TargetStatus
 from burststudio.replay.health import HealthWatch
 from burststudio.replay.interrupts import Interrupts, kill_pids
 from burststudio.settings import ReplaySettings, TargetSettings
-from burststudio.vocab import (CANCELLED, CONNECTION, EXIT_LIMITS, EXIT_OK, OK, REASON_DONE, REASON_EXIT,
-                               REASON_STOPPED, REASON_TARGET_DIED, REASON_WRITE_FAILED)
+from burststudio.vocab import (CANCELLED, CONNECTION, EV_NOTICE, EV_PROGRESS, EV_RUN_FINISHED, EV_RUN_STARTED,
+                               EV_SAMPLE, EXIT_LIMITS, EXIT_OK, OK, REASON_DONE, REASON_EXIT, REASON_STOPPED,
+                               REASON_TARGET_DIED, REASON_WRITE_FAILED, ProgressEvent)
 
 PROGRESS_INTERVAL_S = 0.25
 
@@ -271,7 +272,7 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
             ev = Events([], stdout=sys.stdout if events_stdout else None)
     else:
         ev = Events([], stdout=sys.stdout if events_stdout else None)
-    ev.emit("run_finished", exit_code=code, reason=reason, summary=summary)
+    ev.emit(EV_RUN_FINISHED, exit_code=code, reason=reason, summary=summary)
     return RunResult(run_dir=run_dir, summary=summary, exit_code=code, reason=reason, message=message)
 
 
@@ -363,10 +364,10 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     recorder.write_run_info(run_info)
 
     def say(msg: str) -> None:
-        events.emit("notice", message=msg)
+        events.emit(EV_NOTICE, message=msg)
         notice(msg)
 
-    events.emit("run_started", run_dir=str(recorder.dir), name=run_info["name"], plan=run_info["plan"],
+    events.emit(EV_RUN_STARTED, run_dir=str(recorder.dir), name=run_info["name"], plan=run_info["plan"],
                 target=run_info["target"], mode=replay.mode, uvloop=uv, planned=len(plan))
     if plan.stats.skipped_failed:
         say(f"{plan.stats.skipped_failed} rows the trace recorded as failed are not sent (replay.failed_rows = skip)")
@@ -408,11 +409,11 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         ttft = sorted(live.recent_ttft)
         live.recent_lateness.clear()
         live.recent_ttft.clear()
-        ev = events.emit("progress", planned=live.planned, sent=live.sent, finished=live.finished,
-                         failed=live.failed, cancelled=live.cancelled, in_flight=dispatcher.in_flight,
-                         by_class=dict(live.by_class),
-                         lateness_p99_s=lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
-                         ttft_p50_s=ttft[len(ttft) // 2] if ttft else None)
+        ev = events.emit(EV_PROGRESS, **ProgressEvent(
+            planned=live.planned, sent=live.sent, finished=live.finished, failed=live.failed,
+            cancelled=live.cancelled, in_flight=dispatcher.in_flight, by_class=dict(live.by_class),
+            lateness_p99_s=lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
+            ttft_p50_s=ttft[len(ttft) // 2] if ttft else None))
         recorder.flush()
         if on_progress:
             on_progress(ev)
@@ -429,7 +430,7 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     def on_dead(why: str) -> None:
         ended["why"] = why
         # The command says it in one line at the end; the live view hears it now.
-        events.emit("notice", message=f"the target died: {why}; ending the run")
+        events.emit(EV_NOTICE, message=f"the target died: {why}; ending the run")
         request_stop(REASON_TARGET_DIED)
 
     watch = HealthWatch(target, headers, on_dead)
@@ -437,7 +438,7 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     def on_sample(s: dict[str, Any]) -> None:
         watch.life()
         recorder.sample(s)
-        events.emit("sample", **s)
+        events.emit(EV_SAMPLE, **s)
 
     done = asyncio.Event()
     scrape_stop = asyncio.Event()

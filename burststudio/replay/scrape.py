@@ -15,24 +15,29 @@ import asyncio
 import time
 from typing import Any, Callable
 
+from burststudio.vocab import (ADMISSION_REJECTIONS_BY_REASON, ADMISSION_REJECTIONS_TOTAL, GENERATION_TOKENS_TOTAL,
+                               KV_CACHE_USAGE, PREEMPTIONS_TOTAL, PREFIX_CACHE_HITS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL,
+                               PROMPT_TOKENS_TOTAL, REQUEST_SUCCESS_TOTAL, RUNNING, SAMPLE_TIME, WAITING,
+                               WAITING_BY_REASON)
+
 # sample key -> metric sample names, first present wins
 _GAUGES = {
-    "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
-    "running": ("vllm:num_requests_running",),
-    "waiting": ("vllm:num_requests_waiting",),
+    KV_CACHE_USAGE: ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+    RUNNING: ("vllm:num_requests_running",),
+    WAITING: ("vllm:num_requests_waiting",),
 }
 _COUNTERS = {
-    "preemptions_total": ("vllm:num_preemptions_total",),
-    "admission_rejections_total": ("vllm:admission_rejections_total",),
-    "prefix_cache_queries_total": ("vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"),
-    "prefix_cache_hits_total": ("vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"),
-    "prompt_tokens_total": ("vllm:prompt_tokens_total",),
-    "generation_tokens_total": ("vllm:generation_tokens_total",),
-    "request_success_total": ("vllm:request_success_total",),
+    PREEMPTIONS_TOTAL: ("vllm:num_preemptions_total",),
+    ADMISSION_REJECTIONS_TOTAL: ("vllm:admission_rejections_total",),
+    PREFIX_CACHE_QUERIES_TOTAL: ("vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"),
+    PREFIX_CACHE_HITS_TOTAL: ("vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"),
+    PROMPT_TOKENS_TOTAL: ("vllm:prompt_tokens_total",),
+    GENERATION_TOKENS_TOTAL: ("vllm:generation_tokens_total",),
+    REQUEST_SUCCESS_TOTAL: ("vllm:request_success_total",),
 }
 _BY_LABEL = {  # sample key prefix -> (metric, label)
-    "waiting_": ("vllm:num_requests_waiting_by_reason", "reason"),
-    "admission_rejections_": ("vllm:admission_rejections_total", "reason"),
+    WAITING_BY_REASON: ("vllm:num_requests_waiting_by_reason", "reason"),
+    ADMISSION_REJECTIONS_BY_REASON: ("vllm:admission_rejections_total", "reason"),
 }
 _INFO = "vllm:cache_config_info"
 
@@ -75,7 +80,7 @@ def parse_metrics(text: str, with_info: bool = True) -> dict[str, Any]:
         for name in names:
             if name in values:
                 vals = [v for _, v in values[name]]
-                out[key] = sum(vals) / len(vals) if key == "kv_cache_usage" else sum(vals)
+                out[key] = sum(vals) / len(vals) if key == KV_CACHE_USAGE else sum(vals)
                 break
     for key, names in _COUNTERS.items():
         for name in names:
@@ -140,7 +145,7 @@ class Scraper:
             cfg = sample.pop("cache_config")
             if self.cache_config is None:
                 self.cache_config = cfg
-        sample["t"] = round(t, 6)
+        sample[SAMPLE_TIME] = round(t, 6)
         self.samples += 1
         self.on_sample(sample)
         return sample

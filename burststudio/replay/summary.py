@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from burststudio.vocab import CANCELLED, FAILURES, OK, UNKNOWN
+from burststudio.vocab import (ADMISSION_REJECTIONS_TOTAL, CANCELLED, FAILURES, KV_CACHE_USAGE, OK,
+                               PREEMPTIONS_TOTAL, PREFIX_CACHE_HITS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL, RUNNING,
+                               UNKNOWN, WAITING)
 
 STAT_KEYS = ("mean", "p50", "p90", "p99", "max")
 
@@ -167,13 +169,13 @@ def server_figures(samples: list[dict[str, Any]]) -> dict[str, Any]:
         vals = [s[key] for s in samples if s.get(key) is not None]
         return _num(vals[-1] - vals[0]) if vals else None
 
-    hits, queries = delta("prefix_cache_hits_total"), delta("prefix_cache_queries_total")
+    hits, queries = delta(PREFIX_CACHE_HITS_TOTAL), delta(PREFIX_CACHE_QUERIES_TOTAL)
     return {
-        "kv_cache_usage_peak": peak("kv_cache_usage"),
-        "waiting_peak": peak("waiting"),
-        "running_peak": peak("running"),
-        "preemptions": delta("preemptions_total"),
-        "admission_rejections": delta("admission_rejections_total"),
+        "kv_cache_usage_peak": peak(KV_CACHE_USAGE),
+        "waiting_peak": peak(WAITING),
+        "running_peak": peak(RUNNING),
+        "preemptions": delta(PREEMPTIONS_TOTAL),
+        "admission_rejections": delta(ADMISSION_REJECTIONS_TOTAL),
         "prefix_cache_hit_rate": _num(hits / queries) if hits is not None and queries else None,
         "metrics_samples": len(samples),
     }

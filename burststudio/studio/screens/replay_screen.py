@@ -28,6 +28,7 @@ from burststudio.studio.widgets.chart import Chart
 from burststudio.studio.widgets.latest_table import LatestTable
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.param_form import parse
+from burststudio.vocab import EV_PROGRESS, EVENT_TYPE
 
 DURATION = core.ParamSpec("duration", "duration s", kind="float", min=0.0,
                           doc="Seconds of the workload to replay (from its start); blank or 0: all of it.")
@@ -286,14 +287,14 @@ class ReplayScreen(Screen[None]):
             requests: list = []
             for e in events:
                 self.live.feed(e)
-                if e.get("event") == "progress":
+                if e.get(EVENT_TYPE) == EV_PROGRESS:
                     requests.extend(e.get("requests") or ())
             self.query_one(LatestTable).add_requests(requests, draw=visible)
             target = self.live.target_line()
             if target:
                 self.query_one("#target-state", Static).update(target, layout=False)
             self.post_message(RunEventsReceived(events))
-            if any(e.get("event") == "progress" for e in events):
+            if any(e.get(EVENT_TYPE) == EV_PROGRESS for e in events):
                 failures = ", ".join(f"{k} {v}" for k, v in sorted(self.live.failures.items()) if v) or "no failures"
                 self._state(f"{self.live.progress_line()}  [dim]{failures}[/]")
         elif not force:

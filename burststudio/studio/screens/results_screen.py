@@ -18,6 +18,7 @@ from burststudio.studio.widgets.chart import Chart
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.run_list import RunList
 from burststudio.studio.widgets.summary_panel import SummaryPanel
+from burststudio.vocab import KV_CACHE_USAGE, RUNNING, SAMPLE_TIME, WAITING
 
 
 class ResultsScreen(Screen[None]):
@@ -98,14 +99,14 @@ class ResultsScreen(Screen[None]):
         else:
             latency.draw_lines([])
         kv = self.query_one("#kv-chart", Chart)
-        if metrics is None or metrics.empty or "t" not in metrics.columns:
+        if metrics is None or metrics.empty or SAMPLE_TIME not in metrics.columns:
             kv.draw_lines([])
             return
-        t = metrics["t"].to_numpy(dtype=float)
+        t = metrics[SAMPLE_TIME].to_numpy(dtype=float)
         series = []
-        for column, scale, style, label in (("kv_cache_usage", 100.0, "#ffaf00", "KV %"),
-                                            ("waiting", 1.0, "#ff5f5f", "waiting"),
-                                            ("running", 1.0, "#5fd700", "running")):
+        for column, scale, style, label in ((KV_CACHE_USAGE, 100.0, "#ffaf00", "KV %"),
+                                            (WAITING, 1.0, "#ff5f5f", "waiting"),
+                                            (RUNNING, 1.0, "#5fd700", "running")):
             if column in metrics.columns:
                 series.append((t, metrics[column].to_numpy(dtype=float) * scale, style, label))
         kv.draw_lines(series)

@@ -32,13 +32,15 @@ from typing import Any, Sequence
 from burststudio.errors import UserError
 from burststudio.settings import SimSettings
 from burststudio.targets.sim.costmodel import CostProfile, get_profile
+from burststudio import vocab
 from burststudio.vocab import CANCELLED, HTTP_4XX, HTTP_503, OK, TRUNCATED
 
 PREFIX_BLOCK_TOKENS = 512  # the token length of one workload `prefix_blocks` id (Mooncake's hash_ids)
 SAMPLE_INTERVAL_S = 0.5
-SAMPLE_KEYS = ("t_s", "kv_cache_usage", "running", "waiting", "preemptions_total", "admission_rejections_total",
-               "prefix_cache_queries_total", "prefix_cache_hits_total", "prompt_tokens_total",
-               "generation_tokens_total")
+SAMPLE_TIME_S = "t_s"  # the time column of SimResult.samples; the other columns are the scraper's sample keys
+SAMPLE_KEYS = (SAMPLE_TIME_S, vocab.KV_CACHE_USAGE, vocab.RUNNING, vocab.WAITING, vocab.PREEMPTIONS_TOTAL,
+               vocab.ADMISSION_REJECTIONS_TOTAL, vocab.PREFIX_CACHE_QUERIES_TOTAL, vocab.PREFIX_CACHE_HITS_TOTAL,
+               vocab.PROMPT_TOKENS_TOTAL, vocab.GENERATION_TOKENS_TOTAL)
 
 # Outcomes as the client names them: a prompt that does not fit max_model_len is HTTP_4XX (status 400); a full
 # queue is HTTP_503 at the API server's first check and STREAM_ERROR (an error inside a 200 stream) at its second;
@@ -635,15 +637,15 @@ class SimEngine:
         """The gauges and counters a /metrics scrape would see now, under the scraper's sample names."""
         c = self.counters
         return {
-            "kv_cache_usage": self.kv_usage,
-            "running": len(self.running),
-            "waiting": len(self.waiting) + len(self.incoming),
-            "preemptions_total": c.preemptions,
-            "admission_rejections_total": c.rejections,
-            "prefix_cache_queries_total": c.prefix_queries,
-            "prefix_cache_hits_total": c.prefix_hits,
-            "prompt_tokens_total": c.prompt_tokens,
-            "generation_tokens_total": c.generation_tokens,
+            vocab.KV_CACHE_USAGE: self.kv_usage,
+            vocab.RUNNING: len(self.running),
+            vocab.WAITING: len(self.waiting) + len(self.incoming),
+            vocab.PREEMPTIONS_TOTAL: c.preemptions,
+            vocab.ADMISSION_REJECTIONS_TOTAL: c.rejections,
+            vocab.PREFIX_CACHE_QUERIES_TOTAL: c.prefix_queries,
+            vocab.PREFIX_CACHE_HITS_TOTAL: c.prefix_hits,
+            vocab.PROMPT_TOKENS_TOTAL: c.prompt_tokens,
+            vocab.GENERATION_TOKENS_TOTAL: c.generation_tokens,
         }
 
 
@@ -703,7 +705,7 @@ def simulate(arrival_s: Sequence[float], prompt_tokens: Sequence[int], output_to
             return
         while next_sample < upto or (next_sample == upto and not before):
             snap = eng.snapshot()
-            samples["t_s"].append(next_sample)
+            samples[SAMPLE_TIME_S].append(next_sample)
             for key, v in snap.items():
                 samples[key].append(v)
             next_sample += sample_interval_s
