@@ -236,20 +236,18 @@ def _samples(result) -> list[dict]:
 
 
 def _print_summary(summary: dict, wall: float, out) -> None:
-    def ms(stat: dict, key: str) -> str:
-        v = stat.get(key)
-        return "n/a" if v is None else f"{v * 1000:.1f} ms"
+    from burststudio import figures
+
+    def line(*keys: str) -> str:
+        return ", ".join(f"{figures.BY_KEY[k].label} {figures.show(summary, figures.BY_KEY[k])}" for k in keys)
 
     sim = summary.get("simulation", {})
     lines = [
         f"simulated {summary['sent']} requests over {sim.get('virtual_duration_s', 0):.1f} s of virtual time "
         f"in {wall:.2f} s ({sim.get('profile')})",
         f"  finished {summary['finished']}, failed {summary['failed']} {summary.get('failures_by_class') or ''}".rstrip(),
-        f"  TTFT p50 {ms(summary['ttft_s'], 'p50')}, p99 {ms(summary['ttft_s'], 'p99')}; "
-        f"E2E p50 {ms(summary['e2e_s'], 'p50')}; TPOT p50 {ms(summary['tpot_s'], 'p50')}",
-        f"  KV cache peak {(summary.get('kv_cache_usage_peak') or 0) * 100:.0f}%, "
-        f"preemptions {int(summary.get('preemptions') or 0)}, "
-        f"rejections {int(summary.get('admission_rejections') or 0)}",
+        "  " + line("ttft_p50", "ttft_p99", "e2e_p50", "tpot_p50"),
+        "  " + line("kv_peak", "preemptions", "rejections"),
         f"  run directory: {summary['run_dir']}",
     ]
     for n in sim.get("notices") or []:
