@@ -18,31 +18,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_summary(run_dir: str, rebuild: bool = False) -> dict[str, Any]:
     """summary.json of a finished run; for a run that never finished, the summary rebuilt and written."""
-    import json
     from pathlib import Path
 
+    from burststudio import rundir
     from burststudio.errors import InputFileError
-    from burststudio.replay import recorder
-    from burststudio.replay.engine import build_summary
 
     path = Path(run_dir)
     if not path.is_dir():
         raise InputFileError(str(path), "no such run directory")
-    summary_path = path / recorder.SUMMARY
-    if summary_path.exists() and not rebuild:
-        try:
-            return json.loads(summary_path.read_text(encoding="utf-8"))
-        except (ValueError, OSError):
-            pass  # cut short (or unreadable): rebuild it
+    if not rebuild:
+        summary = rundir.read_summary(path)
+        if summary is not None:
+            return summary
+        # none yet, cut short or unreadable: rebuild it
     try:
-        return build_summary(path, write=True)
+        return rundir.build_summary(path, write=True)
     except OSError as exc:
         # A full disk or a read-only copy: the summary is still shown, only not saved beside the run.
         import sys
 
         print(f"burststudio report: the summary could not be saved in {path}: {exc.strerror or exc}",
               file=sys.stderr)
-        return build_summary(path, write=False)
+        return rundir.build_summary(path, write=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from burststudio import figures
 
 HELP = "replay one preset at several rate scales and find where goodput breaks (the knee)"
 DEFAULT_GOODPUT_MIN = 0.9
+SWEEP = "sweep.json"  # in the sweep folder, beside one run directory per scale
 # sweep.json keys of each run's row (values as summary.json holds them) and the figures they are
 _COLUMN: dict[str, figures.Figure] = {
     "rate_rps": figures.BY_KEY["sent_per_s"],
@@ -100,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from burststudio.commands.replay import apply_overrides, load_source
-    from burststudio.replay import recorder as rec_mod
-    from burststudio.replay.engine import default_run_dir, run_replay
+    from burststudio import rundir
+    from burststudio.replay.engine import run_replay
     from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_TARGET_DIED
 
     scales = parse_scales(args.rate_scale)
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     base = preset.replay
     limit = base.limits.goodput_min
     goodput_min = limit if limit is not None and limit >= 0 else DEFAULT_GOODPUT_MIN
-    sweep_dir = Path(args.out) if args.out else default_run_dir(f"{preset.name}-sweep")
+    sweep_dir = Path(args.out) if args.out else rundir.default_run_dir(f"{preset.name}-sweep")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     workload = preset.build_workload(seed=args.seed)
 
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     out = {"sweep_dir": str(sweep_dir), "source": str(args.source), "goodput_min": goodput_min,
            "goodput_min_from": "preset" if limit is not None and limit >= 0 else "default",
            "knee_scale": knee(rows, goodput_min), "scales": scales, "runs": rows, "exit_code": code}
-    rec_mod.write_json_atomic(sweep_dir / "sweep.json", out)
+    rundir.write_json_atomic(sweep_dir / SWEEP, out)
     if args.json:
         print(json.dumps(out, allow_nan=False, default=str))
     else:

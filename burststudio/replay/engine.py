@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import dataclasses
-import datetime as _dt
 import os
 import signal
 import sys
@@ -24,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from burststudio import rundir
 from burststudio.errors import UserError
 from burststudio.replay import recorder as rec_mod
 from burststudio.replay.events import Events, LiveStats, TargetStatus
@@ -58,23 +57,6 @@ def prepare_workload(workload, replay: ReplaySettings, seed: int | None = None):
     if replay.duration_s > 0 and len(w):
         w = transform.window(w, 0.0, replay.duration_s)
     return w
-
-
-def summary_settings(replay: ReplaySettings) -> dict[str, Any]:
-    return {"slo_ttft_s": replay.slo_ttft_s, "slo_tpot_s": replay.slo_tpot_s,
-            "burst_window_s": replay.burst_window_s, "burst_top_share": replay.burst_top_share,
-            "limits": dataclasses.asdict(replay.limits)}
-
-
-def default_run_dir(name: str, root: Path | str = "runs") -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "run"
-    path = Path(root) / f"{stamp}-{safe}"
-    k = 1
-    while path.exists():
-        k += 1
-        path = Path(root) / f"{stamp}-{safe}-{k}"
-    return path
 
 
 def _raise_fd_limit(want: int) -> int:
@@ -132,12 +114,11 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
             on_notice(msg)
 
     w = prepare_workload(workload, replay, seed)
-    run_dir = Path(run_dir) if run_dir else default_run_dir(name)
-    if (run_dir / rec_mod.JOURNAL).exists():
-        raise UserError(f"{run_dir} already holds a run; choose another --out")
+    run_dir = Path(run_dir) if run_dir else rundir.default_run_dir(name)
+    rundir.refuse_existing_run(run_dir)
     if target is None:
         target = make_target(target_settings, target_url)
-    check_writable(run_dir)
+    rundir.check_writable(run_dir)
     interrupts = Interrupts()
     interrupts.save()
     status = TargetStatus(sys.stdout if events_stdout else None, getattr(target, "kind", "url"), notice)
@@ -172,18 +153,6 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
             interrupts.restore()
 
 
-def check_writable(run_dir: Path) -> None:
-    """Make the run directory and prove it takes a file, before anything starts (exit 2, one line, if not)."""
-    probe = run_dir / ".write-test"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(probe, "wb") as f:
-            f.write(b"x")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
-
-
 def _interrupt_now() -> None:
     raise KeyboardInterrupt
 
@@ -207,21 +176,7 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
     interrupts.hard_message = (f"stopped at once; the journal keeps every request that ended: "
                                f"`burststudio report {run_dir}` rebuilds the summary")
-    settings = summary_settings(replay)
-    started = _dt.datetime.now().astimezone()
-    run_info: dict[str, Any] = {
-        "format": 1,
-        "name": name,
-        "started_at": started.isoformat(timespec="seconds"),
-        "complete": False,
-        "target": info.to_dict(),
-        "plan": plan.stats.to_dict(),
-        "mode": replay.mode,
-        "endpoint": plan.endpoint,
-        "settings": settings,
-        "replay": dataclasses.asdict(replay),
-        "pid": os.getpid(),
-    }
+    run_info = rundir.run_info(name=name, target=info.to_dict(), plan=plan, replay=replay, pid=os.getpid())
     try:
         recorder.write_run_info(run_info)
     except OSError as exc:
@@ -240,16 +195,15 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         interrupts.on_first = None
         interrupts.install()
         recorder.close()
-    run_info.update(complete=True, reason=reason,
-                    ended_at=_dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    rundir.finish_run_info(run_info, reason)
     write_error = recorder.error
     try:
         if write_error is None:
-            rec_mod.write_json_atomic(run_dir / rec_mod.RUN_INFO, run_info)
-        summary = build_summary(run_dir, write=write_error is None)
+            recorder.write_run_info(run_info)
+        summary = rundir.build_summary(run_dir, write=write_error is None)
     except OSError as exc:
         write_error = write_error or exc
-        summary = build_summary(run_dir, write=False)
+        summary = rundir.build_summary(run_dir, write=False)
     if write_error is not None:
         reason = REASON_WRITE_FAILED
     code = REASON_EXIT[reason]
@@ -262,7 +216,7 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         summary["reason_detail"] = message
     if write_error is None:
         try:
-            rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
+            rundir.write_summary(run_dir, summary)
             ev = Events([lambda e: _append_event(run_dir, e)], stdout=sys.stdout if events_stdout else None)
         except OSError as exc:
             write_error, reason = exc, REASON_WRITE_FAILED
@@ -294,7 +248,7 @@ def _end_message(reason: str, s: dict[str, Any], run_dir: Path, why: str, write_
 def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
     # The summary is saved by now: a last event that finds the disk full is not worth failing the run for.
     try:
-        w = rec_mod.JsonlWriter(run_dir / rec_mod.EVENTS)
+        w = rec_mod.JsonlWriter(run_dir / rundir.EVENTS)
         try:
             w.write(event)
         finally:
@@ -475,38 +429,3 @@ async def _warm_up(session, url: str, headers: dict[str, str]) -> None:
             await r.read()
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         pass
-
-
-def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
-    """The summary of a run directory from its journal and samples (finished or not); with `write`, also the
-    Parquet tables and summary.json."""
-    import json
-
-    from burststudio.errors import InputFileError
-    from burststudio.replay.summary import summarize
-
-    run_dir = Path(run_dir)
-    info_path = run_dir / rec_mod.RUN_INFO
-    if not info_path.exists():
-        raise InputFileError(str(run_dir), "not a run directory (no run.json)")
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise InputFileError(str(info_path), "not valid JSON") from None
-    except OSError as exc:
-        raise InputFileError(str(info_path), f"cannot be read ({exc.strerror or exc})") from None
-    if not isinstance(info, dict):
-        raise InputFileError(str(info_path), "not a run description (a JSON object)")
-    records, sent = rec_mod.read_journal(run_dir)
-    samples = list(rec_mod.read_jsonl(run_dir / rec_mod.METRICS))
-    summary = summarize(records, samples, sent=len(sent), settings=info.get("settings"), plan=info.get("plan"),
-                        run_dir=str(run_dir), complete=bool(info.get("complete")))
-    summary = {"name": info.get("name"), "started_at": info.get("started_at"), **summary,
-               "target": info.get("target"), "cache_config": info.get("cache_config")}
-    planned = (info.get("plan") or {}).get("planned")
-    if planned is not None:
-        summary["not_sent"] = max(0, int(planned) - summary["sent"])  # the run ended before their time
-    if write:
-        rec_mod.write_tables(run_dir, records, samples)
-        rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
-    return summary

@@ -6,12 +6,11 @@ The replay engine writes these; this module only reads and flattens them, tolera
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from burststudio import figures
+from burststudio import figures, rundir
 from burststudio.figures import dig
 
 FIGURES = figures.pick("sent", "finished", "failed", "cancelled", "goodput", "requests_per_s", "output_tokens_per_s",
@@ -35,14 +34,8 @@ def list_runs(runs_dir: Path) -> list[Run]:
         return []
     out = []
     for d in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        summary_path = d / "summary.json"
-        summary = None
-        if summary_path.is_file():
-            try:
-                summary = json.loads(summary_path.read_text())
-            except (OSError, ValueError):
-                summary = None
-        if summary is not None or (d / "preset.toml").is_file():
+        summary = rundir.read_summary(d)
+        if summary is not None or (d / rundir.PRESET).is_file():
             out.append(Run(d, summary))
     return out
 

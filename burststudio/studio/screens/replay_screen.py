@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
+from burststudio import rundir
 from burststudio.studio import core
 from burststudio.studio.config import StudioConfig
 from burststudio.studio.engine_process import EngineProcess, engine_command
@@ -193,10 +193,9 @@ class ReplayScreen(Screen[None]):
             self.query_one("#duration", Input).focus()
             return
         workload_screen = self.app.workload_screen
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         name = workload_screen.query_one("#preset-name", Input).value.strip() or "studio"
-        self.run_dir = self.config.runs_dir / f"{stamp}-{name}"
-        preset = self.config.runs_dir / ".studio" / f"{stamp}-{name}.toml"
+        self.run_dir = rundir.default_run_dir(name, self.config.runs_dir)
+        preset = self.config.runs_dir / ".studio" / f"{self.run_dir.name}.toml"
         if workload_screen.save_preset(preset) is None:
             return
         self.live = LiveRun()

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
+from burststudio import rundir
 from burststudio.studio import runs as runs_mod
 from burststudio.studio.config import StudioConfig
 from burststudio.studio.messages import RunsRefreshed
@@ -86,8 +87,8 @@ class ResultsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="run-series")
     def load_series(self, path) -> None:
-        requests = runs_mod.read_table(path / "requests.parquet")
-        metrics = runs_mod.read_table(path / "metrics.parquet")
+        requests = runs_mod.read_table(path / rundir.REQUESTS_PARQUET)
+        metrics = runs_mod.read_table(path / rundir.METRICS_PARQUET)
         self.app.call_from_thread(self._draw_series, requests, metrics)
 
     def _draw_series(self, requests, metrics) -> None:
