@@ -33,6 +33,7 @@ import heapq
 import math
 
 from burststudio.targets.sim.costmodel import CostProfile
+from burststudio.targets.sim.request import FINISHED
 from burststudio.vocab import HTTP_503, STREAM_ERROR
 
 ARRIVE, ADD, OUT, SCRAPE = 0, 1, 2, 3
@@ -107,8 +108,6 @@ class ApiStage:
                     self.engine.accept(payload, self.free_s + self.overhead_s)
 
     def _reject(self, r, t: float, in_stream: bool) -> None:
-        from burststudio.targets.sim.engine import FINISHED
-
         c = self.engine.counters
         c.rejections += 1
         if in_stream:

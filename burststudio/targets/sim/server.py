@@ -59,7 +59,7 @@ class SimTarget(Target):
 
     def start(self, run_dir: Path | None = None, progress: Progress | None = None) -> None:
         from burststudio.targets.sim.costmodel import get_profile
-        from burststudio.targets.sim.engine import SimEngine
+        from burststudio.targets.sim.scheduler import SimEngine
 
         SimEngine(self.settings, get_profile(self.settings.profile))  # a bad setting fails here, in one line
         if self.port is None:
@@ -155,7 +155,7 @@ class SimServer:
 
     def __init__(self, settings: SimSettings):
         from burststudio.targets.sim.costmodel import get_profile
-        from burststudio.targets.sim.engine import SimEngine
+        from burststudio.targets.sim.scheduler import SimEngine
 
         self.settings = settings
         self.profile = get_profile(settings.profile)
