@@ -125,9 +125,9 @@ class ProgressEvent(TypedDict, total=False):
     running: float
     waiting: float
     preemptions_total: float
-    requests: list[list[Any]]  # the latest finished requests, newest last, as REQUEST_ROW says
+    # The latest finished requests, newest last, each
+    # [i, outcome, prompt_tokens, output_tokens, ttft_s, e2e_s, itl_mean_s, lateness_s]
+    requests: list[list[Any]]
 
 
 PROGRESS_FIELDS = tuple(ProgressEvent.__annotations__)
-# One row of a progress event's `requests`.
-REQUEST_ROW = ("i", "outcome", "prompt_tokens", "output_tokens", "ttft_s", "e2e_s", "itl_mean_s", "lateness_s")

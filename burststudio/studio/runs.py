@@ -12,6 +12,7 @@ from typing import Any
 
 from burststudio import figures, rundir
 from burststudio.figures import dig
+from burststudio.vocab import OK
 
 FIGURES = figures.pick("sent", "finished", "failed", "cancelled", "goodput", "requests_per_s", "output_tokens_per_s",
                        "ttft_p50", "ttft_p99", "itl_p50", "itl_p99", "tpot_p99", "e2e_p99", "lateness_p99", "kv_peak",
@@ -85,5 +86,5 @@ def read_table(path: Path):
 
 def ttft_ms(requests) -> Any:
     """TTFT in ms of the successful requests of a requests.parquet table (first chunk - sent)."""
-    ok = requests[requests["outcome"] == "ok"]
+    ok = requests[requests["outcome"] == OK]
     return ((ok["first_s"] - ok["sent_s"]).dropna() * 1000.0).to_numpy(dtype=float)
