@@ -28,7 +28,7 @@ from burststudio.studio.widgets.chart import Chart
 from burststudio.studio.widgets.latest_table import LatestTable
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.param_form import parse
-from burststudio.vocab import EV_PROGRESS, EVENT_TYPE
+from burststudio.vocab import EV_PROGRESS, EVENT_TYPE, EXIT_LIMITS, EXIT_OK
 
 DURATION = core.ParamSpec("duration", "duration s", kind="float", min=0.0,
                           doc="Seconds of the workload to replay (from its start); blank or 0: all of it.")
@@ -237,7 +237,7 @@ class ReplayScreen(Screen[None]):
         self._state(f"running: {self.run_dir.name}")
         code = await self.engine.read()
         self.redraw(force=True)
-        self._finished(code, None if code in (0, 3) or self.engine.stopped else self.engine.error_line())
+        self._finished(code, None if code in (EXIT_OK, EXIT_LIMITS) or self.engine.stopped else self.engine.error_line())
 
     def _finished(self, code: int | None, error: str | None) -> None:
         self.query_one("#start", Button).disabled = False
@@ -248,7 +248,7 @@ class ReplayScreen(Screen[None]):
             self.notify(error, title="Replay failed", severity="error", timeout=10)
         else:
             self._state(("stopped" if stopped else "finished") + f": {self.run_dir.name if self.run_dir else ''}"
-                        + (" (a limit was broken)" if code == 3 else ""))
+                        + (" (a limit was broken)" if code == EXIT_LIMITS else ""))
         self.post_message(RunFinished(self.run_dir or Path("."), code, stopped, error))
         self.app.results_screen.refresh_runs()
 
