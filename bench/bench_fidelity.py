@@ -234,7 +234,7 @@ def main() -> int:
                     "of replaying: to try another profile against the same replays")
     args = ap.parse_args()
 
-    from burststudio.commands.simulate import simulate_to_run_dir
+    from burststudio.replay.simulated import simulate_to_run_dir
     from burststudio.presets import load_preset
     from burststudio.replay.engine import run_replay
     from burststudio.settings import SimSettings

@@ -11,7 +11,8 @@ import importlib
 import sys
 
 from burststudio import __version__
-from burststudio.errors import EXIT_USAGE, UserError
+from burststudio.errors import UserError
+from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 
 # Module names under burststudio.commands, in the order `--help` lists them.
 COMMANDS: list[str] = ["inspect", "convert", "synth", "simulate", "calibrate", "fit", "replay", "report", "compare", "sweep"]
@@ -45,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"burststudio {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_STOPPED
     except BrokenPipeError:
-        return 0
+        return EXIT_OK
     except MemoryError:
         print(f"burststudio {args.command}: error: out of memory", file=sys.stderr)
         return EXIT_USAGE

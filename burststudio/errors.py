@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-# Exit codes shared by every command.
-EXIT_OK = 0
-EXIT_USAGE = 2  # bad input, bad preset, unreachable server: the run could not happen
-EXIT_LIMITS = 3  # the run happened and broke a limit set in the preset
-EXIT_TARGET_DIED = 4  # the target died mid-run
+from burststudio.vocab import EXIT_USAGE
 
 
 class UserError(Exception):

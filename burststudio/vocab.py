@@ -16,6 +16,8 @@ Outcomes (a failed request keeps everything it measured up to its failure):
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 # --- outcomes -------------------------------------------------------------------------------------------------------
 OK = "ok"
 HTTP_4XX = "http_4xx"
@@ -67,6 +69,7 @@ REASON_EXIT = {REASON_DONE: EXIT_OK, REASON_STOPPED: EXIT_STOPPED, REASON_TARGET
 # --- server samples ----------------------------------------------------------------------------------------------------
 # One /metrics sample (metrics.jsonl, `sample` events) is {"t": seconds from the run start, KEY: value, ...}; the
 # real scraper and the simulator both write these keys. Gauges are read as they are, counters as run deltas.
+SAMPLE_TIME = "t"
 KV_CACHE_USAGE = "kv_cache_usage"  # a 0-1 fraction
 RUNNING = "running"
 WAITING = "waiting"
@@ -82,5 +85,49 @@ SAMPLE_GAUGES = (KV_CACHE_USAGE, RUNNING, WAITING)
 SAMPLE_COUNTERS = (PREEMPTIONS_TOTAL, ADMISSION_REJECTIONS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL, PREFIX_CACHE_HITS_TOTAL,
                    PROMPT_TOKENS_TOTAL, GENERATION_TOKENS_TOTAL, REQUEST_SUCCESS_TOTAL)
 SAMPLE_KEYS = SAMPLE_GAUGES + SAMPLE_COUNTERS
+# Per-reason series are PREFIX + the reason label, e.g. "waiting_capacity".
+WAITING_BY_REASON = "waiting_"
+ADMISSION_REJECTIONS_BY_REASON = "admission_rejections_"
 # Sample keys repeated in progress events, for readers that only follow progress.
 PROGRESS_SAMPLE_KEYS = (KV_CACHE_USAGE, RUNNING, WAITING, PREEMPTIONS_TOTAL)
+
+# --- live events (replay.events; events.jsonl and `--events`) ----------------------------------------------------------
+# Every event is {"event": TYPE, "t": seconds from the run start or None before it, ...fields}.
+EVENT_TYPE = "event"
+EVENT_TIME = "t"
+EV_TARGET = "target"
+EV_RUN_STARTED = "run_started"
+EV_NOTICE = "notice"
+EV_PROGRESS = "progress"
+EV_SAMPLE = "sample"
+EV_RUN_FINISHED = "run_finished"
+EVENT_TYPES = (EV_TARGET, EV_RUN_STARTED, EV_NOTICE, EV_PROGRESS, EV_SAMPLE, EV_RUN_FINISHED)
+
+
+class ProgressEvent(TypedDict, total=False):
+    """The fields of a `progress` event (replay/events.py's module doc says how each is computed)."""
+
+    event: str
+    t: float | None
+    planned: int
+    sent: int
+    finished: int
+    failed: int
+    cancelled: int
+    in_flight: int
+    by_class: dict[str, int]  # failures by outcome, cumulative
+    lateness_p99_s: float | None  # over the requests that ended since the last progress event
+    ttft_p50_s: float | None  # rolling, successful requests
+    ttft_p99_s: float | None
+    itl_p50_s: float | None  # rolling, every chunk gap
+    itl_p99_s: float | None
+    kv_cache_usage: float  # PROGRESS_SAMPLE_KEYS: the latest sample, absent without one
+    running: float
+    waiting: float
+    preemptions_total: float
+    # The latest finished requests, newest last, each
+    # [i, outcome, prompt_tokens, output_tokens, ttft_s, e2e_s, itl_mean_s, lateness_s]
+    requests: list[list[Any]]
+
+
+PROGRESS_FIELDS = tuple(ProgressEvent.__annotations__)

@@ -5,31 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from burststudio import figures
+
 HELP = "compare the summaries of several runs side by side"
 
-# (label, path into the summary, unit scale, lower is better)
-ROWS: tuple[tuple[str, tuple[str, ...], float, bool], ...] = (
-    ("sent", ("sent",), 1, False),
-    ("finished", ("finished",), 1, False),
-    ("failed", ("failed",), 1, True),
-    ("cancelled", ("cancelled",), 1, True),
-    ("goodput", ("goodput", "share"), 1, False),
-    ("TTFT p50 ms", ("ttft_s", "p50"), 1e3, True),
-    ("TTFT p99 ms", ("ttft_s", "p99"), 1e3, True),
-    ("TPOT p50 ms", ("tpot_s", "p50"), 1e3, True),
-    ("TPOT p99 ms", ("tpot_s", "p99"), 1e3, True),
-    ("ITL p99 ms", ("itl_s", "p99"), 1e3, True),
-    ("E2E p99 ms", ("e2e_s", "p99"), 1e3, True),
-    ("lateness p99 ms", ("dispatch_lateness_s", "p99"), 1e3, True),
-    ("requests/s", ("throughput", "requests_per_s"), 1, False),
-    ("output tokens/s", ("throughput", "output_tokens_per_s"), 1, False),
-    ("KV usage peak", ("kv_cache_usage_peak",), 1, True),
-    ("waiting peak", ("waiting_peak",), 1, True),
-    ("preemptions", ("preemptions",), 1, True),
-    ("burst TTFT p99 ms", ("burst", "busy", "ttft_s", "p99"), 1e3, True),
-    ("burst failed share", ("burst", "busy", "failed_share"), 1, True),
-    ("calm TTFT p99 ms", ("burst", "calm", "ttft_s", "p99"), 1e3, True),
-)
+ROWS = figures.pick("sent", "finished", "failed", "cancelled", "goodput", "ttft_p50", "ttft_p99", "tpot_p50",
+                    "tpot_p99", "itl_p99", "e2e_p99", "lateness_p99", "requests_per_s", "output_tokens_per_s",
+                    "kv_peak", "waiting_peak", "preemptions") + (
+    figures.in_burst("busy", "ttft_p99"), figures.in_burst("busy", "failed_share"),
+    figures.in_burst("calm", "ttft_p99"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,29 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _get(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
-    obj: Any = summary
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return float(obj) if isinstance(obj, (int, float)) and not isinstance(obj, bool) else None
-
-
 def compare(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per figure: each run's value, and its difference (absolute and relative) from the first run's."""
+    """Per figure (in its unit): each run's value, and its difference (absolute and relative) from the first run's."""
     rows = []
-    for label, path, scale, lower_better in ROWS:
-        values = [_get(s, path) for s in summaries]
-        values = [v * scale if v is not None else None for v in values]
+    for f in ROWS:
+        values = [figures.number(s, f) for s in summaries]
         base = values[0]
         diffs, rel = [], []
         for v in values[1:]:
             d = v - base if v is not None and base is not None else None
             diffs.append(d)
             rel.append(d / base if d is not None and base else None)
-        rows.append({"figure": label, "values": values, "diff": diffs, "relative": rel,
-                     "lower_is_better": lower_better})
+        rows.append({"figure": f.label, "values": values, "diff": diffs, "relative": rel,
+                     "lower_is_better": f.better == figures.LOWER})
     return {"runs": [s.get("run_dir") for s in summaries], "names": [s.get("name") for s in summaries],
             "rows": rows}
 
@@ -88,13 +62,10 @@ def run(args: argparse.Namespace) -> int:
         if k:
             t.add_column(f"{k} vs 0", justify="right")
 
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.4g}"
-
-    for row in result["rows"]:
-        cells = [fmt(row["values"][0])]
+    for f, row in zip(ROWS, result["rows"]):
+        cells = [figures.fmt(f, row["values"][0])]
         for v, d, r in zip(row["values"][1:], row["diff"], row["relative"]):
-            cells.append(fmt(v))
+            cells.append(figures.fmt(f, v))
             if d is None:
                 cells.append("-")
             else:

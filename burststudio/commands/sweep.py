@@ -12,10 +12,21 @@ import argparse
 import sys
 from typing import Any
 
+from burststudio import figures
 from burststudio.commands._preset_args import add_set_argument, apply_sets
 
 HELP = "replay one preset at several rate scales and find where goodput breaks (the knee)"
 DEFAULT_GOODPUT_MIN = 0.9
+SWEEP = "sweep.json"  # in the sweep folder, beside one run directory per scale
+# sweep.json keys of each run's row (values as summary.json holds them) and the figures they are
+_COLUMN: dict[str, figures.Figure] = {
+    "rate_rps": figures.BY_KEY["sent_per_s"],
+    "goodput": figures.BY_KEY["goodput"],
+    "ttft_p50_s": figures.BY_KEY["ttft_p50"],
+    "ttft_p99_s": figures.BY_KEY["ttft_p99"],
+    "kv_cache_usage_peak": figures.BY_KEY["kv_peak"],
+    "lateness_p99_s": figures.BY_KEY["lateness_p99"],
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,26 +76,23 @@ def knee(rows: list[dict[str, Any]], goodput_min: float) -> float | None:
 
 
 def _row(scale: float, summary: dict[str, Any], exit_code: int) -> dict[str, Any]:
-    def get(*path: str) -> Any:
-        obj: Any = summary
-        for k in path:
-            obj = obj.get(k) if isinstance(obj, dict) else None
-        return obj
+    def get(key: str) -> Any:
+        return figures.dig(summary, _COLUMN[key].path)
 
     return {
         "scale": scale,
         "run_dir": summary.get("run_dir"),
-        "rate_rps": get("throughput", "sent_per_s"),
+        "rate_rps": get("rate_rps"),
         "sent": summary.get("sent"),
         "finished": summary.get("finished"),
         "failed": summary.get("failed"),
         "cancelled": summary.get("cancelled"),
         "failures_by_class": summary.get("failures_by_class"),
-        "goodput": get("goodput", "share"),
-        "ttft_p50_s": get("ttft_s", "p50"),
-        "ttft_p99_s": get("ttft_s", "p99"),
-        "kv_cache_usage_peak": summary.get("kv_cache_usage_peak"),
-        "lateness_p99_s": get("dispatch_lateness_s", "p99"),
+        "goodput": get("goodput"),
+        "ttft_p50_s": get("ttft_p50_s"),
+        "ttft_p99_s": get("ttft_p99_s"),
+        "kv_cache_usage_peak": get("kv_cache_usage_peak"),
+        "lateness_p99_s": get("lateness_p99_s"),
         "exit_code": exit_code,
     }
 
@@ -95,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from burststudio.commands.replay import apply_overrides, load_source
-    from burststudio.errors import EXIT_OK, EXIT_TARGET_DIED
-    from burststudio.replay import recorder as rec_mod
-    from burststudio.replay.engine import EXIT_STOPPED, default_run_dir, run_replay
+    from burststudio import rundir
+    from burststudio.replay.engine import run_replay
+    from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_TARGET_DIED
 
     scales = parse_scales(args.rate_scale)
     preset = apply_sets(load_source(args.source), args)
@@ -107,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     base = preset.replay
     limit = base.limits.goodput_min
     goodput_min = limit if limit is not None and limit >= 0 else DEFAULT_GOODPUT_MIN
-    sweep_dir = Path(args.out) if args.out else default_run_dir(f"{preset.name}-sweep")
+    sweep_dir = Path(args.out) if args.out else rundir.default_run_dir(f"{preset.name}-sweep")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     workload = preset.build_workload(seed=args.seed)
 
@@ -123,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
                             target_url=args.target, on_notice=notice, seed=args.seed)
         row = _row(scale, result.summary, result.exit_code)
         rows.append(row)
-        notice(f"scale {scale:g}: sent {row['sent']}, goodput {_fmt(row['goodput'], 1, '{:.3f}')}, "
-               f"TTFT p99 {_fmt(row['ttft_p99_s'], 1e3, '{:.1f}')} ms")
+        notice(f"scale {scale:g}: sent {row['sent']}, goodput {_cell(row, 'goodput')}, "
+               f"TTFT p99 {_cell(row, 'ttft_p99_s')} ms")
         if result.exit_code in (EXIT_STOPPED, EXIT_TARGET_DIED):
             notice(f"the sweep ends at scale {scale:g}: {result.reason}")
             code = result.exit_code
@@ -132,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     out = {"sweep_dir": str(sweep_dir), "source": str(args.source), "goodput_min": goodput_min,
            "goodput_min_from": "preset" if limit is not None and limit >= 0 else "default",
            "knee_scale": knee(rows, goodput_min), "scales": scales, "runs": rows, "exit_code": code}
-    rec_mod.write_json_atomic(sweep_dir / "sweep.json", out)
+    rundir.write_json_atomic(sweep_dir / SWEEP, out)
     if args.json:
         print(json.dumps(out, allow_nan=False, default=str))
     else:
@@ -140,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _fmt(x: Any, scale: float = 1.0, spec: str = "{:g}") -> str:
-    return "-" if x is None else spec.format(x * scale)
+def _cell(row: dict[str, Any], key: str) -> str:
+    return figures.show_raw(_COLUMN[key], row[key])
 
 
 def print_table(out: dict[str, Any]) -> None:
@@ -149,15 +157,15 @@ def print_table(out: dict[str, Any]) -> None:
     from rich.table import Table
 
     t = Table(title=f"sweep {out['sweep_dir']}")
-    for col in ("scale", "rate req/s", "sent", "goodput", "TTFT p50 ms", "TTFT p99 ms", "failures", "KV peak",
-                "lateness p99 ms"):
+    for col in ("scale", _COLUMN["rate_rps"].label, "sent", _COLUMN["goodput"].label, _COLUMN["ttft_p50_s"].label,
+                _COLUMN["ttft_p99_s"].label, "failures", _COLUMN["kv_cache_usage_peak"].label,
+                _COLUMN["lateness_p99_s"].label):
         t.add_column(col, justify="right")
     for r in out["runs"]:
         mark = " <- knee" if r["scale"] == out["knee_scale"] else ""
-        t.add_row(f"{r['scale']:g}{mark}", _fmt(r["rate_rps"], 1, "{:.1f}"), str(r["sent"]),
-                  _fmt(r["goodput"], 1, "{:.3f}"), _fmt(r["ttft_p50_s"], 1e3, "{:.1f}"),
-                  _fmt(r["ttft_p99_s"], 1e3, "{:.1f}"), str(r["failed"]), _fmt(r["kv_cache_usage_peak"], 1, "{:.2f}"),
-                  _fmt(r["lateness_p99_s"], 1e3, "{:.2f}"))
+        t.add_row(f"{r['scale']:g}{mark}", _cell(r, "rate_rps"), str(r["sent"]), _cell(r, "goodput"),
+                  _cell(r, "ttft_p50_s"), _cell(r, "ttft_p99_s"), str(r["failed"]), _cell(r, "kv_cache_usage_peak"),
+                  _cell(r, "lateness_p99_s"))
     console = Console() if sys.stdout.isatty() else Console(width=160)  # a pipe gets whole rows
     console.print(t)
     k = out["knee_scale"]

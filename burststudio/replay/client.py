@@ -4,16 +4,7 @@ Metric definitions follow vLLM's benchmark client (benchmarks/lib/endpoint_reque
 non-empty `choices` is one chunk; TTFT is first chunk - sent; ITL are the gaps between consecutive chunks; E2E is
 end - sent; TPOT is (E2E - TTFT) / (completion_tokens - 1), with completion_tokens from `usage`.
 
-Outcomes (a failed request keeps everything it measured up to its failure):
-  ok            the stream ended with [DONE] and at least the asked number of tokens
-  http_4xx      a 4xx answer other than 429        http_429   rate limited (Retry-After kept)
-  http_503      the engine's queue is full           http_5xx   another 5xx answer
-  stream_error  an {"error": ...} event inside a 200 stream (vLLM's second queue-full check, engine errors)
-  truncated     the stream ended cleanly with fewer tokens than asked
-  connection    refused, reset, or cut mid-stream
-  timeout       connect, first token, idle between chunks or total time passed its limit
-  malformed     a chunk that is not JSON, or a 200 answer that is not a stream
-  cancelled     the run stopped before the request ended
+The outcomes a request ends with are those of burststudio.vocab (its module doc says what each means).
 """
 
 from __future__ import annotations
@@ -25,12 +16,11 @@ from typing import Any, Callable
 
 import aiohttp
 
+from burststudio.journal import end_record
 from burststudio.sse import DONE, data_of
 from burststudio.settings import TimeoutSettings
-
-OUTCOMES = ("ok", "http_4xx", "http_429", "http_503", "http_5xx", "stream_error", "truncated", "connection",
-            "timeout", "malformed", "cancelled")
-FAILURES = tuple(o for o in OUTCOMES if o not in ("ok", "cancelled"))
+from burststudio.vocab import (CANCELLED, CONNECTION, FAILURES, MALFORMED, OK, OUTCOMES, STREAM_ERROR,  # noqa: F401
+                               TIMEOUT, TRUNCATED, outcome_of_status)
 _ERROR_TEXT_MAX = 300
 _TIMEOUT_TEXT = {"first_token": "no first token within the limit", "idle": "stream idle past the limit",
                  "total": "request ran past its total limit"}
@@ -98,35 +88,25 @@ class RequestRecord:
             return round((ns - t0_ns) / 1e9, 9) if ns else None
 
         sent = self.sent_ns
-        return {
-            "i": self.i,
-            "row": self.row,
-            "outcome": self.outcome,
-            "status": self.status,
-            "scheduled_s": rel(self.scheduled_ns),
-            "sent_s": rel(sent),
-            "first_s": rel(self.first_ns),
-            "end_s": rel(self.end_ns),
-            "chunks_us": [(c - sent) // 1000 for c in self.chunk_ns] if sent else [],
-            "prompt_tokens": self.prompt_tokens,
-            "output_tokens": self.output_tokens,
-            "usage_prompt_tokens": self.usage_prompt,
-            "usage_completion_tokens": self.usage_completion,
-            "chunk_tokens": self.chunk_tokens,
-            "error": self.error,
-            "timeout": self.timeout_kind,
-            "retry_after": self.retry_after,
-        }
-
-
-def classify_status(status: int) -> str:
-    if status == 429:
-        return "http_429"
-    if status == 503:
-        return "http_503"
-    if 400 <= status < 500:
-        return "http_4xx"
-    return "http_5xx"
+        return end_record(
+            i=self.i,
+            row=self.row,
+            outcome=self.outcome,
+            status=self.status,
+            scheduled_s=rel(self.scheduled_ns),
+            sent_s=rel(sent),
+            first_s=rel(self.first_ns),
+            end_s=rel(self.end_ns),
+            chunks_us=[(c - sent) // 1000 for c in self.chunk_ns] if sent else [],
+            prompt_tokens=self.prompt_tokens,
+            output_tokens=self.output_tokens,
+            usage_prompt_tokens=self.usage_prompt,
+            usage_completion_tokens=self.usage_completion,
+            chunk_tokens=self.chunk_tokens,
+            error=self.error,
+            timeout=self.timeout_kind,
+            retry_after=self.retry_after,
+        )
 
 
 def _error_message(text: str) -> str:
@@ -270,7 +250,7 @@ async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, he
         async with session.post(url, data=body, headers=headers) as resp:
             rec.status = resp.status
             if resp.status != 200:
-                rec.outcome = classify_status(resp.status)
+                rec.outcome = outcome_of_status(resp.status)
                 rec.retry_after = resp.headers.get("Retry-After")
                 try:
                     rec.error = _error_message(await resp.text(errors="replace"))
@@ -280,29 +260,29 @@ async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, he
             await _read_stream(resp, rec, perf)
     except asyncio.CancelledError:
         if rec._stopping:
-            rec.outcome = "timeout"
+            rec.outcome = TIMEOUT
             rec.timeout_kind = rec._stopping
             rec.error = _TIMEOUT_TEXT[rec._stopping]
             # The watchdog's cancel is ours to swallow; a later cancel (the run stopping) still reaches the caller.
             task.uncancel()  # type: ignore[union-attr]
         else:
-            rec.outcome = "cancelled"
+            rec.outcome = CANCELLED
             rec.error = rec.error or "the run stopped first"
             rec.end_ns = perf()
             dog.cancel()
             raise
     except aiohttp.ServerTimeoutError as exc:  # the connect limit
-        rec.outcome = "timeout"
+        rec.outcome = TIMEOUT
         rec.timeout_kind = "connect"
         rec.error = str(exc) or "connect timed out"
     except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError, OSError) as exc:
-        rec.outcome = "connection"
+        rec.outcome = CONNECTION
         rec.error = f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT_MAX]
     except aiohttp.ClientResponseError as exc:
-        rec.outcome = "malformed"
+        rec.outcome = MALFORMED
         rec.error = f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT_MAX]
     except asyncio.TimeoutError:
-        rec.outcome = "timeout"
+        rec.outcome = TIMEOUT
         rec.timeout_kind = rec.timeout_kind or "connect"
         rec.error = rec.error or "timed out"
     finally:
@@ -319,7 +299,7 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
         # A server that ignored stream=true: one JSON body. Not what a replay asked for.
         text = await resp.text(errors="replace")
         rec.end_ns = perf()
-        rec.outcome = "malformed"
+        rec.outcome = MALFORMED
         rec.error = f"expected a stream, got {ctype}: {text[:120]}"
         return
     buf = b""
@@ -343,7 +323,7 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
                 continue
             if payload[:1] != b"{" or payload[-1:] != b"}":
                 rec.end_ns = now
-                rec.outcome = "malformed"
+                rec.outcome = MALFORMED
                 rec.error = f"unparseable chunk: {payload[:120].decode(errors='replace')}"
                 return
             if _PLAIN_TOKEN_CHUNK(payload):
@@ -358,18 +338,18 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
                 obj = json.loads(payload)
             except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
                 rec.end_ns = now
-                rec.outcome = "malformed"
+                rec.outcome = MALFORMED
                 rec.error = f"unparseable chunk: {payload[:120].decode(errors='replace')}"
                 return
             if not isinstance(obj, dict):
                 rec.end_ns = now
-                rec.outcome = "malformed"
+                rec.outcome = MALFORMED
                 rec.error = f"chunk is not an object: {payload[:120].decode(errors='replace')}"
                 return
             err = obj.get("error")
             if err is not None:
                 rec.end_ns = now
-                rec.outcome = "stream_error"
+                rec.outcome = STREAM_ERROR
                 rec.error = _error_message(json.dumps(obj))
                 return
             choices = obj.get("choices")
@@ -396,10 +376,10 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
             break
     rec.end_ns = perf()
     if rec.completion_tokens < rec.output_tokens:
-        rec.outcome = "truncated"
+        rec.outcome = TRUNCATED
         rec.error = f"{rec.completion_tokens} of {rec.output_tokens} tokens" + ("" if rec.done else ", no [DONE]")
     elif not rec.done:
-        rec.outcome = "truncated"
+        rec.outcome = TRUNCATED
         rec.error = "stream ended without [DONE]"
     else:
-        rec.outcome = "ok"
+        rec.outcome = OK

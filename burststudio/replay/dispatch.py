@@ -23,6 +23,7 @@ from typing import Callable
 from burststudio.replay.client import RequestRecord, send_request
 from burststudio.replay.plan import Plan
 from burststudio.settings import TimeoutSettings
+from burststudio.vocab import CANCELLED
 
 SPIN_S = 0.0015
 BUSY_S = 0.0002
@@ -98,7 +99,7 @@ class Dispatcher:
                 await send_request(self.session, self.url, body, self.headers, rec, self.timeouts, self.on_sent)
         except asyncio.CancelledError:
             if rec.sent_ns:  # a request still waiting for a slot was never sent: nothing to record
-                rec.outcome = rec.outcome or "cancelled"
+                rec.outcome = rec.outcome or CANCELLED
                 rec.end_ns = rec.end_ns or time.perf_counter_ns()
                 self.on_end(rec)
             raise

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import dataclasses
-import datetime as _dt
 import os
 import signal
 import sys
@@ -24,16 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from burststudio.errors import EXIT_LIMITS, EXIT_OK, EXIT_TARGET_DIED, UserError
+from burststudio import rundir
+from burststudio.errors import UserError
 from burststudio.replay import recorder as rec_mod
 from burststudio.replay.events import Events, LiveStats, TargetStatus
 from burststudio.replay.health import HealthWatch
 from burststudio.replay.interrupts import Interrupts, kill_pids
 from burststudio.settings import ReplaySettings, TargetSettings
 from burststudio.targets import registry as target_kinds
+from burststudio.vocab import (CANCELLED, CONNECTION, EV_NOTICE, EV_PROGRESS, EV_RUN_FINISHED, EV_RUN_STARTED,
+                               EV_SAMPLE, EXIT_LIMITS, EXIT_OK, OK, REASON_DONE, REASON_EXIT, REASON_STOPPED,
+                               REASON_TARGET_DIED, REASON_WRITE_FAILED, ProgressEvent)
 
-EXIT_STOPPED = 130
-EXIT_WRITE_FAILED = 5
 PROGRESS_INTERVAL_S = 0.25
 
 
@@ -51,23 +51,6 @@ def prepare_workload(workload, replay: ReplaySettings, seed: int | None = None):
     from burststudio.workload.transform_spec import TransformSpec
 
     return TransformSpec.from_replay(replay).apply(workload, replay.seed if seed is None else seed)
-
-
-def summary_settings(replay: ReplaySettings) -> dict[str, Any]:
-    return {"slo_ttft_s": replay.slo_ttft_s, "slo_tpot_s": replay.slo_tpot_s,
-            "burst_window_s": replay.burst_window_s, "burst_top_share": replay.burst_top_share,
-            "limits": dataclasses.asdict(replay.limits)}
-
-
-def default_run_dir(name: str, root: Path | str = "runs") -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "run"
-    path = Path(root) / f"{stamp}-{safe}"
-    k = 1
-    while path.exists():
-        k += 1
-        path = Path(root) / f"{stamp}-{safe}-{k}"
-    return path
 
 
 def _raise_fd_limit(want: int) -> int:
@@ -125,12 +108,11 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
             on_notice(msg)
 
     w = prepare_workload(workload, replay, seed)
-    run_dir = Path(run_dir) if run_dir else default_run_dir(name)
-    if (run_dir / rec_mod.JOURNAL).exists():
-        raise UserError(f"{run_dir} already holds a run; choose another --out")
+    run_dir = Path(run_dir) if run_dir else rundir.default_run_dir(name)
+    rundir.refuse_existing_run(run_dir)
     if target is None:
         target = make_target(target_settings, target_url)
-    check_writable(run_dir)
+    rundir.check_writable(run_dir)
     interrupts = Interrupts()
     interrupts.save()
     status = TargetStatus(sys.stdout if events_stdout else None, getattr(target, "kind", "url"), notice)
@@ -163,18 +145,6 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
             interrupts.restore()
 
 
-def check_writable(run_dir: Path) -> None:
-    """Make the run directory and prove it takes a file, before anything starts (exit 2, one line, if not)."""
-    probe = run_dir / ".write-test"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(probe, "wb") as f:
-            f.write(b"x")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
-
-
 def _interrupt_now() -> None:
     raise KeyboardInterrupt
 
@@ -198,21 +168,7 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
     interrupts.hard_message = (f"stopped at once; the journal keeps every request that ended: "
                                f"`burststudio report {run_dir}` rebuilds the summary")
-    settings = summary_settings(replay)
-    started = _dt.datetime.now().astimezone()
-    run_info: dict[str, Any] = {
-        "format": 1,
-        "name": name,
-        "started_at": started.isoformat(timespec="seconds"),
-        "complete": False,
-        "target": info.to_dict(),
-        "plan": plan.stats.to_dict(),
-        "mode": replay.mode,
-        "endpoint": plan.endpoint,
-        "settings": settings,
-        "replay": dataclasses.asdict(replay),
-        "pid": os.getpid(),
-    }
+    run_info = rundir.run_info(name=name, target=info.to_dict(), plan=plan, replay=replay, pid=os.getpid())
     try:
         recorder.write_run_info(run_info)
     except OSError as exc:
@@ -220,7 +176,7 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
 
     uv = install_uvloop()
-    reason = "done"
+    reason = REASON_DONE
     ended: dict[str, str] = {}
     interrupts.cleanups.append(recorder.flush)
     try:
@@ -231,24 +187,19 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         interrupts.on_first = None
         interrupts.install()
         recorder.close()
-    run_info.update(complete=True, reason=reason,
-                    ended_at=_dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    rundir.finish_run_info(run_info, reason)
     write_error = recorder.error
     try:
         if write_error is None:
-            rec_mod.write_json_atomic(run_dir / rec_mod.RUN_INFO, run_info)
-        summary = build_summary(run_dir, write=write_error is None)
+            recorder.write_run_info(run_info)
+        summary = rundir.build_summary(run_dir, write=write_error is None)
     except OSError as exc:
         write_error = write_error or exc
-        summary = build_summary(run_dir, write=False)
-    code = EXIT_OK
+        summary = rundir.build_summary(run_dir, write=False)
     if write_error is not None:
-        reason, code = "write_failed", EXIT_WRITE_FAILED
-    elif reason == "target_died":
-        code = EXIT_TARGET_DIED
-    elif reason == "stopped":
-        code = EXIT_STOPPED
-    elif summary["limits_broken"]:
+        reason = REASON_WRITE_FAILED
+    code = REASON_EXIT[reason]
+    if code == EXIT_OK and summary["limits_broken"]:
         code = EXIT_LIMITS
     summary["exit_code"] = code
     summary["reason"] = reason
@@ -257,16 +208,17 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         summary["reason_detail"] = message
     if write_error is None:
         try:
-            rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
+            rundir.write_summary(run_dir, summary)
             ev = Events([lambda e: _append_event(run_dir, e)], stdout=sys.stdout if events_stdout else None)
         except OSError as exc:
-            write_error, reason, code = exc, "write_failed", EXIT_WRITE_FAILED
+            write_error, reason = exc, REASON_WRITE_FAILED
+            code = REASON_EXIT[reason]
             summary.update(exit_code=code, reason=reason)
             message = summary["reason_detail"] = _end_message(reason, summary, run_dir, "", exc)
             ev = Events([], stdout=sys.stdout if events_stdout else None)
     else:
         ev = Events([], stdout=sys.stdout if events_stdout else None)
-    ev.emit("run_finished", exit_code=code, reason=reason, summary=summary)
+    ev.emit(EV_RUN_FINISHED, exit_code=code, reason=reason, summary=summary)
     return RunResult(run_dir=run_dir, summary=summary, exit_code=code, reason=reason, message=message)
 
 
@@ -274,13 +226,13 @@ def _end_message(reason: str, s: dict[str, Any], run_dir: Path, why: str, write_
     """One line for a run that ended early: what happened, and that every request is accounted for."""
     counts = (f"{s['sent']} of {(s.get('plan') or {}).get('planned', s['sent'])} requests sent: {s['finished']} "
               f"finished, {s['failed']} failed, {s['cancelled']} cancelled")
-    if reason == "write_failed":
+    if reason == REASON_WRITE_FAILED:
         err = f"{write_error.strerror or write_error}" if write_error is not None else "write failed"
         return (f"cannot write the run directory {run_dir}: {err}; the run stopped ({counts}); what was written "
                 f"stays readable: `burststudio report {run_dir}`")
-    if reason == "target_died":
+    if reason == REASON_TARGET_DIED:
         return f"the target died mid-run ({why}); {counts}; summary in {run_dir}"
-    if reason == "stopped":
+    if reason == REASON_STOPPED:
         return f"stopped; {counts}; summary in {run_dir}"
     return ""
 
@@ -288,7 +240,7 @@ def _end_message(reason: str, s: dict[str, Any], run_dir: Path, why: str, write_
 def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
     # The summary is saved by now: a last event that finds the disk full is not worth failing the run for.
     try:
-        w = rec_mod.JsonlWriter(run_dir / rec_mod.EVENTS)
+        w = rec_mod.JsonlWriter(run_dir / rundir.EVENTS)
         try:
             w.write(event)
         finally:
@@ -300,14 +252,14 @@ def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
 async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,
                      run_info: dict[str, Any], events_stdout: bool, on_progress, notice, api_key, uv: bool, *,
                      interrupts: Interrupts | None = None, ended: dict[str, str] | None = None) -> str:
-    from burststudio.replay.client import FAILURES, make_session, warm_pool
+    from burststudio.replay.client import make_session, warm_pool
     from burststudio.replay.dispatch import Dispatcher, auto_shards, expected_concurrency
     from burststudio.replay.shard import ShardedDispatcher, make_jobs
     from burststudio.replay.scrape import Scraper
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    reason = ["done"]
+    reason = [REASON_DONE]
 
     def request_stop(why: str) -> None:
         if not stop.is_set():
@@ -316,15 +268,15 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
 
     interrupts = interrupts or Interrupts()
     ended = {} if ended is None else ended
-    interrupts.on_first = lambda: request_stop("stopped")
+    interrupts.on_first = lambda: request_stop(REASON_STOPPED)
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, interrupts.signal, sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
     if interrupts.count:  # interrupted while the run was being set up
-        request_stop("stopped")
-    recorder.on_error = lambda exc: request_stop("write_failed")
+        request_stop(REASON_STOPPED)
+    recorder.on_error = lambda exc: request_stop(REASON_WRITE_FAILED)
 
     live = _Live(len(plan))
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -358,10 +310,10 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     recorder.write_run_info(run_info)
 
     def say(msg: str) -> None:
-        events.emit("notice", message=msg)
+        events.emit(EV_NOTICE, message=msg)
         notice(msg)
 
-    events.emit("run_started", run_dir=str(recorder.dir), name=run_info["name"], plan=run_info["plan"],
+    events.emit(EV_RUN_STARTED, run_dir=str(recorder.dir), name=run_info["name"], plan=run_info["plan"],
                 target=run_info["target"], mode=replay.mode, uvloop=uv, planned=len(plan))
     if plan.stats.skipped_failed:
         say(f"{plan.stats.skipped_failed} rows the trace recorded as failed are not sent (replay.failed_rows = skip)")
@@ -379,13 +331,13 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         o = r.outcome
         if r.status is not None:
             watch.life()
-        elif o == "connection":
+        elif o == CONNECTION:
             watch.kick()
-        if o == "ok":
+        if o == OK:
             live.finished += 1
             if r.first_ns:
                 live.recent_ttft.append((r.first_ns - r.sent_ns) / 1e9)
-        elif o == "cancelled":
+        elif o == CANCELLED:
             live.cancelled += 1
         else:
             live.failed += 1
@@ -403,11 +355,11 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         ttft = sorted(live.recent_ttft)
         live.recent_lateness.clear()
         live.recent_ttft.clear()
-        ev = events.emit("progress", planned=live.planned, sent=live.sent, finished=live.finished,
-                         failed=live.failed, cancelled=live.cancelled, in_flight=dispatcher.in_flight,
-                         by_class=dict(live.by_class),
-                         lateness_p99_s=lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
-                         ttft_p50_s=ttft[len(ttft) // 2] if ttft else None)
+        ev = events.emit(EV_PROGRESS, **ProgressEvent(
+            planned=live.planned, sent=live.sent, finished=live.finished, failed=live.failed,
+            cancelled=live.cancelled, in_flight=dispatcher.in_flight, by_class=dict(live.by_class),
+            lateness_p99_s=lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
+            ttft_p50_s=ttft[len(ttft) // 2] if ttft else None))
         recorder.flush()
         if on_progress:
             on_progress(ev)
@@ -424,15 +376,15 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     def on_dead(why: str) -> None:
         ended["why"] = why
         # The command says it in one line at the end; the live view hears it now.
-        events.emit("notice", message=f"the target died: {why}; ending the run")
-        request_stop("target_died")
+        events.emit(EV_NOTICE, message=f"the target died: {why}; ending the run")
+        request_stop(REASON_TARGET_DIED)
 
     watch = HealthWatch(target, headers, on_dead)
 
     def on_sample(s: dict[str, Any]) -> None:
         watch.life()
         recorder.sample(s)
-        events.emit("sample", **s)
+        events.emit(EV_SAMPLE, **s)
 
     done = asyncio.Event()
     scrape_stop = asyncio.Event()
@@ -470,38 +422,3 @@ async def _warm_up(session, url: str, headers: dict[str, str]) -> None:
             await r.read()
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         pass
-
-
-def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
-    """The summary of a run directory from its journal and samples (finished or not); with `write`, also the
-    Parquet tables and summary.json."""
-    import json
-
-    from burststudio.errors import InputFileError
-    from burststudio.replay.summary import summarize
-
-    run_dir = Path(run_dir)
-    info_path = run_dir / rec_mod.RUN_INFO
-    if not info_path.exists():
-        raise InputFileError(str(run_dir), "not a run directory (no run.json)")
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise InputFileError(str(info_path), "not valid JSON") from None
-    except OSError as exc:
-        raise InputFileError(str(info_path), f"cannot be read ({exc.strerror or exc})") from None
-    if not isinstance(info, dict):
-        raise InputFileError(str(info_path), "not a run description (a JSON object)")
-    records, sent = rec_mod.read_journal(run_dir)
-    samples = list(rec_mod.read_jsonl(run_dir / rec_mod.METRICS))
-    summary = summarize(records, samples, sent=len(sent), settings=info.get("settings"), plan=info.get("plan"),
-                        run_dir=str(run_dir), complete=bool(info.get("complete")))
-    summary = {"name": info.get("name"), "started_at": info.get("started_at"), **summary,
-               "target": info.get("target"), "cache_config": info.get("cache_config")}
-    planned = (info.get("plan") or {}).get("planned")
-    if planned is not None:
-        summary["not_sent"] = max(0, int(planned) - summary["sent"])  # the run ended before their time
-    if write:
-        rec_mod.write_tables(run_dir, records, samples)
-        rec_mod.write_json_atomic(run_dir / rec_mod.SUMMARY, summary)
-    return summary

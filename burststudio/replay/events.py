@@ -1,6 +1,7 @@
 """Live events: JSON lines the studio reads from the engine's stdout (`--events`), also kept in events.jsonl.
 
-Every event is one JSON object with `"event"` (its type) and `"t"` (seconds from the run start; null before it):
+Every event is one JSON object with `"event"` (its type) and `"t"` (seconds from the run start; null before it);
+the type names and the progress fields are burststudio.vocab's (EVENT_TYPES, ProgressEvent):
   target        the target's state before the run: state (starting | healthy | failed), kind, and
                   starting: stage (what the target is doing, e.g. vLLM's "loading model")
                   healthy:  url, model, engine, max_model_len, kv_capacity_tokens, kv_blocks, block_size
@@ -31,15 +32,15 @@ import time
 from collections import deque
 from typing import Any, Callable, TextIO
 
-EVENT_TYPES = ("target", "run_started", "notice", "progress", "sample", "run_finished")
+from burststudio.vocab import (EV_PROGRESS, EV_SAMPLE, EV_TARGET, EVENT_TIME, EVENT_TYPE, OK, PROGRESS_SAMPLE_KEYS,
+                               ProgressEvent)
+
 # Rolling percentiles cover the requests that ended in the last ROLLING_S seconds.
 ROLLING_S = 2.0
 # Finished requests sent with each progress event (newest last): enough for a live table, bounded at any rate.
 LATEST_REQUESTS = 32
 # Chunk gaps kept per progress tick (evenly thinned above it): bounds the percentile cost at high rates.
 MAX_ITL_PER_TICK = 4096
-# Sample keys repeated in progress events, for readers that only follow progress.
-SAMPLE_KEYS = ("kv_cache_usage", "running", "waiting", "preemptions_total")
 
 
 class LiveStats:
@@ -67,7 +68,7 @@ class LiveStats:
 
             self._itl.append(np.diff(np.asarray(chunks, dtype=np.int64)))
             itl_mean = (chunks[-1] - chunks[0]) / (len(chunks) - 1) / 1e9
-        if r.outcome == "ok" and ttft is not None:
+        if r.outcome == OK and ttft is not None:
             self._ttft.append(ttft)
         self._latest.append([r.i, r.outcome, r.prompt_tokens, r.completion_tokens, _r(ttft),
                              _r((r.end_ns - sent) / 1e9 if r.end_ns and sent else None), _r(itl_mean),
@@ -75,9 +76,9 @@ class LiveStats:
         self._new_latest += 1
 
     def observe_sample(self, sample: dict[str, Any]) -> None:
-        self.sample = {k: sample[k] for k in SAMPLE_KEYS if k in sample}
+        self.sample = {k: sample[k] for k in PROGRESS_SAMPLE_KEYS if k in sample}
 
-    def tick(self, now_s: float | None) -> dict[str, Any]:
+    def tick(self, now_s: float | None) -> ProgressEvent:
         """The fields a progress event adds (see module doc); resets the per-tick batches."""
         import numpy as np
 
@@ -93,10 +94,10 @@ class LiveStats:
             self._ticks.popleft()
         all_ttft = np.concatenate([x[1] for x in self._ticks]) if self._ticks else np.zeros(0)
         all_itl = np.concatenate([x[2] for x in self._ticks]) if self._ticks else np.zeros(0)
-        out: dict[str, Any] = {}
+        out = ProgressEvent()
         out["ttft_p50_s"], out["ttft_p99_s"] = _quantiles(all_ttft)
         out["itl_p50_s"], out["itl_p99_s"] = _quantiles(all_itl)
-        out.update(self.sample)
+        out.update(self.sample)  # type: ignore[typeddict-item]
         n = min(self._new_latest, len(self._latest))
         out["requests"] = list(self._latest)[len(self._latest) - n:] if n else []
         self._new_latest = 0
@@ -135,11 +136,11 @@ class Events:
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         t = round((time.perf_counter_ns() - self.t0_ns) / 1e9, 6) if self.t0_ns else None
         if self.stats is not None:
-            if event == "progress":
+            if event == EV_PROGRESS:
                 fields.update(self.stats.tick(t))
-            elif event == "sample":
+            elif event == EV_SAMPLE:
                 self.stats.observe_sample(fields)
-        obj = {"event": event, "t": t, **fields}
+        obj = {EVENT_TYPE: event, EVENT_TIME: t, **fields}
         for sink in self.sinks:
             sink(obj)
         if self.stdout is not None:
@@ -160,17 +161,17 @@ class TargetStatus:
         self.kind = kind
         self.notice = notice
         self.state = "starting"
-        self.events.emit("target", state="starting", kind=kind, stage="starting")
+        self.events.emit(EV_TARGET, state="starting", kind=kind, stage="starting")
 
     def progress(self, message: str) -> None:
-        self.events.emit("target", state="starting", kind=self.kind, stage=message)
+        self.events.emit(EV_TARGET, state="starting", kind=self.kind, stage=message)
         if self.notice is not None:
             self.notice(message)
 
     def healthy(self, info: Any) -> None:
         self.state = "healthy"
         d = info.to_dict() if hasattr(info, "to_dict") else dict(info)
-        self.events.emit("target", state="healthy", **{k: d.get(k) for k in (
+        self.events.emit(EV_TARGET, state="healthy", **{k: d.get(k) for k in (
             "kind", "url", "model", "engine", "max_model_len", "kv_capacity_tokens", "kv_blocks", "block_size")})
 
     def failed(self, exc: BaseException) -> None:
@@ -179,7 +180,7 @@ class TargetStatus:
             return
         self.state = "failed"
         lines = str(exc).strip().splitlines()
-        self.events.emit("target", state="failed", kind=self.kind,
+        self.events.emit(EV_TARGET, state="failed", kind=self.kind,
                          message=lines[0] if lines else type(exc).__name__)
 
 

@@ -16,8 +16,9 @@ import signal
 import threading
 from typing import Any, Callable
 
+from burststudio.vocab import EXIT_STOPPED
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-EXIT_STOPPED = 130
 
 
 class Interrupts:

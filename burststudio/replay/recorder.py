@@ -204,19 +204,15 @@ def read_journal(run_dir: Path) -> tuple[list[dict[str, Any]], set[int]]:
 
 
 def records_table(records: list[dict[str, Any]]):
-    """The per-request records as an arrow table (chunk times as a list column)."""
+    """The per-request records as an arrow table of the journal's fields (chunk times as a list column)."""
     import pyarrow as pa
 
-    cols = ["i", "row", "outcome", "status", "scheduled_s", "sent_s", "first_s", "end_s", "prompt_tokens",
-            "output_tokens", "usage_prompt_tokens", "usage_completion_tokens", "chunk_tokens", "error", "timeout",
-            "retry_after", "chunks_us"]
-    types = {"i": pa.int64(), "row": pa.int64(), "outcome": pa.string(), "status": pa.int32(),
-             "scheduled_s": pa.float64(), "sent_s": pa.float64(), "first_s": pa.float64(), "end_s": pa.float64(),
-             "prompt_tokens": pa.int64(), "output_tokens": pa.int64(), "usage_prompt_tokens": pa.int64(),
-             "usage_completion_tokens": pa.int64(), "chunk_tokens": pa.int64(), "error": pa.string(),
-             "timeout": pa.string(), "retry_after": pa.string(), "chunks_us": pa.list_(pa.int64())}
+    from burststudio.journal import arrow_schema
+
+    schema = arrow_schema()
     records = sorted(records, key=lambda r: r.get("i", 0))
-    return pa.table({c: pa.array([r.get(c) for r in records], type=types[c]) for c in cols})
+    return pa.table({f.name: pa.array([r.get(f.name) for r in records], type=f.type) for f in schema},
+                    schema=schema)
 
 
 def samples_table(samples: list[dict[str, Any]]):

@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 
 from burststudio.vllm_metrics import filter_page, parse_metrics
+from burststudio.vocab import SAMPLE_TIME
 
 __all__ = ["Scraper", "filter_page", "parse_metrics"]
 
@@ -66,7 +67,7 @@ class Scraper:
             cfg = sample.pop("cache_config")
             if self.cache_config is None:
                 self.cache_config = cfg
-        sample["t"] = round(t, 6)
+        sample[SAMPLE_TIME] = round(t, 6)
         self.samples += 1
         self.on_sample(sample)
         return sample

@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from burststudio.replay.client import FAILURES
+from burststudio.vocab import (ADMISSION_REJECTIONS_TOTAL, CANCELLED, FAILURES, KV_CACHE_USAGE, OK,
+                               PREEMPTIONS_TOTAL, PREFIX_CACHE_HITS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL, RUNNING,
+                               UNKNOWN, WAITING)
 
 STAT_KEYS = ("mean", "p50", "p90", "p99", "max")
 
@@ -80,17 +82,17 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
     sent = n if sent is None else max(int(sent), n)
     a = per_request(records)
     outcome = a["outcome"]
-    ok = outcome == "ok"
+    ok = outcome == OK
     failed_mask = np.isin(outcome, FAILURES)
     n_ok = int(ok.sum())
     n_failed = int(failed_mask.sum())
     lost = sent - n
-    n_cancelled = int((outcome == "cancelled").sum()) + lost
-    unknown = n - n_ok - n_failed - int((outcome == "cancelled").sum())
+    n_cancelled = int((outcome == CANCELLED).sum()) + lost
+    unknown = n - n_ok - n_failed - int((outcome == CANCELLED).sum())
     n_failed += unknown  # an outcome this version does not know is a failure, never a silent drop
     by_class = {c: int((outcome == c).sum()) for c in FAILURES if (outcome == c).any()}
     if unknown:
-        by_class["unknown"] = unknown
+        by_class[UNKNOWN] = unknown
 
     itl = _itl(records, ok)
     out: dict[str, Any] = {
@@ -107,7 +109,7 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
         "e2e_s": stat(a["e2e"][ok], failed_excluded=n_failed),
         "dispatch_lateness_s": stat(a["lateness"], failed_excluded=0),
         "throughput": _throughput(a, ok),
-        "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, ("ok", "cancelled") + FAILURES), settings),
+        "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, (OK, CANCELLED) + FAILURES), settings),
     }
     out.update(server_figures(samples))
     out["burst"] = burst_view(a, ok, failed_mask, settings.get("burst_window_s", 10.0),
@@ -167,13 +169,13 @@ def server_figures(samples: list[dict[str, Any]]) -> dict[str, Any]:
         vals = [s[key] for s in samples if s.get(key) is not None]
         return _num(vals[-1] - vals[0]) if vals else None
 
-    hits, queries = delta("prefix_cache_hits_total"), delta("prefix_cache_queries_total")
+    hits, queries = delta(PREFIX_CACHE_HITS_TOTAL), delta(PREFIX_CACHE_QUERIES_TOTAL)
     return {
-        "kv_cache_usage_peak": peak("kv_cache_usage"),
-        "waiting_peak": peak("waiting"),
-        "running_peak": peak("running"),
-        "preemptions": delta("preemptions_total"),
-        "admission_rejections": delta("admission_rejections_total"),
+        "kv_cache_usage_peak": peak(KV_CACHE_USAGE),
+        "waiting_peak": peak(WAITING),
+        "running_peak": peak(RUNNING),
+        "preemptions": delta(PREEMPTIONS_TOTAL),
+        "admission_rejections": delta(ADMISSION_REJECTIONS_TOTAL),
         "prefix_cache_hit_rate": _num(hits / queries) if hits is not None and queries else None,
         "metrics_samples": len(samples),
     }

@@ -6,6 +6,9 @@ from collections import deque
 from typing import Any
 
 from burststudio.studio.series import RingBuffer
+from burststudio.vocab import (EV_NOTICE, EV_PROGRESS, EV_RUN_FINISHED, EV_RUN_STARTED, EV_SAMPLE, EV_TARGET,
+                               EVENT_TIME, EVENT_TYPE, KV_CACHE_USAGE, OK, PREEMPTIONS_TOTAL, RUNNING, WAITING,
+                               ProgressEvent)
 
 RATE_WINDOW_S = 1.0
 SERIES = ("sent_rps", "finished_rps", "scheduled_rps", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms",
@@ -16,7 +19,7 @@ class LiveRun:
     def __init__(self, capacity: int = 4096):
         self.series = {name: RingBuffer(capacity) for name in SERIES}
         self.failures: dict[str, int] = {}
-        self.progress: dict[str, Any] = {}
+        self.progress: ProgressEvent = {}
         self.target: str = ""
         # The target's state from the engine's `target` events: starting (with its stage), healthy, failed.
         self.target_state: dict[str, Any] = {}
@@ -26,25 +29,25 @@ class LiveRun:
         self.summary: dict[str, Any] | None = None
         self.run_dir: str | None = None
         self.points_received = 0
-        self._recent: deque[dict[str, Any]] = deque()  # progress events of the last RATE_WINDOW_S
+        self._recent: deque[ProgressEvent] = deque()  # progress events of the last RATE_WINDOW_S
         self.schedule = None  # arrival_s of the workload, to chart the scheduled rate
 
     def feed(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        t = event.get("t")
-        if kind == "target":
+        kind = event.get(EVENT_TYPE)
+        t = event.get(EVENT_TIME)
+        if kind == EV_TARGET:
             self.target_state = event
-        elif kind == "run_started":
+        elif kind == EV_RUN_STARTED:
             self.run_dir = event.get("run_dir")
             target = event.get("target")
             self.target = target if isinstance(target, str) else (target or {}).get("url", "") if isinstance(target, dict) else ""
-        elif kind == "notice":
+        elif kind == EV_NOTICE:
             self.notices.append(str(event.get("message", "")))
-        elif kind == "progress" and t is not None:
-            self._progress(float(t), event)
-        elif kind == "sample" and t is not None:
+        elif kind == EV_PROGRESS and t is not None:
+            self._progress(float(t), event)  # type: ignore[arg-type]
+        elif kind == EV_SAMPLE and t is not None:
             self._sample(float(t), event)
-        elif kind == "run_finished":
+        elif kind == EV_RUN_FINISHED:
             self.summary = event.get("summary")
 
     def _add(self, name: str, t: float, value: Any) -> None:
@@ -53,25 +56,25 @@ class LiveRun:
         self.series[name].append(t, float(value))
         self.points_received += 1
 
-    def _progress(self, t: float, e: dict[str, Any]) -> None:
+    def _progress(self, t: float, e: ProgressEvent) -> None:
         self.progress = e
         self.failures = dict(e.get("by_class") or {})
-        self.failures.pop("ok", None)
+        self.failures.pop(OK, None)
         # Rates over the last RATE_WINDOW_S, not over one 0.25 s tick: at a few requests a second a tick holds 0 or 1
         # of them and the line would only jump between 0 and 4/s.
         self._recent.append(e)
-        while len(self._recent) > 2 and self._recent[1]["t"] <= t - RATE_WINDOW_S:
+        while len(self._recent) > 2 and self._recent[1][EVENT_TIME] <= t - RATE_WINDOW_S:
             self._recent.popleft()
         last = self._recent[0] if len(self._recent) > 1 else None
-        if last is not None and t > last["t"]:
-            dt = t - last["t"]
+        if last is not None and t > last[EVENT_TIME]:
+            dt = t - last[EVENT_TIME]
             self._add("sent_rps", t, (e.get("sent", 0) - last.get("sent", 0)) / dt)
             done = e.get("finished", 0) + e.get("failed", 0)
             self._add("finished_rps", t, (done - last.get("finished", 0) - last.get("failed", 0)) / dt)
             if self.schedule is not None:
                 import numpy as np
 
-                n = np.searchsorted(self.schedule, [last["t"], t])
+                n = np.searchsorted(self.schedule, [last[EVENT_TIME], t])
                 self._add("scheduled_rps", t, (n[1] - n[0]) / dt)
         self._add("failed", t, e.get("failed"))
         self.requests.extend(e.get("requests") or ())
@@ -82,12 +85,12 @@ class LiveRun:
                 self._add(name, t, e[key] * 1000.0)
 
     def _sample(self, t: float, e: dict[str, Any]) -> None:
-        kv = e.get("kv_cache_usage", e.get("kv_cache_usage_perc"))
+        kv = e.get(KV_CACHE_USAGE)  # a 0-1 fraction
         if kv is not None:
-            self._add("kv_pct", t, float(kv) * (100.0 if float(kv) <= 1.0 else 1.0))
-        for key in ("running", "waiting"):
-            self._add(key, t, e.get(key))
-        self._add("preemptions", t, e.get("preemptions_total"))
+            self._add("kv_pct", t, float(kv) * 100.0)
+        self._add("running", t, e.get(RUNNING))
+        self._add("waiting", t, e.get(WAITING))
+        self._add("preemptions", t, e.get(PREEMPTIONS_TOTAL))
 
     def target_line(self) -> str:
         """The target's state in one line: what it is doing while it starts, its model and KV capacity once up."""

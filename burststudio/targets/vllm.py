@@ -37,6 +37,7 @@ from typing import IO, Any
 from burststudio.settings import VllmSettings
 from burststudio.targets.base import Progress, Target, TargetError, TargetInfo
 from burststudio.vllm_metrics import parse_cache_config
+from burststudio.vocab import EXIT_USAGE
 
 TINY_MODEL_DIR = Path(__file__).resolve().parent / "tiny_model"
 CPU_ENTRYPOINT = "vllm.entrypoints.openai.api_server"
@@ -515,7 +516,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "--reap":
         return _reaper_main(int(argv[1]), float(argv[2]))
     print("usage: python -m burststudio.targets.vllm --reap PGID GRACE_S", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -23,3 +23,11 @@ def test_cli_help_imports_no_heavy_packages():
     loaded = _loaded_after("import burststudio.cli\nburststudio.cli.build_parser()")
     for heavy in ("numpy", "pandas", "pyarrow", "scipy", "textual", "aiohttp"):
         assert heavy not in loaded, heavy
+
+
+@pytest.mark.parametrize("module", ["burststudio.vocab", "burststudio.journal", "burststudio.figures",
+                                    "burststudio.rundir", "burststudio.replay.summary"])
+def test_the_run_vocabulary_and_the_pure_summary_load_neither_aiohttp_nor_pyarrow(module):
+    loaded = _loaded_after(f"import {module}")
+    for heavy in ("aiohttp", "pyarrow", "textual"):
+        assert heavy not in loaded, heavy

@@ -9,7 +9,8 @@ import numpy as np
 
 from burststudio.settings import SimSettings
 from burststudio.targets.sim.costmodel import PROFILES, CostProfile
-from burststudio.targets.sim.engine import OK, REJECTED, STREAM_ERROR, simulate
+from burststudio.targets.sim.engine import simulate
+from burststudio.vocab import HTTP_503, OK, STREAM_ERROR
 
 BASE = CostProfile(name="t", base_s=2e-3, prefill_token_s=1e-5, decode_seq_s=3e-4, context_token_s=0.0)
 
@@ -72,7 +73,7 @@ def test_a_burst_passing_the_first_check_is_refused_inside_the_stream():
     assert res.counters.rejections == 32 and res.counters.rejections_in_stream == 32
     # A second burst while those 8 are in flight is refused before the response starts: a plain 503.
     res = simulate([0.0] * 8 + [0.1] * 5, [100] * 13, [200] * 13, settings, _with(api_request_s=2e-3))
-    assert [r.outcome for r in res.requests[8:]] == [REJECTED] * 5
+    assert [r.outcome for r in res.requests[8:]] == [HTTP_503] * 5
     assert res.counters.rejections_in_stream == 0
 
 

@@ -8,7 +8,8 @@ import pytest
 from burststudio.errors import UserError
 from burststudio.settings import SimSettings
 from burststudio.targets.sim.costmodel import PROFILES
-from burststudio.targets.sim.engine import REJECTED, SimEngine, simulate
+from burststudio.targets.sim.engine import SimEngine, simulate
+from burststudio.vocab import HTTP_503
 
 
 def _bursty(n=600, seed=3, rate=20.0, prompt_max=400, out_max=100):
@@ -57,7 +58,7 @@ def test_invariants_hold_every_step_and_every_request_ends_once(settings):
     cols = res.columns()
     assert len(res.requests) == len(arrival)
     assert sorted(r.rid for r in res.requests) == list(range(len(arrival)))  # each request once
-    done = cols["outcome"] != REJECTED
+    done = cols["outcome"] != HTTP_503
     assert np.all(np.isfinite(cols["end_s"]))
     # A finished request produced exactly what it asked, after it arrived, in order.
     assert np.array_equal(cols["output_tokens"][done], cols["max_tokens"][done])
@@ -144,7 +145,7 @@ def test_full_queue_rejects_with_503_counted_in_flight():
     s = SimSettings(max_num_queued_reqs=10)
     res = simulate([0.0] * 25, [50] * 25, [20] * 25, s)
     cols = res.columns()
-    assert (cols["outcome"] == REJECTED).sum() == 15  # 10 in flight (waiting or running), the rest refused
+    assert (cols["outcome"] == HTTP_503).sum() == 15  # 10 in flight (waiting or running), the rest refused
     assert res.counters.rejections == 15
     assert res.samples["admission_rejections_total"][-1] == 15
     # Once the first ones finish, later arrivals get in again.
@@ -177,7 +178,7 @@ def test_long_prompt_is_prefilled_in_chunks():
 
 def test_overlong_requests_are_refused_or_capped():
     eng = SimEngine(SimSettings(max_model_len=512))
-    assert eng.submit(0, 0.0, 600, 10).outcome == "http_400"
+    assert eng.submit(0, 0.0, 600, 10).outcome == "http_4xx"
     capped = eng.submit(1, 0.0, 500, 100)
     assert capped.outcome == "truncated" and capped.max_out == 12
 

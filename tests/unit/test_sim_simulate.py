@@ -120,3 +120,33 @@ def test_the_kv_pressure_preset_simulates_the_engine_it_starts(tmp_path, capsys)
     assert summary["failures_by_class"].get("stream_error", 0) > 0
     assert summary["preemptions"] > 0
     assert summary["kv_cache_usage_peak"] == 1.0
+
+
+def test_simulated_requests_parquet_keeps_the_engine_fields(tmp_path, capsys):
+    preset = tmp_path / "p.toml"
+    preset.write_text(PRESET)
+    out = tmp_path / "run"
+    assert main(["simulate", str(preset), "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    table = pq.read_table(out / "requests.parquet").to_pydict()
+    ok = [k for k, o in enumerate(table["outcome"]) if o == "ok"]
+    assert ok
+    for name in ("preemptions", "cached_tokens", "engine_first_s", "engine_end_s", "engine_arrival_s"):
+        assert name in table, name
+        assert all(table[name][k] is not None for k in ok), name
+    assert sum(table["preemptions"]) > 0  # the preset thrashes the cache
+    for k in ok:
+        assert table["engine_arrival_s"][k] <= table["engine_first_s"][k] <= table["engine_end_s"][k]
+
+
+def test_a_client_record_leaves_the_engine_fields_null():
+    from burststudio.replay.client import RequestRecord
+    from burststudio.replay.recorder import records_table
+
+    rec = RequestRecord(0, 3, 10, 5, 1_000)
+    rec.sent_ns, rec.first_ns, rec.end_ns, rec.chunk_ns = 2_000, 3_000, 4_000, [3_000, 4_000]
+    rec.outcome, rec.status = "ok", 200
+    table = records_table([rec.to_json_dict(0)]).to_pydict()
+    assert table["row"] == [3] and table["chunks_us"] == [[1, 2]]
+    for name in ("preemptions", "cached_tokens", "engine_first_s", "engine_end_s", "engine_arrival_s"):
+        assert table[name] == [None], name

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
+from burststudio import rundir
 from burststudio.schema import Param
 from burststudio.studio import core, draft as draft_mod
 from burststudio.studio.config import StudioConfig
@@ -38,6 +38,7 @@ from burststudio.studio.widgets.latest_table import LatestTable
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.param_form import parse
 from burststudio.targets import registry as target_kinds
+from burststudio.vocab import EV_PROGRESS, EVENT_TYPE, EXIT_LIMITS, EXIT_OK
 
 DURATION = core.ParamSpec("duration", "duration s", Param(
     "duration_s", "float", "Seconds of the workload to replay (from its start); blank or 0: all of it.", min=0.0))
@@ -208,10 +209,9 @@ class ReplayScreen(Screen[None]):
             self._state(f"[red]duration: {self.duration_error}[/] (fix it to start)")
             self.query_one("#duration", Input).focus()
             return
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         name = self.draft.name.strip() or "studio"
-        self.run_dir = self.config.runs_dir / f"{stamp}-{name}"
-        preset = self.config.runs_dir / ".studio" / f"{stamp}-{name}.toml"
+        self.run_dir = rundir.default_run_dir(name, self.config.runs_dir)
+        preset = self.config.runs_dir / ".studio" / f"{self.run_dir.name}.toml"
         try:
             saved = self.draft.save(preset)
         except Exception as exc:
@@ -258,7 +258,7 @@ class ReplayScreen(Screen[None]):
         self._state(f"running: {self.run_dir.name}")
         code = await self.engine.read()
         self.redraw(force=True)
-        self._finished(code, None if code in (0, 3) or self.engine.stopped else self.engine.error_line())
+        self._finished(code, None if code in (EXIT_OK, EXIT_LIMITS) or self.engine.stopped else self.engine.error_line())
 
     def _finished(self, code: int | None, error: str | None) -> None:
         self.query_one("#start", Button).disabled = False
@@ -269,7 +269,7 @@ class ReplayScreen(Screen[None]):
             self.notify(error, title="Replay failed", severity="error", timeout=10)
         else:
             self._state(("stopped" if stopped else "finished") + f": {self.run_dir.name if self.run_dir else ''}"
-                        + (" (a limit was broken)" if code == 3 else ""))
+                        + (" (a limit was broken)" if code == EXIT_LIMITS else ""))
         self.post_message(RunFinished(self.run_dir or Path("."), code, stopped, error))
 
     def stop_run(self) -> None:
@@ -306,14 +306,14 @@ class ReplayScreen(Screen[None]):
             requests: list = []
             for e in events:
                 self.live.feed(e)
-                if e.get("event") == "progress":
+                if e.get(EVENT_TYPE) == EV_PROGRESS:
                     requests.extend(e.get("requests") or ())
             self.query_one(LatestTable).add_requests(requests, draw=visible)
             target = self.live.target_line()
             if target:
                 self.query_one("#target-state", Static).update(target, layout=False)
             self.post_message(RunEventsReceived(events))
-            if any(e.get("event") == "progress" for e in events):
+            if any(e.get(EVENT_TYPE) == EV_PROGRESS for e in events):
                 failures = ", ".join(f"{k} {v}" for k, v in sorted(self.live.failures.items()) if v) or "no failures"
                 self._state(f"{self.live.progress_line()}  [dim]{failures}[/]")
         elif not force:

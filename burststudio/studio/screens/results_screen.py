@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
+from burststudio import rundir
 from burststudio.studio import runs as runs_mod
 from burststudio.studio.config import StudioConfig
 from burststudio.studio.messages import RunsRefreshed
@@ -18,6 +19,7 @@ from burststudio.studio.widgets.chart import Chart
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.run_list import RunList
 from burststudio.studio.widgets.summary_panel import SummaryPanel
+from burststudio.vocab import KV_CACHE_USAGE, RUNNING, SAMPLE_TIME, WAITING
 
 
 class ResultsScreen(Screen[None]):
@@ -85,8 +87,8 @@ class ResultsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="run-series")
     def load_series(self, path) -> None:
-        requests = runs_mod.read_table(path / "requests.parquet")
-        metrics = runs_mod.read_table(path / "metrics.parquet")
+        requests = runs_mod.read_table(path / rundir.REQUESTS_PARQUET)
+        metrics = runs_mod.read_table(path / rundir.METRICS_PARQUET)
         self.app.call_from_thread(self._draw_series, requests, metrics)
 
     def _draw_series(self, requests, metrics) -> None:
@@ -98,14 +100,14 @@ class ResultsScreen(Screen[None]):
         else:
             latency.draw_lines([])
         kv = self.query_one("#kv-chart", Chart)
-        if metrics is None or metrics.empty or "t" not in metrics.columns:
+        if metrics is None or metrics.empty or SAMPLE_TIME not in metrics.columns:
             kv.draw_lines([])
             return
-        t = metrics["t"].to_numpy(dtype=float)
+        t = metrics[SAMPLE_TIME].to_numpy(dtype=float)
         series = []
-        for column, scale, style, label in (("kv_cache_usage", 100.0, "#ffaf00", "KV %"),
-                                            ("waiting", 1.0, "#ff5f5f", "waiting"),
-                                            ("running", 1.0, "#5fd700", "running")):
+        for column, scale, style, label in ((KV_CACHE_USAGE, 100.0, "#ffaf00", "KV %"),
+                                            (WAITING, 1.0, "#ff5f5f", "waiting"),
+                                            (RUNNING, 1.0, "#5fd700", "running")):
             if column in metrics.columns:
                 series.append((t, metrics[column].to_numpy(dtype=float) * scale, style, label))
         kv.draw_lines(series)

@@ -12,6 +12,8 @@ from typing import Any, Sequence
 from textual.content import Content
 from textual.widgets import Static
 
+from burststudio.vocab import OK
+
 # (title, width); the outcome column is left-aligned, the figures right-aligned.
 COLUMNS = (("#", 7), ("outcome", 13), ("prompt", 7), ("output", 7), ("TTFT ms", 9), ("ITL ms", 8), ("E2E s", 7),
            ("late ms", 8))
@@ -77,5 +79,5 @@ class LatestTable(Static):
             parts.append(Content.styled("the latest finished requests show here during a replay", "dim"))
         for cells in list(self.rows)[-fits:] if fits else []:
             line = _line(cells)
-            parts.append(Content(line) if cells[1] == "ok" else Content.styled(line, "#ff5f5f"))
+            parts.append(Content(line) if cells[1] == OK else Content.styled(line, "#ff5f5f"))
         self.update(Content("\n").join(parts), layout=False)

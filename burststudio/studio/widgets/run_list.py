@@ -30,8 +30,8 @@ class RunList(DataTable):
         for run in runs:
             s = run.summary
             self.add_row("*" if run.name in self.marked else " ", run.name,
-                         figure(s, ("sent",), 1, "{:,.0f}"), figure(s, ("failed",), 1, "{:,.0f}"),
-                         figure(s, ("ttft_s", "p99"), 1000, "{:.1f}") if s else "(running)", key=run.name)
+                         figure(s, "sent"), figure(s, "failed"),
+                         figure(s, "ttft_p99") if s else "(running)", key=run.name)
 
     def current(self) -> Run | None:
         if not self.runs or self.cursor_row < 0 or self.cursor_row >= len(self.runs):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from textual.widgets import Static
 
-from burststudio.studio.runs import FIGURES, Run, burst_rows, failures_line, figure
+from burststudio import figures
+from burststudio.studio.runs import FIGURES, Run, burst_rows, failures_line
 
 
 class SummaryPanel(Static):
@@ -22,8 +23,8 @@ class SummaryPanel(Static):
         for run in runs:
             table.add_column(run.name if len(runs) > 1 else "value", justify="right", no_wrap=True,
                              overflow="ellipsis", max_width=28)
-        for label, path, scale, fmt in FIGURES:
-            table.add_row(label, *[figure(r.summary, path, scale, fmt) for r in runs])
+        for f in FIGURES:
+            table.add_row(f.label, *[figures.show(r.summary, f) for r in runs])
         table.add_row("failures", *[failures_line(r.summary) for r in runs])
         if len(runs) == 1:
             rows = burst_rows(runs[0].summary)

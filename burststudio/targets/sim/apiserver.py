@@ -33,6 +33,8 @@ import heapq
 import math
 
 from burststudio.targets.sim.costmodel import CostProfile
+from burststudio.targets.sim.request import FINISHED
+from burststudio.vocab import HTTP_503, STREAM_ERROR
 
 ARRIVE, ADD, OUT, SCRAPE = 0, 1, 2, 3
 PREFLIGHT_SHARE = 0.5  # share of api_request_s spent before the first queue check
@@ -106,13 +108,11 @@ class ApiStage:
                     self.engine.accept(payload, self.free_s + self.overhead_s)
 
     def _reject(self, r, t: float, in_stream: bool) -> None:
-        from burststudio.targets.sim.engine import FINISHED, REJECTED, STREAM_ERROR
-
         c = self.engine.counters
         c.rejections += 1
         if in_stream:
             c.rejections_in_stream += 1
-        r.outcome = STREAM_ERROR if in_stream else REJECTED
+        r.outcome = STREAM_ERROR if in_stream else HTTP_503
         r.status = FINISHED
         r.end_s = t
 

@@ -59,7 +59,7 @@ class SimTarget(Target):
 
     def start(self, run_dir: Path | None = None, progress: Progress | None = None) -> None:
         from burststudio.targets.sim.costmodel import get_profile
-        from burststudio.targets.sim.engine import SimEngine
+        from burststudio.targets.sim.scheduler import SimEngine
 
         SimEngine(self.settings, get_profile(self.settings.profile))  # a bad setting fails here, in one line
         if self.port is None:
@@ -155,7 +155,7 @@ class SimServer:
 
     def __init__(self, settings: SimSettings):
         from burststudio.targets.sim.costmodel import get_profile
-        from burststudio.targets.sim.engine import SimEngine
+        from burststudio.targets.sim.scheduler import SimEngine
 
         self.settings = settings
         self.profile = get_profile(settings.profile)
@@ -227,7 +227,7 @@ class SimServer:
     async def _generate(self, request, chat: bool):
         from aiohttp import web
 
-        from burststudio.targets.sim.engine import REJECTED, TOO_LONG
+        from burststudio.vocab import HTTP_4XX, HTTP_503
 
         try:
             body = await request.json()
@@ -276,10 +276,10 @@ class SimServer:
         self.next_rid += 1
         t_arrival = self.clock()
         r = self.engine.submit(rid, t_arrival, n_prompt, max_tokens, prompt_ids=ids)
-        if r.outcome == REJECTED:
+        if r.outcome == HTTP_503:
             return _error(503, "The engine is currently busy and cannot accept more requests. "
                           "Please try again later.", "ServiceUnavailableError")
-        if r.outcome == TOO_LONG:
+        if r.outcome == HTTP_4XX:
             return _error(400, "the request does not fit max_model_len", "BadRequestError")
         q: asyncio.Queue = asyncio.Queue()
         self.queues[rid] = q

@@ -1,0 +1,136 @@
+"""The figures of a run's summary as people read them: label, where summary.json keeps the value, its unit and which
+way is better. The studio, `report`, `compare`, `sweep` and `simulate` show these and only these, so one figure reads
+the same everywhere.
+
+Each unit has one scale (from the summary's value to what is shown) and one formatting function. Only the standard
+library is imported here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+MISSING = "-"
+
+
+class Unit(NamedTuple):
+    scale: float  # summary value -> shown value
+    fmt: Callable[[float], str]
+
+
+def _ms(v: float) -> str:
+    # Sub-10 ms figures (lateness, ITL on a fast engine) keep their hundredths; larger ones do not need them.
+    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+UNITS: dict[str, Unit] = {
+    "count": Unit(1.0, lambda v: f"{v:,.0f}"),
+    "share": Unit(100.0, lambda v: f"{v:.1f}%"),  # a 0-1 share of requests
+    "usage": Unit(100.0, lambda v: f"{v:.0f}%"),  # a 0-1 fraction of a capacity (the KV cache)
+    "ms": Unit(1e3, _ms),  # the summary holds seconds
+    "s": Unit(1.0, lambda v: f"{v:.2f}"),
+    "per_s": Unit(1.0, lambda v: f"{v:.2f}"),  # requests a second
+    "tokens_per_s": Unit(1.0, lambda v: f"{v:.1f}"),
+}
+
+LOWER, HIGHER = "lower", "higher"
+
+
+class Figure(NamedTuple):
+    key: str
+    label: str
+    path: tuple[str, ...]  # into summary.json
+    unit: str  # a key of UNITS
+    better: str  # LOWER | HIGHER
+
+
+# The latency statistics of the summary (replay.summary.stat): summary key -> name.
+LATENCIES: dict[str, str] = {"ttft_s": "TTFT", "itl_s": "ITL", "tpot_s": "TPOT", "e2e_s": "E2E",
+                             "dispatch_lateness_s": "lateness"}
+STATS = ("mean", "p50", "p90", "p99", "max")
+
+
+def latency(key: str, stat: str, unit: str = "ms") -> Figure:
+    """One statistic of one latency (`key` of LATENCIES), e.g. latency("ttft_s", "p99") is "TTFT p99 ms"."""
+    short = "lateness" if key == "dispatch_lateness_s" else key[:-2]
+    return Figure(f"{short}_{stat}", f"{LATENCIES[key]} {stat} {unit}", (key, stat), unit, LOWER)
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("sent", "sent", ("sent",), "count", HIGHER),
+    Figure("finished", "finished", ("finished",), "count", HIGHER),
+    Figure("failed", "failed", ("failed",), "count", LOWER),
+    Figure("cancelled", "cancelled", ("cancelled",), "count", LOWER),
+    Figure("goodput", "goodput", ("goodput", "share"), "share", HIGHER),
+    Figure("requests_per_s", "req/s", ("throughput", "requests_per_s"), "per_s", HIGHER),
+    Figure("sent_per_s", "sent req/s", ("throughput", "sent_per_s"), "per_s", HIGHER),
+    Figure("output_tokens_per_s", "out tok/s", ("throughput", "output_tokens_per_s"), "tokens_per_s", HIGHER),
+    latency("ttft_s", "p50"),
+    latency("ttft_s", "p99"),
+    latency("itl_s", "p50"),
+    latency("itl_s", "p99"),
+    latency("tpot_s", "p50"),
+    latency("tpot_s", "p99"),
+    latency("e2e_s", "p50", "s"),
+    latency("e2e_s", "p99", "s"),
+    latency("dispatch_lateness_s", "p99"),
+    Figure("kv_peak", "KV peak", ("kv_cache_usage_peak",), "usage", LOWER),
+    Figure("waiting_peak", "waiting peak", ("waiting_peak",), "count", LOWER),
+    Figure("preemptions", "preemptions", ("preemptions",), "count", LOWER),
+    Figure("rejections", "rejections", ("admission_rejections",), "count", LOWER),
+    Figure("prefix_hit_rate", "prefix hit rate", ("prefix_cache_hit_rate",), "share", HIGHER),
+)
+BY_KEY: dict[str, Figure] = {f.key: f for f in FIGURES}
+
+# Figures of one group of the summary's burst view (summary["burst"]["busy"] or ["calm"]); paths are inside it.
+BURST_FIGURES: tuple[Figure, ...] = (
+    Figure("requests", "requests", ("requests",), "count", HIGHER),
+    Figure("rate_rps", "req/s", ("rate_rps",), "per_s", HIGHER),
+    Figure("failed_share", "failed share", ("failed_share",), "share", LOWER),
+    latency("ttft_s", "p99"),
+    latency("tpot_s", "p99"),
+    latency("e2e_s", "p99", "s"),
+)
+BURST_BY_KEY: dict[str, Figure] = {f.key: f for f in BURST_FIGURES}
+
+
+def pick(*keys: str) -> tuple[Figure, ...]:
+    return tuple(BY_KEY[k] for k in keys)
+
+
+def in_burst(group: str, key: str) -> Figure:
+    """A burst-view figure of one group ("busy" is shown as "burst", "calm" as "calm") as a whole-summary figure."""
+    f = BURST_BY_KEY[key]
+    name = "burst" if group == "busy" else group
+    return f._replace(key=f"{name}_{f.key}", label=f"{name} {f.label}", path=("burst", group) + f.path)
+
+
+def dig(summary: Any, path: tuple[str, ...]) -> Any:
+    node = summary
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def number(summary: Any, fig: Figure) -> float | None:
+    """The figure's value in its shown unit, or None when the summary lacks it."""
+    v = dig(summary, fig.path)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v) * UNITS[fig.unit].scale
+
+
+def fmt(fig: Figure, value: float | None, missing: str = MISSING) -> str:
+    """A value already in the figure's unit (from `number`), as text."""
+    return missing if value is None else UNITS[fig.unit].fmt(value)
+
+
+def show(summary: Any, fig: Figure, missing: str = MISSING) -> str:
+    return fmt(fig, number(summary, fig), missing)
+
+
+def show_raw(fig: Figure, raw: float | None, missing: str = MISSING) -> str:
+    """A value as the summary holds it (before the unit's scale), as text."""
+    return missing if raw is None else UNITS[fig.unit].fmt(float(raw) * UNITS[fig.unit].scale)

@@ -1,0 +1,161 @@
+"""A simulated run written as a replay's run directory: the plan a replay would send, through the simulated engine in
+virtual time, journaled and summarised as the replay engine does it (burststudio/replay/engine.py), so `report`,
+`compare` and the studio read it unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any
+
+from burststudio import rundir
+from burststudio.journal import end_record
+from burststudio.replay.events import Events
+from burststudio.replay.recorder import Recorder
+from burststudio.targets.sim.engine import SAMPLE_KEYS, SAMPLE_TIME_S, SimEngine, simulate_plan
+from burststudio.vocab import (EV_RUN_FINISHED, EXIT_LIMITS, EXIT_OK, HTTP_4XX, HTTP_503, REASON_DONE, SAMPLE_TIME,
+                               STREAM_ERROR)
+
+NOT_OPEN_LOOP = "the simulator replays open loop only; [replay] mode = closed is simulated as open loop"
+NO_CONCURRENCY_CAP = "[replay] max_concurrency is not simulated: every request is sent at its scheduled time"
+
+
+def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None) -> dict:
+    """Simulate `workload` under the preset's replay settings and `sim` engine settings; write the run directory
+    `out` as a replay does and return the summary. `sent_s` (one time per planned request, NaN for one never sent)
+    replaces the schedule: the arrivals a real server saw from a real client."""
+    from burststudio.replay.engine import prepare_workload
+    from burststudio.replay.plan import build_plan
+    from burststudio.targets.sim.costmodel import get_profile
+
+    replay = preset.replay
+    notices: list[str] = []
+    if replay.mode != "open":
+        notices.append(NOT_OPEN_LOOP)
+    if replay.max_concurrency:
+        notices.append(NO_CONCURRENCY_CAP)
+    w = prepare_workload(workload, replay)
+    profile = get_profile(sim.profile)
+    engine = SimEngine(sim, profile)  # validates the settings before any work
+    plan = build_plan(w, replay, model="sim", vocab_size=preset.target.vocab_size, max_model_len=sim.max_model_len,
+                      endpoint="completions")
+    if sent_s is not None:
+        plan = _as_sent(plan, sent_s)
+    t0 = time.perf_counter()
+    result = simulate_plan(plan, sim, profile, record_tokens=True, sample_interval_s=replay.scrape_interval_s)
+    wall = time.perf_counter() - t0
+
+    c = result.counters
+    simulation = {
+        "profile": profile.name,
+        "virtual_duration_s": result.duration_s,
+        "wall_s": wall,
+        "speedup": (result.duration_s / wall) if wall > 0 else None,
+        "steps": c.steps,
+        "kv_cache_usage_peak_exact": result.kv_peak,
+        "engine_busy_share": (c.busy_s / result.duration_s) if result.duration_s > 0 else None,
+        "notices": notices,
+    }
+    run_info = rundir.finish_run_info(rundir.run_info(
+        name=preset.name, target=engine_info(sim, profile, engine.pool.capacity), plan=plan, replay=replay,
+        mode="open", started=started, virtual_time=True,
+        cache_config=cache_config_labels(sim.block_size, sim.num_blocks, engine.pool.capacity * sim.block_size,
+                                         sim.enable_prefix_caching),
+        sim=dataclasses.asdict(sim), simulation=simulation), REASON_DONE)
+    recorder = Recorder(out)
+    try:
+        recorder.write_preset(preset.resolved_toml())
+        recorder.write_run_info(run_info)
+        for r in result.requests:
+            recorder.ended(journal_record(r, int(plan.rows[r.rid])))
+        for sample in samples(result):
+            recorder.sample(sample)
+        recorder.flush()
+        summary = rundir.build_summary(out, write=True)
+        summary["simulation"] = simulation
+        summary["exit_code"] = EXIT_LIMITS if summary["limits_broken"] else EXIT_OK
+        summary["reason"] = REASON_DONE
+        rundir.write_summary(out, summary)
+        Events([recorder.event]).emit(EV_RUN_FINISHED, exit_code=summary["exit_code"], reason=REASON_DONE,
+                                      summary=summary)
+    finally:
+        recorder.close()
+    return summary
+
+
+def _as_sent(plan, sent_s):
+    """The plan with the given send times as its schedule, in send order, without the requests never sent."""
+    import numpy as np
+
+    sent = np.asarray(sent_s, dtype=np.float64)
+    keep = ~np.isnan(sent)
+    order = np.argsort(sent[keep], kind="stable")
+    idx = np.flatnonzero(keep)[order]
+    return dataclasses.replace(
+        plan, scheduled_s=sent[idx], prompt_tokens=plan.prompt_tokens[idx], output_tokens=plan.output_tokens[idx],
+        rows=plan.rows[idx],
+        prefix_blocks=None if plan.prefix_blocks is None else [plan.prefix_blocks[i] for i in idx])
+
+
+def engine_info(sim, profile, capacity_blocks: int) -> dict:
+    from burststudio.targets.base import TargetInfo
+
+    return TargetInfo(kind="sim", url="", model="sim", max_model_len=sim.max_model_len, vocab_size=None,
+                      kv_capacity_tokens=capacity_blocks * sim.block_size, kv_blocks=sim.num_blocks,
+                      block_size=sim.block_size, engine=f"burststudio simulator ({profile.name})", build=None,
+                      has_metrics=True).to_dict()
+
+
+def _or_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def journal_record(r, row: int) -> dict[str, Any]:
+    """A journal `end` record of a simulated request, as the streaming client writes one."""
+    status = 200
+    error = None
+    outcome = r.outcome
+    if outcome == HTTP_503:
+        status, error = 503, "The engine is currently busy (simulated --max-num-queued-reqs)"
+    elif outcome == STREAM_ERROR:
+        error = "The engine is currently busy (simulated --max-num-queued-reqs, in the stream) (code 503)"
+    elif outcome == HTTP_4XX:
+        status, error = 400, "prompt does not fit max_model_len"
+    sent = r.arrival_s
+    times = r.token_times or []
+    ok = status == 200 and error is None
+    return end_record(
+        i=r.rid,
+        row=row,
+        outcome=outcome,
+        status=status,
+        scheduled_s=sent,
+        sent_s=sent,
+        first_s=r.first_s if ok and times else None,
+        end_s=r.end_s,
+        chunks_us=[int(round((t - sent) * 1e6)) for t in times],
+        prompt_tokens=r.prompt,
+        output_tokens=r.max_out,
+        usage_prompt_tokens=r.prompt if ok else None,
+        usage_completion_tokens=r.out if ok else None,
+        chunk_tokens=r.out,
+        error=error,
+        timeout=None,
+        retry_after=None,
+        preemptions=r.preemptions,
+        cached_tokens=max(r.cached_tokens, 0),
+        # When the engine made the first and last token (vLLM's own TTFT and E2E histograms stamp these)
+        engine_first_s=_or_none(r.eng_first_s),
+        engine_end_s=_or_none(r.eng_end_s),
+        engine_arrival_s=_or_none(r.added_s),
+    )
+
+
+def samples(result) -> list[dict]:
+    """The engine samples as the /metrics scraper writes them."""
+    s = result.samples
+    names = [k for k in SAMPLE_KEYS if k != SAMPLE_TIME_S]
+    return [{SAMPLE_TIME: round(row[0], 6), **{k: v for k, v in zip(names, row[1:])}}
+            for row in zip(s[SAMPLE_TIME_S], *(s[k] for k in names))]
