@@ -15,6 +15,7 @@ from burststudio.journal import end_record
 from burststudio.replay.events import Events
 from burststudio.replay.recorder import Recorder
 from burststudio.targets.sim.engine import SAMPLE_KEYS, SAMPLE_TIME_S, SimEngine, simulate_plan
+from burststudio.vllm_metrics import cache_config_labels
 from burststudio.vocab import (EV_RUN_FINISHED, EXIT_LIMITS, EXIT_OK, HTTP_4XX, HTTP_503, REASON_DONE, SAMPLE_TIME,
                                STREAM_ERROR)
 

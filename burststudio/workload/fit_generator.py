@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from burststudio.workload.fit import MIN_GAPS, _sums, fit_interarrivals, fit_lengths, positive_gaps
+from burststudio.workload.fit import MIN_GAPS, fit_interarrivals, fit_lengths, positive_gaps
 from burststudio.workload.model import Workload
-from burststudio.workload.stats import _num, coefficient_of_variation, interarrival_times
+from burststudio.workload.stats import _num, arrival_windows, coefficient_of_variation, interarrival_times
 
 # Window lengths tried for the windowed Gamma, shortest first; at most MAX_PRESET_WINDOWS windows are written.
 PRESET_WINDOW_CANDIDATES: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 60.0, 300.0, 1200.0)
@@ -48,27 +48,6 @@ def arrival_targets(arrival_s: np.ndarray) -> np.ndarray:
     a = np.asarray(arrival_s, dtype=np.float64)
     vals = (rate_rps(a), coefficient_of_variation(interarrival_times(a)), index_of_dispersion(a, 10.0))
     return np.array([np.nan if v is None else v for v in vals])
-
-
-def arrival_windows(arrival_s: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(duration, rate, gap CV) of consecutive windows covering the trace; CV 1 where a window has < 2 gaps."""
-    a = np.asarray(arrival_s, dtype=np.float64)
-    span = float(a[-1])
-    k = max(1, math.ceil(span / window_s))
-    dur = np.full(k, float(window_s))
-    dur[-1] = span - (k - 1) * window_s if span > (k - 1) * window_s else float(window_s)
-    idx = np.minimum(np.floor(a / window_s).astype(np.int64), k - 1)
-    counts = np.bincount(idx, minlength=k)
-    g = np.diff(a)
-    same = idx[1:] == idx[:-1]
-    gi, gg = idx[1:][same], g[same]
-    m = np.bincount(gi, minlength=k).astype(np.float64)
-    with np.errstate(all="ignore"):
-        mean = _sums(gi, gg, k) / m
-        var = np.maximum(_sums(gi, gg * gg, k) / m - mean**2, 0.0) * m / np.maximum(m - 1, 1)
-        cv = np.sqrt(var) / mean
-    cv = np.where((m >= 2) & np.isfinite(cv) & (cv > 0), cv, 1.0)
-    return dur, counts / dur, cv
 
 
 def _windows_table(dur: np.ndarray, rate: np.ndarray, cv: np.ndarray) -> list[dict[str, float]]:

@@ -221,3 +221,24 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, (float, np.floating)):
         return _num(obj)
     return obj
+
+
+def arrival_windows(arrival_s: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(duration, rate, gap CV) of consecutive windows covering the trace; CV 1 where a window has < 2 gaps."""
+    a = np.asarray(arrival_s, dtype=np.float64)
+    span = float(a[-1])
+    k = max(1, math.ceil(span / window_s))
+    dur = np.full(k, float(window_s))
+    dur[-1] = span - (k - 1) * window_s if span > (k - 1) * window_s else float(window_s)
+    idx = np.minimum(np.floor(a / window_s).astype(np.int64), k - 1)
+    counts = np.bincount(idx, minlength=k)
+    g = np.diff(a)
+    same = idx[1:] == idx[:-1]
+    gi, gg = idx[1:][same], g[same]
+    m = np.bincount(gi, minlength=k).astype(np.float64)
+    with np.errstate(all="ignore"):
+        mean = np.bincount(gi, weights=gg, minlength=k) / m
+        var = np.maximum(np.bincount(gi, weights=gg * gg, minlength=k) / m - mean**2, 0.0) * m / np.maximum(m - 1, 1)
+        cv = np.sqrt(var) / mean
+    cv = np.where((m >= 2) & np.isfinite(cv) & (cv > 0), cv, 1.0)
+    return dur, counts / dur, cv

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -19,30 +18,50 @@ def _steady_screen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
 
 
-SUMMARY = {
-    "sent": 1200, "finished": 1150, "failed": 40, "cancelled": 10,
-    "failures_by_class": {"http_503": 30, "timeout": 10},
-    "ttft_s": {"mean": 0.2, "p50": 0.12, "p90": 0.4, "p99": 0.9, "max": 1.5},
-    "itl_s": {"mean": 0.02, "p50": 0.018, "p90": 0.03, "p99": 0.06, "max": 0.2},
-    "tpot_s": {"mean": 0.02, "p50": 0.019, "p90": 0.03, "p99": 0.05, "max": 0.1},
-    "e2e_s": {"mean": 1.2, "p50": 1.0, "p90": 2.0, "p99": 3.5, "max": 5.0},
-    "dispatch_lateness_s": {"mean": 0.0004, "p50": 0.0003, "p90": 0.0008, "p99": 0.0012, "max": 0.003},
-    "throughput": {"requests_per_s": 9.6, "output_tokens_per_s": 610.0},
-    "goodput": {"share": 0.87}, "kv_cache_usage_peak": 0.98, "waiting_peak": 14, "preemptions": 3,
-    "burst": {"window_s": 10.0, "top_share": 0.05,
-              "busy": {"windows": 2, "requests": 300, "rate_rps": 15.0, "failed": 30, "failed_share": 0.1,
-                       "ttft_s": {"p50": 0.4, "p99": 1.4}, "e2e_s": {"p50": 2.0, "p99": 4.5},
-                       "tpot_s": {"p50": 0.03, "p99": 0.08}},
-              "calm": {"windows": 38, "requests": 900, "rate_rps": 2.4, "failed": 10, "failed_share": 0.011,
-                       "ttft_s": {"p50": 0.1, "p99": 0.5}, "e2e_s": {"p50": 0.9, "p99": 2.5},
-                       "tpot_s": {"p50": 0.018, "p99": 0.04}}},
-}
+def make_run(runs_dir: Path, name: str, *, requests: int = 1200, failed_share: float = 0.03,
+             slowdown: float = 1.0) -> Path:
+    """A run directory with a real journal, summarised by the engine's own code (so the studio reads what a run
+    writes). Deterministic: a fixed-seed schedule with bursts, latencies that grow in them, and failures as a
+    full queue and timeouts leave them; `slowdown` stretches the latencies, `failed_share` sets the failures."""
+    import numpy as np
 
+    from burststudio import rundir
+    from burststudio.replay import recorder
 
-def make_run(runs_dir: Path, name: str, **changes) -> Path:
+    rng = np.random.default_rng(7)
     d = runs_dir / name
-    d.mkdir(parents=True)
-    (d / "summary.json").write_text(json.dumps({**SUMMARY, **changes}))
+    rec = recorder.Recorder(d)
+    arrivals = np.sort(rng.uniform(0, 400, requests))
+    arrivals[: requests // 4] = np.sort(rng.uniform(100, 120, requests // 4))  # one burst
+    arrivals.sort()
+    in_burst = (arrivals >= 100) & (arrivals < 130)
+    for i, t in enumerate(arrivals):
+        ttft = slowdown * (0.1 + rng.exponential(0.4 if in_burst[i] else 0.05))
+        gaps = slowdown * rng.uniform(0.015, 0.025, 63)
+        failed = rng.uniform() < failed_share
+        outcome = ("http_503" if rng.uniform() < 0.75 else "timeout") if failed else "ok"
+        chunks = [] if failed else list((np.cumsum(np.r_[ttft, gaps]) * 1e6).astype(int))
+        end = t + (chunks[-1] / 1e6 if chunks else 0.01)
+        r = {"i": i, "row": i, "outcome": outcome, "status": 503 if outcome == "http_503" else 200,
+             "scheduled_s": float(t), "sent_s": float(t) + 0.0003, "first_s": None if failed else float(t + ttft),
+             "end_s": float(end), "chunks_us": [int(c) for c in chunks], "prompt_tokens": 100, "output_tokens": 64,
+             "usage_prompt_tokens": None if failed else 100, "usage_completion_tokens": None if failed else 64,
+             "chunk_tokens": len(chunks), "error": None, "timeout": "first_token" if outcome == "timeout" else None,
+             "retry_after": None}
+        rec.sent(i, r["sent_s"])
+        rec.ended(r)
+    samples = [{"t": float(t), "kv_cache_usage": float(min(1.0, 0.2 + 0.8 * ((t >= 100) & (t < 130)))),
+                "running": 8, "waiting": int(14 * ((t >= 100) & (t < 130))), "preemptions_total": int(t // 130)}
+               for t in np.arange(0, 400, 0.5)]
+    for smp in samples:
+        rec.sample(smp)
+    rec.write_run_info({"format": 1, "name": name, "complete": True, "reason": "done",
+                        "target": {"kind": "sim", "url": "", "model": "sim"},
+                        "plan": {"planned": requests},
+                        "settings": {"slo_ttft_s": 0.5, "slo_tpot_s": 0.05, "burst_window_s": 10.0,
+                                     "burst_top_share": 0.05}})
+    rec.close()
+    rundir.build_summary(d, write=True)
     return d
 
 

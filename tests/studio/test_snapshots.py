@@ -36,7 +36,7 @@ def test_replay_screen(snap_compare, studio_config, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_results_screen(snap_compare, studio_config, size):
     make_run(studio_config.runs_dir, "run-a")
-    make_run(studio_config.runs_dir, "run-b", goodput={"share": 0.5}, failed=300)
+    make_run(studio_config.runs_dir, "run-b", failed_share=0.25, slowdown=1.6)
 
     async def run_before(pilot):
         await _settle(pilot)

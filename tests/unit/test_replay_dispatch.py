@@ -41,6 +41,7 @@ def _plan(n: int, gap_s: float):
     return build_plan(workload(n, gap_s=gap_s, prompt=4, output=2), ReplaySettings(), model="tiny", vocab_size=100)
 
 
+@pytest.mark.timing
 def test_requests_leave_on_time_never_early(monkeypatch):
     """The wait alone (no HTTP): each request starts at or just after its time."""
     starts: dict[int, int] = {}

@@ -74,6 +74,7 @@ def test_accounting_identity_and_summary_keys(fault_run):
     assert json.loads((result.run_dir / "summary.json").read_text())["sent"] == s["sent"]
 
 
+@pytest.mark.timing
 def test_ttft_and_lateness_are_measured_accurately(tmp_path):
     w = workload(30, gap_s=0.02, output=8)
     with TestServer(ServerConfig(ttft_s=0.05, token_delay_s=0.004)) as srv:

@@ -33,19 +33,39 @@ loss, so a few steps slowed by other work on a shared machine do not drag the co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from burststudio import vllm_metrics as vm
 from burststudio.errors import UserError
 from burststudio.targets.sim.costmodel import CostProfile
 
-if TYPE_CHECKING:
-    from burststudio.targets.sim.measure import Measurements, ServerLimits
-
 TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "prefill_seq_s", "decode_seq_s", "context_token_s",
          "request_overhead_s")
 API_TERMS = ("api_request_s", "api_token_s", "api_after_s", "api_scrape_s")
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What the server allows: requests must fit max_model_len, a batch must fit the KV cache without preemption."""
+
+    max_model_len: int
+    max_batch: int
+    max_batched_tokens: int
+    block_size: int | None = None
+    kv_blocks: int | None = None  # as the server reports them (one is vLLM's null block)
+    vocab_size: int = 32000
+
+
+@dataclass
+class Measurements:
+    observations: list[Observation] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+    engine_timings: bool = False  # step times read off the server's histograms rather than the client's clock
+    api_segments: list[CpuSegment] = field(default_factory=list)  # the API server's CPU time (process_cpu_seconds)
+    wake: list[tuple[float, float]] = field(default_factory=list)  # (idle seconds before, time to first token)
+    overheads: list[float] = field(default_factory=list)  # lone prefills: time to first token less the engine's step
 
 
 class CalibrationError(UserError):

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from burststudio.sse import DONE, data_of
-from burststudio.targets.sim.calibrate import (CalibrationError, CpuSegment, Observation, decode_observations,
-                                               prefill_observation)
+from burststudio.targets.sim.calibrate import (CalibrationError, CpuSegment, Measurements, Observation, ServerLimits,
+                                               decode_observations, prefill_observation)
 from burststudio.vllm_metrics import histogram_totals
 
 SCRAPES_ALONE = 20  # back-to-back /metrics reads that measure what one costs the API server
@@ -20,18 +20,6 @@ WAKE_GAPS_QUICK = (0.01, 0.1, 1.0)
 
 
 # What to measure ----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ServerLimits:
-    """What the server allows: requests must fit max_model_len, a batch must fit the KV cache without preemption."""
-
-    max_model_len: int
-    max_batch: int
-    max_batched_tokens: int
-    block_size: int | None = None
-    kv_blocks: int | None = None  # as the server reports them (one is vLLM's null block)
-    vocab_size: int = 32000
-
-
 @dataclass
 class MeasurementPlan:
     prefill_lengths: list[int]
@@ -91,17 +79,6 @@ def measurement_plan(limits: ServerLimits, *, quick: bool = False) -> Measuremen
 
 
 # Measuring ----------------------------------------------------------------------------------------------------------
-@dataclass
-class Measurements:
-    observations: list[Observation] = field(default_factory=list)
-    requests: int = 0
-    seconds: float = 0.0
-    engine_timings: bool = False  # step times read off the server's histograms rather than the client's clock
-    api_segments: list[CpuSegment] = field(default_factory=list)  # the API server's CPU time (process_cpu_seconds)
-    wake: list[tuple[float, float]] = field(default_factory=list)  # (idle seconds before, time to first token)
-    overheads: list[float] = field(default_factory=list)  # lone prefills: time to first token less the engine's step
-
-
 async def _stream(session, url: str, model: str, ids: list[int], max_tokens: int) -> list[tuple[float, int]]:
     """Send one request; (perf_counter time, completion tokens so far) at each chunk that carries tokens, with the
     send time first as (t0, 0)."""

@@ -248,8 +248,8 @@ def hourly_profile(arrival_s: np.ndarray, start_time_of_day_s: float | None, bin
 
 def fit_windows(arrival_s: np.ndarray, window_s: float) -> list[dict[str, float]]:
     """Rate and gap CV per window by the method of moments, as the windows table states them; the same per-window
-    figures `burststudio fit --to-preset` starts from (fit_generator.arrival_windows: CV 1 below 2 gaps)."""
-    from burststudio.workload.fit_generator import arrival_windows
+    figures `burststudio fit --to-preset` starts from (stats.arrival_windows: CV 1 below 2 gaps)."""
+    from burststudio.workload.stats import arrival_windows
 
     dur, rate, cv = arrival_windows(arrival_s - arrival_s[0], window_s)
     ok = dur > 0
