@@ -236,7 +236,7 @@ def main() -> int:
 
     from burststudio.replay.simulated import simulate_to_run_dir
     from burststudio.presets import load_preset
-    from burststudio.replay.engine import run_replay
+    from burststudio.replay.runner import run_replay
     from burststudio.settings import SimSettings
 
     out = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")

@@ -36,7 +36,7 @@ if "--package" in sys.argv:
 from benchlib import free_port, wait_healthy  # noqa: E402
 PY = sys.executable
 
-from burststudio.studio import core, preview  # noqa: E402
+from burststudio.studio import preview, workload_actions as actions  # noqa: E402
 
 PRESET = """\
 [workload]
@@ -71,10 +71,10 @@ def bench_preview() -> None:
     for n in (100_000, 1_000_000):
         totals, parts = [], []
         for _ in range(5 if n <= 100_000 else 3):
-            values = dict(core.GENERATOR_START)
+            values = dict(actions.GENERATOR_START)
             values["requests"] = n
             t0 = time.perf_counter()
-            w = core.synthesize(core.spec_from_values(values), seed=0, base_dir=Path.cwd())
+            w = actions.synthesize(actions.spec_from_values(values), seed=0, base_dir=Path.cwd())
             t1 = time.perf_counter()
             p = preview.compute(w)
             totals.append(time.perf_counter() - t0)

@@ -3,7 +3,7 @@
 Every place that takes a value from a user reads this one shape rather than keeping its own: the `[target]` and
 `[replay]` settings dataclasses carry a Param on each field (`burststudio.settings.setting`), the trace keys of
 `[workload]` are Params (`burststudio.preset_workload`), the generator registry is built of them
-(`burststudio.workload.synth.tables`), the studio's form fields wrap them (`burststudio.studio.core.ParamSpec`),
+(`burststudio.workload.synth.tables`), the studio's form fields wrap them (`burststudio.studio.workload_actions.ParamSpec`),
 and the preset reference (`burststudio.preset_doc`) renders them.
 """
 

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from burststudio.replay.engine import run_replay
+    from burststudio.replay.runner import run_replay
 
     preset = apply_sets(load_source(args.source, args.format), args)
     apply_overrides(preset, args)

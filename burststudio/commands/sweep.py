@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     from burststudio.commands.replay import apply_overrides, load_source
     from burststudio import rundir
-    from burststudio.replay.engine import run_replay
+    from burststudio.replay.runner import run_replay
     from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_TARGET_DIED
 
     scales = parse_scales(args.rate_scale)

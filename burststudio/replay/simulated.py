@@ -1,5 +1,5 @@
 """A simulated run written as a replay's run directory: the plan a replay would send, through the simulated engine in
-virtual time, journaled and summarised as the replay engine does it (burststudio/replay/engine.py), so `report`,
+virtual time, journaled and summarised as the replay engine does it (burststudio/replay/runner.py), so `report`,
 `compare` and the studio read it unchanged.
 """
 
@@ -27,7 +27,7 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
     """Simulate `workload` under the preset's replay settings and `sim` engine settings; write the run directory
     `out` as a replay does and return the summary. `sent_s` (one time per planned request, NaN for one never sent)
     replaces the schedule: the arrivals a real server saw from a real client."""
-    from burststudio.replay.engine import prepare_workload
+    from burststudio.replay.runner import prepare_workload
     from burststudio.replay.plan import build_plan
     from burststudio.targets.sim.costmodel import get_profile
 

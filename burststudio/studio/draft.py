@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from burststudio.studio import core
+from burststudio.studio import workload_actions as actions
 from burststudio.targets import registry as target_kinds
 
 # What a DraftChanged names as changed.
@@ -78,15 +78,15 @@ class Draft:
         the form does not show, like sessions or a modulation profile, is kept), else the form's values."""
         values = self.values if values is None else values
         if self.generator_table is not None:
-            spec = core.merge_spec(self.generator_table, self.loaded_values, values)
+            spec = actions.merge_spec(self.generator_table, self.loaded_values, values)
             spec.pop("name", None)
             spec.pop("seed", None)
             return spec
-        return core.spec_from_values(values)
+        return actions.spec_from_values(values)
 
     def transforms(self, values: dict[str, Any] | None = None):
         """The TransformSpec of a trace: its preset's own transforms with the form's window and scales."""
-        return core.form_transforms(self.values if values is None else values, self.trace_preset_spec)
+        return actions.form_transforms(self.values if values is None else values, self.trace_preset_spec)
 
     def workload_spec(self) -> dict[str, Any]:
         """The [workload] table the draft describes now."""
@@ -94,15 +94,15 @@ class Draft:
             spec = self.generator_spec()
             spec["seed"] = self.preset.seed if self.preset is not None else self.seed
         elif self.trace_preset_spec is not None:
-            spec = core.merge_trace_spec(self.trace_preset_spec, self.loaded_values, self.values)
+            spec = actions.merge_trace_spec(self.trace_preset_spec, self.loaded_values, self.values)
         else:
             spec = {"trace": str(Path(self.trace_path).resolve()) if self.trace_path else ""}
-            spec.update(core.trace_transforms(self.values))
+            spec.update(actions.trace_transforms(self.values))
         spec["name"] = self.name.strip() or "workload"
         return spec
 
     def target_table(self) -> dict[str, Any]:
-        return core.target_table(self.preset, self.target_kind, self.target_url)
+        return actions.target_table(self.preset, self.target_kind, self.target_url)
 
     def target_description(self) -> str:
         if self.target_kind == target_kinds.ATTACH:
@@ -111,7 +111,7 @@ class Draft:
         return kind.label if kind else self.target_kind
 
     def save(self, path: Path) -> Path:
-        """Write the draft as a preset at `path` (presets validate it); raises core.FieldError or the presets'
+        """Write the draft as a preset at `path` (presets validate it); raises actions.FieldError or the presets'
         UserError."""
-        core.check_preset_name(self.name.strip() or "workload")
-        return core.save_preset(path, self.workload_spec(), self.target_table(), core.replay_table(self.preset))
+        actions.check_preset_name(self.name.strip() or "workload")
+        return actions.save_preset(path, self.workload_spec(), self.target_table(), actions.replay_table(self.preset))

@@ -79,9 +79,9 @@ def _gap_curve(arrival_s: np.ndarray, hist: Histogram) -> tuple[np.ndarray, np.n
     """The fitted inter-arrival density (fit.fit_interarrivals' best family), over the histogram's range."""
     if arrival_s.size < 11 or hist.centers.size == 0:
         return np.zeros(0), np.zeros(0), ""
-    from burststudio.studio import core
+    from burststudio.studio import workload_actions as actions
 
-    dist, label = core.fit_interarrival(arrival_s, max_gaps=FIT_SAMPLE)
+    dist, label = actions.fit_interarrival(arrival_s, max_gaps=FIT_SAMPLE)
     if dist is None:
         return np.zeros(0), np.zeros(0), ""
     x = np.linspace(max(hist.centers[0] - hist.width / 2, 1e-9), hist.centers[-1] + hist.width / 2, 120)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from burststudio.presets import load_preset
-from burststudio.replay.engine import run_replay
+from burststudio.replay.runner import run_replay
 
 from managed_vllm import Borrowed
 

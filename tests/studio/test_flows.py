@@ -115,12 +115,12 @@ def test_save_a_preset_and_load_it_back(studio_config):
 
 def _gamma_trace(path: Path) -> None:
     """A trace with known arrivals (Gamma, rate 5/s, CV 2) and lognormal lengths, written as a Parquet table."""
-    from burststudio.studio import core
+    from burststudio.studio import workload_actions as actions
 
     spec = {"requests": 5000, "arrivals": {"process": "gamma", "rate": 5.0, "cv": 2.0},
             "prompt": {"dist": "lognormal", "median": 300.0, "sigma": 0.5},
             "output": {"dist": "lognormal", "median": 80.0, "sigma": 0.4}}
-    core.synthesize(spec, seed=3, base_dir=path.parent).to_parquet(path)
+    actions.synthesize(spec, seed=3, base_dir=path.parent).to_parquet(path)
 
 
 def test_fit_fills_the_generator_form_from_the_loaded_trace(studio_config):

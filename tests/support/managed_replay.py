@@ -44,7 +44,7 @@ class FaultServerTarget(VllmTarget):
 
 def main() -> int:
     from burststudio.errors import UserError
-    from burststudio.replay.engine import run_replay
+    from burststudio.replay.runner import run_replay
     from burststudio.workload.formats import load
     from tests.support.replay import quick_settings
 

@@ -33,7 +33,7 @@ def quick_settings(**changes) -> ReplaySettings:
 
 
 def replay(w: Workload, url: str, run_dir: Path, settings: ReplaySettings | None = None, **kw):
-    from burststudio.replay.engine import run_replay
+    from burststudio.replay.runner import run_replay
 
     return run_replay(w, TargetSettings(), settings or quick_settings(), name="test", target_url=url,
                       run_dir=run_dir, **kw)

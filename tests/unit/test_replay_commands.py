@@ -146,7 +146,7 @@ def test_report_of_a_directory_that_is_not_a_run_exits_2(tmp_path):
 
 def test_replay_package_does_not_import_textual():
     mods = ["burststudio.replay." + m for m in ("plan", "client", "dispatch", "scrape", "recorder", "summary",
-                                                 "events", "engine")]
+                                                 "events", "runner")]
     code = ("import sys\n" + "".join(f"import {m}\n" for m in mods)
             + "import burststudio.commands.replay, burststudio.commands.report, burststudio.targets.url\n"
             + "print('\\n'.join(sys.modules))")

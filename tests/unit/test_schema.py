@@ -51,14 +51,14 @@ def test_setting_keeps_its_call_and_its_bounds_validate():
 
 
 def test_the_studio_form_holds_the_registry_and_trace_key_params():
-    from burststudio.studio import core
+    from burststudio.studio import workload_actions as actions
 
     params = {id(p) for table in [WORKLOAD, *(t for f in FAMILIES.values() for t in f.kinds.values())]
               for p in table.params}
-    fields = {f.path: f for f in core.generator_fields()}
+    fields = {f.path: f for f in actions.generator_fields()}
     assert id(fields["arrivals.rate"].param) in params and id(fields["prompt.sigma"].param) in params
     assert fields["arrivals.rate"].min is None  # rate > 0 is open: left to the registry's check
     trace_keys = {k.name: k for k in TRACE_KEYS}
-    transforms = {f.path: f for f in core.TRANSFORM_FIELDS}
+    transforms = {f.path: f for f in actions.TRANSFORM_FIELDS}
     assert transforms["rate_scale"].param is trace_keys["rate_scale"]
     assert transforms["time_scale"].param is trace_keys["time_scale"]

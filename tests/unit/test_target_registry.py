@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support import echo_target  # noqa: E402
 from tests.support.replay import quick_settings, workload  # noqa: E402
 
-from burststudio.replay.engine import run_replay  # noqa: E402
+from burststudio.replay.runner import run_replay  # noqa: E402
 from burststudio.settings import TargetSettings  # noqa: E402
 from burststudio.targets import make_target, registry  # noqa: E402
 from burststudio.targets.base import TargetError  # noqa: E402

@@ -20,9 +20,9 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from burststudio import rundir
 from burststudio.schema import Param
-from burststudio.studio import core, draft as draft_mod
+from burststudio.studio import draft as draft_mod, workload_actions as actions
 from burststudio.studio.config import StudioConfig
-from burststudio.studio.engine_process import EngineProcess, engine_command
+from burststudio.studio.replay_process import EngineProcess, engine_command
 from burststudio.studio.live import LiveRun
 from burststudio.studio.messages import (
     ChartsRedrawn,
@@ -40,7 +40,7 @@ from burststudio.studio.widgets.param_form import parse
 from burststudio.targets import registry as target_kinds
 from burststudio.vocab import EV_PROGRESS, EVENT_TYPE, EXIT_LIMITS, EXIT_OK
 
-DURATION = core.ParamSpec("duration", "duration s", Param(
+DURATION = actions.ParamSpec("duration", "duration s", Param(
     "duration_s", "float", "Seconds of the workload to replay (from its start); blank or 0: all of it.", min=0.0))
 
 
@@ -215,7 +215,7 @@ class ReplayScreen(Screen[None]):
         try:
             saved = self.draft.save(preset)
         except Exception as exc:
-            self.notify(core.one_line(exc), title="Cannot save", severity="error")
+            self.notify(actions.one_line(exc), title="Cannot save", severity="error")
             return
         self.notify(f"saved {saved.name}", title="Preset")
         self.post_message(PresetSaved(saved))
@@ -237,7 +237,7 @@ class ReplayScreen(Screen[None]):
         the scheduled rate; built in a thread, since a large workload takes a moment."""
         def build():
             from burststudio.presets import load_preset
-            from burststudio.replay.engine import prepare_workload
+            from burststudio.replay.runner import prepare_workload
 
             p = load_preset(preset)
             return prepare_workload(p.build_workload(), p.replay).arrival_s

@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 from textual.worker import get_current_worker
 
-from burststudio.studio import core, draft as draft_mod
+from burststudio.studio import draft as draft_mod, workload_actions as actions
 from burststudio.studio.config import StudioConfig
 from burststudio.studio.messages import (
     DraftChanged,
@@ -75,7 +75,7 @@ class WorkloadScreen(Screen[None]):
         yield NavBar("workload", self.draft.target_description())
         with Horizontal(id="workload-body"):
             with VerticalScroll(id="workload-side"):
-                yield SourcePicker(core.list_traces(self.config.traces_dir), core.list_presets(self.config.presets_dir))
+                yield SourcePicker(actions.list_traces(self.config.traces_dir), actions.list_presets(self.config.presets_dir))
                 yield Static("", id="source-status")
                 yield ParamForm(id="params")
                 with Horizontal(id="workload-actions"):
@@ -100,8 +100,8 @@ class WorkloadScreen(Screen[None]):
         self.draft.use_generator(table, preset)
         self.base = None
         self.query_one("#fit", Button).disabled = True
-        fields = core.generator_fields()
-        start = dict(core.GENERATOR_START)
+        fields = actions.generator_fields()
+        start = dict(actions.GENERATOR_START)
         start["requests"] = self.config.preview_requests
         if values is not None:
             start = {**{k: v for k, v in start.items() if k.endswith((".process", ".dist", ".kind"))}, **values}
@@ -119,9 +119,9 @@ class WorkloadScreen(Screen[None]):
         self.draft.use_trace(path, preset)
         self.base = workload
         self.query_one("#fit", Button).disabled = False
-        values = {f.path: f.default for f in core.TRANSFORM_FIELDS}
+        values = {f.path: f.default for f in actions.TRANSFORM_FIELDS}
         values.update(transforms or {})
-        await self.query_one(ParamForm).set_fields(core.TRANSFORM_FIELDS, values)
+        await self.query_one(ParamForm).set_fields(actions.TRANSFORM_FIELDS, values)
         self.draft.set_values(self.query_one(ParamForm).values(), loaded=True)
         self._status(f"{label}: {len(workload):,} requests")
         self._changed(draft_mod.SOURCE, draft_mod.WORKLOAD)
@@ -147,13 +147,13 @@ class WorkloadScreen(Screen[None]):
         self.app.call_from_thread(setattr, self.query_one("#workload-charts"), "loading", True)
         try:
             if kind == "trace":
-                workload = core.load_trace(path)
+                workload = actions.load_trace(path)
                 preset = None
             else:
-                preset = core.load_preset(path)
-                workload = core.preset_trace_base(preset) if preset.is_trace else None
+                preset = actions.load_preset(path)
+                workload = actions.preset_trace_base(preset) if preset.is_trace else None
         except Exception as exc:  # one line for the user, whatever the loader raised
-            self.app.call_from_thread(self._load_failed, str(path), core.one_line(exc))
+            self.app.call_from_thread(self._load_failed, str(path), actions.one_line(exc))
             return
         finally:
             self.app.call_from_thread(setattr, self.query_one("#workload-charts"), "loading", False)
@@ -173,7 +173,7 @@ class WorkloadScreen(Screen[None]):
             self._changed(draft_mod.NAME, draft_mod.TARGET, draft_mod.REPLAY)
         if preset is not None and workload is None:
             table = {k: v for k, v in preset.workload_spec.items() if k not in ("name", "seed")}
-            await self._use_generator(core.values_from_spec(table), preset.workload_spec, preset)
+            await self._use_generator(actions.values_from_spec(table), preset.workload_spec, preset)
             self._status(f"preset {path.name}: generator")
             return
         transforms = {}
@@ -221,11 +221,11 @@ class WorkloadScreen(Screen[None]):
             if worker.is_cancelled:
                 return
             result = preview_mod.compute(workload)
-        except core.FieldError as exc:
+        except actions.FieldError as exc:
             self.post_message(PreviewFailed(key, exc.message, exc.field))
             return
         except Exception as exc:
-            self.post_message(PreviewFailed(key, core.one_line(exc)))
+            self.post_message(PreviewFailed(key, actions.one_line(exc)))
             return
         if not worker.is_cancelled:
             self.post_message(PreviewComputed(key, result, time.perf_counter() - t0))
@@ -287,10 +287,10 @@ class WorkloadScreen(Screen[None]):
             unchanged = (draft.transforms(values) == TransformSpec() and own.get("format", "auto") == "auto"
                          and not own.get("columns"))
             trace = str(Path(draft.trace_path).resolve()) if draft.trace_path else None
-            table = core.fit_generator(workload, trace if unchanged else None, trace if unchanged else None,
+            table = actions.fit_generator(workload, trace if unchanged else None, trace if unchanged else None,
                                        self.config.presets_dir)
         except Exception as exc:
-            self.app.call_from_thread(self._fit_failed, core.one_line(exc))
+            self.app.call_from_thread(self._fit_failed, actions.one_line(exc))
             return
         self.app.call_from_thread(self._fitted, table)
 
@@ -302,7 +302,7 @@ class WorkloadScreen(Screen[None]):
     async def _fitted(self, table: dict[str, Any]) -> None:
         self._key += 1
         label = Path(self.draft.trace_path).name if self.draft.trace_path else "the trace"
-        values = {**core.values_from_spec(table), "arrivals.modulation.kind": core.NONE_KIND}
+        values = {**actions.values_from_spec(table), "arrivals.modulation.kind": actions.NONE_KIND}
         self.query_one(SourcePicker).show_kind("generator")
         await self._use_generator(values, table)
         self._status(f"generator fitted to {label}: {values['arrivals.process']} arrivals")
@@ -314,7 +314,7 @@ class WorkloadScreen(Screen[None]):
         try:
             saved = self.draft.save(path)
         except Exception as exc:
-            self.notify(core.one_line(exc), title="Cannot save", severity="error")
+            self.notify(actions.one_line(exc), title="Cannot save", severity="error")
             return None
         self.notify(f"saved {saved.name}", title="Preset")
         self.post_message(PresetSaved(saved))
@@ -324,13 +324,13 @@ class WorkloadScreen(Screen[None]):
 def build_workload(draft: draft_mod.Draft, values: dict[str, Any], base):
     """The workload the draft describes with the form's `values` (called from worker threads)."""
     if draft.kind == "generator":
-        return core.synthesize(draft.generator_spec(values), seed=draft.seed, base_dir=draft.generator_dir)
+        return actions.synthesize(draft.generator_spec(values), seed=draft.seed, base_dir=draft.generator_dir)
     if base is None:
-        raise core.FieldError("no workload loaded")
-    return core.apply_transforms(base, values, seed=draft.seed, preset_spec=draft.trace_preset_spec)
+        raise actions.FieldError("no workload loaded")
+    return actions.apply_transforms(base, values, seed=draft.seed, preset_spec=draft.trace_preset_spec)
 
 
-def _with_choices(fields: list[core.ParamSpec], values: dict[str, Any]) -> list[core.ParamSpec]:
+def _with_choices(fields: list[actions.ParamSpec], values: dict[str, Any]) -> list[actions.ParamSpec]:
     """Choice fields that also offer the kind a preset holds when the form has no fields for it (a windowed Gamma,
     an empirical length table): it shows as chosen and its parameters stay in the preset."""
     out = []

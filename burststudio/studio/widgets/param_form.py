@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from burststudio.studio.core import ParamSpec
+from burststudio.studio.workload_actions import ParamSpec
 from burststudio.studio.messages import ParamsEdited
 
 
