@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from burststudio.presets import load_preset  # noqa: E402
 from burststudio.replay.runner import run_replay  # noqa: E402
-from burststudio.targets.vllm import VllmTarget, group_members  # noqa: E402
+from burststudio.targets.supervise import group_members
+from burststudio.targets.vllm import VllmTarget  # noqa: E402
 
 PRESET = ROOT / "presets" / "vllm-cpu-kv-pressure.toml"
 

@@ -3,8 +3,8 @@
 The server runs as a child in its own process group (the API server, its EngineCore, the Worker and a resource
 tracker), so one signal to the group reaches all of them. It is stopped on every exit path: `stop()`, the context
 manager, `atexit`, SIGTERM/SIGINT (our handler stops it, then hands the signal to whatever handler was there before),
-and the parent's death. For the last, killing the API server alone is not enough (its EngineCore and Worker outlive
-it), so a small reaper process, `python -m burststudio.targets.vllm --reap PGID GRACE`, holds a pipe from us: when the
+and the parent's death (burststudio/targets/supervise.py). For the last, killing the API server alone is not enough (its EngineCore and Worker outlive
+it), so a small reaper process, `python -m burststudio.targets.supervise --reap PGID GRACE`, holds a pipe from us: when the
 pipe closes without a word, the parent is gone and the reaper sends SIGTERM to the group, then SIGKILL after the grace
 period. The API server also gets SIGTERM from the kernel when its parent dies (prctl PR_SET_PDEATHSIG).
 
@@ -20,7 +20,6 @@ import importlib.util
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -36,8 +35,8 @@ from typing import IO, Any
 
 from burststudio.settings import VllmSettings
 from burststudio.targets.base import Progress, Target, TargetError, TargetInfo
+from burststudio.targets.supervise import Supervised
 from burststudio.vllm_metrics import parse_cache_config
-from burststudio.vocab import EXIT_USAGE
 
 TINY_MODEL_DIR = Path(__file__).resolve().parent / "tiny_model"
 CPU_ENTRYPOINT = "vllm.entrypoints.openai.api_server"
@@ -61,82 +60,6 @@ _LOG_PREFIX = re.compile(r"^\((?:\w|-)+ pid=\d+\)\s*")
 _LEVEL_PREFIX = re.compile(r"^(?:ERROR|CRITICAL|WARNING|INFO|DEBUG) \d\d-\d\d \d\d:\d\d:\d\d \[[^\]]*\]\s*")
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)(?::\s*(.*))?$")
 _ARGPARSE_ERROR = re.compile(r"^\S+: error: (.+)$")
-
-
-# --- process groups, read from /proc (no third-party process library) ------------------------------------------
-
-def group_members(pgid: int) -> list[int]:
-    """Pids of the live (non-zombie) processes in process group `pgid`."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        # Fields after the command name, which may hold spaces and parentheses: state ppid pgrp ...
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) >= 3 and fields[0] != "Z" and int(fields[2]) == pgid:
-            pids.append(int(entry))
-    return pids
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def terminate_group(pgid: int, grace_s: float, reap: Any = None) -> bool:
-    """SIGTERM to the group, SIGKILL to what is left after `grace_s`; True when nothing is left.
-
-    `reap` is called while waiting so that our own child (the group leader) does not linger as a zombie.
-    """
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-        if reap:
-            reap()
-        if not group_members(pgid):
-            return True
-        _killpg(pgid, sig)
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if reap:
-                reap()
-            if not group_members(pgid):
-                return True
-            time.sleep(0.05)
-    return not group_members(pgid)
-
-
-def _reaper_main(pgid: int, grace_s: float) -> int:
-    """The reaper: wait for our owner's word or its death; on its death, stop the group."""
-    for sig in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    while True:
-        ready, _, _ = select.select([0], [], [], 1.0)
-        if ready:
-            if os.read(0, 1):
-                return 0  # the owner stopped the server itself
-            break  # end of file without a word: the owner died
-        if not group_members(pgid):
-            return 0  # the server ended on its own
-    print(f"burststudio: the process that started vLLM is gone; stopping process group {pgid}", flush=True)
-    return 0 if terminate_group(pgid, grace_s) else 1
-
-
-def _set_parent_death_signal() -> None:
-    """In the child, before exec: ask the kernel for SIGTERM when the parent (thread) dies."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: the reaper still covers the parent's death
 
 
 # --- reading the log ---------------------------------------------------------------------------------------------
@@ -172,13 +95,6 @@ def failure_reason(log_text: str, returncode: int | None = None) -> str:
     else:
         reason = "no output"
     return reason if len(reason) <= 300 else reason[:297] + "..."
-
-
-def _reaper_environment() -> dict[str, str]:
-    # The reaper imports this module: make it findable also when the package runs from a source tree.
-    source_root = str(Path(__file__).resolve().parents[2])
-    paths = [source_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -262,18 +178,33 @@ class VllmTarget(Target):
         self.build = resolve_build(settings.build)
         self.host = host
         self.port = port
-        self.grace_s = grace_s
         self.python = python or sys.executable
         self.log_path: Path | None = None
         self.command: list[str] = []
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._reaper: subprocess.Popen[bytes] | None = None
+        self._supervised = Supervised(grace_s)
         self._log: IO[bytes] | None = None
         self._log_offset = 0
         self._stage = -1
         self._progress: Progress | None = None
         self._prev_handlers: dict[int, Any] = {}
         self._info: TargetInfo | None = None
+
+    @property
+    def grace_s(self) -> float:
+        """Seconds between SIGTERM and SIGKILL when stopping; 0 stops at once (a second Ctrl-C)."""
+        return self._supervised.grace_s
+
+    @grace_s.setter
+    def grace_s(self, value: float) -> None:
+        self._supervised.grace_s = value
+
+    @property
+    def _proc(self) -> subprocess.Popen[bytes] | None:
+        return self._supervised.proc
+
+    @property
+    def _reaper(self) -> subprocess.Popen[bytes] | None:
+        return self._supervised.reaper
 
     # -- the interface ----------------------------------------------------------------------------------------------
 
@@ -333,24 +264,10 @@ class VllmTarget(Target):
         self._log_offset = 0
         in_main_thread = threading.current_thread() is threading.main_thread()
         try:
-            self._proc = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                # Its own process group (stopped as one), but not its own session: Linux's autogroup scheduling
-                # gives each session one fair share of the CPU, and in a session of their own the API server,
-                # engine core and busy worker shared one share against the replay client: under load the API
-                # server starved and streams reached the client whole, at their end.
-                env=self._environment(), process_group=0,
-                # The death signal follows the thread that forks: only ask for it from the main thread, whose
-                # end is the process's end. The reaper covers the rest.
-                preexec_fn=_set_parent_death_signal if in_main_thread else None,
-                cwd=str(log_dir))
+            self._supervised.start(self.command, stdout=self._log, env=self._environment(), cwd=str(log_dir))
         except OSError as exc:
             self._close_log()
             raise TargetError(f"cannot start vLLM ({self.command[0]}): {exc.strerror or exc}") from None
-        self._reaper = subprocess.Popen(
-            [self.python, "-m", "burststudio.targets.vllm", "--reap", str(self._proc.pid), str(self.grace_s)],
-            stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            env=_reaper_environment())
         atexit.register(self.stop)
         if in_main_thread:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -430,23 +347,8 @@ class VllmTarget(Target):
 
     def stop(self) -> None:
         """SIGTERM to the server's group, SIGKILL after the grace period; safe to call twice and from a handler."""
-        proc = self._proc
         try:
-            if proc is not None:
-                terminate_group(proc.pid, self.grace_s, reap=proc.poll)
-                proc.poll()
-            if self._reaper is not None:
-                try:
-                    self._reaper.stdin.write(b"x")  # type: ignore[union-attr]
-                    self._reaper.stdin.close()  # type: ignore[union-attr]
-                except (OSError, ValueError):
-                    pass
-                try:
-                    self._reaper.wait(timeout=5.0)
-                except subprocess.TimeoutExpired:
-                    self._reaper.kill()
-                    self._reaper.wait(timeout=5.0)
-                self._reaper = None
+            self._supervised.stop()
         finally:
             self._close_log()
             atexit.unregister(self.stop)
@@ -510,14 +412,3 @@ class VllmTarget(Target):
             except OSError:
                 pass
             self._log = None
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) == 3 and argv[0] == "--reap":
-        return _reaper_main(int(argv[1]), float(argv[2]))
-    print("usage: python -m burststudio.targets.vllm --reap PGID GRACE_S", file=sys.stderr)
-    return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

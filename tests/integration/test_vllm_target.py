@@ -19,7 +19,8 @@ import pytest
 
 from burststudio.settings import VllmSettings
 from burststudio.targets.base import TargetError
-from burststudio.targets.vllm import VllmTarget, group_members
+from burststudio.targets.supervise import group_members
+from burststudio.targets.vllm import VllmTarget
 
 from managed_vllm import KV_PRESSURE, requires_vllm
 
@@ -103,7 +104,8 @@ PARENT = textwrap.dedent("""
     import sys
     from pathlib import Path
     from burststudio.settings import VllmSettings
-    from burststudio.targets.vllm import VllmTarget, group_members
+    from burststudio.targets.supervise import group_members
+    from burststudio.targets.vllm import VllmTarget
 
     def progress(stage):
         if stage == "loading model":

@@ -25,7 +25,7 @@ from tests.support.faults import (  # noqa: E402
 )
 from tests.support.replay import workload  # noqa: E402
 
-from burststudio.targets.vllm import group_members  # noqa: E402
+from burststudio.targets.supervise import group_members  # noqa: E402
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ import pytest
 
 from burststudio.settings import VllmSettings
 from burststudio.targets.base import TargetError
+from burststudio.targets.supervise import group_members
 from burststudio.targets.vllm import (
     TINY_MODEL_DIR,
     VllmTarget,
     engine_args,
     failure_reason,
-    group_members,
 )
 from burststudio.vllm_metrics import parse_cache_config
 

@@ -14,7 +14,6 @@ import asyncio
 import json
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from burststudio.settings import SimSettings
 from burststudio.targets.base import Progress, Target, TargetError, TargetInfo
+from burststudio.targets.supervise import Supervised
 
 MODEL = "sim"
 VOCAB_SIZE = 32000
@@ -50,7 +50,7 @@ class SimTarget(Target):
     def __init__(self, settings: SimSettings | None = None, port: int | None = None):
         self.settings = settings or SimSettings()
         self.port = port
-        self.proc: subprocess.Popen | None = None
+        self._supervised = Supervised(grace_s=5.0)
         self._log = None
 
     @property
@@ -74,7 +74,8 @@ class SimTarget(Target):
             out = subprocess.DEVNULL
         if progress:
             progress(f"starting the simulator on {self.url}")
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # Supervised: a SIGKILL of the replay must not leave the simulated server running under PID 1.
+        self._supervised.start(cmd, stdout=out)
 
     def wait_healthy(self, timeout_s: float) -> None:
         import urllib.error
@@ -101,18 +102,24 @@ class SimTarget(Target):
                           block_size=s.block_size, engine=f"burststudio simulator ({s.profile})", build=None,
                           has_metrics=True)
 
+    @property
+    def grace_s(self) -> float:
+        """Seconds between SIGTERM and SIGKILL when stopping; 0 stops at once (a second Ctrl-C)."""
+        return self._supervised.grace_s
+
+    @grace_s.setter
+    def grace_s(self, value: float) -> None:
+        self._supervised.grace_s = value
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self._supervised.proc
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self._supervised.stop()
         if self._log is not None:
             self._log.close()
             self._log = None
