@@ -148,6 +148,43 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
     write_json_atomic(Path(run_dir) / SUMMARY, summary)
 
 
+def is_being_written(run_dir: Path) -> bool:
+    """Whether the replay that writes this run still runs: run.json says it is not complete and its pid is a live
+    BurstStudio process (a pid reused by another program does not count)."""
+    try:
+        info = read_run_info(run_dir)
+    except InputFileError:
+        return False
+    pid = info.get("pid")
+    if info.get("complete") or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            zombie = f.read().rsplit(b")", 1)[-1].split()[:1] == [b"Z"]
+    except OSError:
+        return False
+    return b"burststudio" in cmdline and not zombie
+
+
+def summary_is_current(run_dir: Path) -> bool:
+    """Whether summary.json was written after the last journal and metrics line: a summary older than its journal
+    (written by `report` during the run, which then went on, or was killed) describes fewer requests than it has."""
+    run_dir = Path(run_dir)
+    try:
+        written = (run_dir / SUMMARY).stat().st_mtime_ns
+    except OSError:
+        return False
+    for name in (JOURNAL, METRICS):
+        try:
+            if (run_dir / name).stat().st_mtime_ns > written:
+                return False
+        except OSError:
+            continue
+    return True
+
+
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
     """summary.json as written, or None when it is missing, cut short or unreadable."""
     try:

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_summary(run_dir: str, rebuild: bool = False) -> dict[str, Any]:
-    """summary.json of a finished run; for a run that never finished, the summary rebuilt and written."""
+    """summary.json of a finished run when it is newer than its journal; else the summary rebuilt from the journal
+    and written (not written while the run is still being written)."""
     from pathlib import Path
 
     from burststudio import rundir
@@ -26,11 +27,18 @@ def load_summary(run_dir: str, rebuild: bool = False) -> dict[str, Any]:
     path = Path(run_dir)
     if not path.is_dir():
         raise InputFileError(str(path), "no such run directory")
-    if not rebuild:
+    if rundir.is_being_written(path):
+        # The replay still writes here: show what its journal holds so far, and write nothing beside it.
+        import sys
+
+        print(f"burststudio report: {path} is still being written; this is the summary so far (not saved)",
+              file=sys.stderr)
+        return rundir.build_summary(path, write=False)
+    if not rebuild and rundir.summary_is_current(path):
         summary = rundir.read_summary(path)
         if summary is not None:
             return summary
-        # none yet, cut short or unreadable: rebuild it
+        # cut short or unreadable: rebuild it
     try:
         return rundir.build_summary(path, write=True)
     except OSError as exc:

@@ -114,7 +114,12 @@ class Recorder:
         write_json_atomic(self.dir / RUN_INFO, info)
 
     def sent(self, i: int, t_s: float) -> None:
-        self.journal.write({"kind": "sent", "i": i, "t": round(t_s, 6)})
+        """Written through before the request's bytes leave (the client calls this first): after a SIGKILL, every
+        request the server may have received is in the journal, and `report` counts it as lost in flight."""
+        try:
+            self.journal.write({"kind": "sent", "i": i, "t": round(t_s, 6)}, flush=True)
+        except OSError as exc:
+            self._failed(exc)
 
     def ended(self, record: dict[str, Any]) -> None:
         record["kind"] = "end"

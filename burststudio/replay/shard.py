@@ -241,7 +241,9 @@ async def _shard(job: ShardJob) -> None:
             flush()
 
     def on_sent(r) -> None:
-        buf.append(b"S %d %d\n" % (r.i, r.sent_ns))
+        # Straight to the pipe, not the batch: the engine journals it within a loop turn, so a kill loses at most
+        # the few lines in the pipe, not a batch's worth (a whole line is below PIPE_BUF: one write, never torn).
+        os.write(out_fd, b"S %d %d\n" % (r.i, r.sent_ns))
 
     def on_end(r) -> None:
         buf.append(b"E " + json.dumps(r.to_wire(), separators=(",", ":")).encode() + b"\n")
