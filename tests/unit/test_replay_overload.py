@@ -72,3 +72,20 @@ def test_lateness_that_grows_is_said_with_when_and_how_much():
     assert ov["note"].startswith("behind schedule from 4.0 s of 10.0 s")
     assert 4.0 < ov["lateness_s"]["last_p50"] < 6.0 and ov["lateness_s"]["first_p50"] == 0
     assert ov["waiting"]["peak"] > 200
+
+
+def test_replay_prints_the_behind_schedule_line(tmp_path):
+    import subprocess
+
+    from tests.support.replay import ROOT, write_preset
+
+    trace = tmp_path / "w.parquet"
+    workload(60, gap_s=0.005, prompt=20, output=20).to_parquet(trace)
+    with TestServer(ServerConfig(ttft_s=0.05, token_delay_s=0.01, max_running=2)) as srv:
+        preset = write_preset(tmp_path / "p.toml", trace, srv.url, "drain_s = 0.3\nmax_concurrency = 4\n")
+        p = subprocess.run([sys.executable, "-m", "burststudio", "replay", preset, "--out", tmp_path / "run",
+                            "--json"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if "behind schedule from" in ln]
+    assert len(lines) == 1 and lines[0].startswith("burststudio replay: behind schedule from "), p.stderr
+    assert "never sent" in lines[0]
