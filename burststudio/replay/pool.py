@@ -62,16 +62,16 @@ class PacedConnector(aiohttp.TCPConnector):
         self.opening_peak = 0
         self.handed_over = 0  # released connections given straight to a waiting request
         self.handover = True  # off while the pool is warmed: there every request must open its own
-        self._slots: collections.deque[asyncio.Future] = collections.deque()
+        self._slots: collections.deque[tuple[Any, asyncio.Future]] = collections.deque()  # (connection key, waiter)
 
     @property
     def queued(self) -> int:
         """Requests waiting for an opening slot or a released connection."""
-        return sum(1 for f in self._slots if not f.done())
+        return sum(1 for _, f in self._slots if not f.done())
 
     def _wake(self) -> None:
         while self._slots and self.opening < self.opening_max:
-            fut = self._slots.popleft()
+            _, fut = self._slots.popleft()
             if not fut.done():
                 self.opening += 1
                 fut.set_result(None)
@@ -88,7 +88,7 @@ class PacedConnector(aiohttp.TCPConnector):
             self.opening += 1
         else:
             fut = asyncio.get_running_loop().create_future()
-            self._slots.append(fut)
+            self._slots.append((req.connection_key, fut))
             try:
                 got = await fut
             except asyncio.CancelledError:
@@ -124,15 +124,16 @@ class PacedConnector(aiohttp.TCPConnector):
     def _release(self, key, protocol, *, should_close: bool = False) -> None:
         if (self._slots and self.handover and not should_close and not self._closed and not self._force_close
                 and not protocol.should_close and protocol.is_connected()):
-            while self._slots:
-                fut = self._slots.popleft()
-                if not fut.done():
-                    # The longest waiter takes this connection where aiohttp would pool it for whichever request
-                    # comes next: requests then leave in their planned order.
-                    self._release_acquired(key, protocol)
-                    self.handed_over += 1
-                    fut.set_result(protocol)
-                    return
+            while self._slots and self._slots[0][1].done():
+                self._slots.popleft()
+            if self._slots and self._slots[0][0] == key:
+                _, fut = self._slots.popleft()
+                # The longest waiter takes this connection where aiohttp would pool it for whichever request comes
+                # next: requests then leave in their planned order.
+                self._release_acquired(key, protocol)
+                self.handed_over += 1
+                fut.set_result(protocol)
+                return
         super()._release(key, protocol, should_close=should_close)
 
     async def connect(self, req, traces, timeout):
