@@ -2,11 +2,12 @@
 
 Open loop: request i leaves at t0 + scheduled_s[i] whether or not earlier ones finished. Timers of an event loop
 fire up to a millisecond late (libuv and epoll timeouts have millisecond resolution), so the dispatcher sleeps until
-`spin_s` before the due time, then yields to the loop (`sleep(0)`) while more than `busy_s` remains, so other
-requests keep being served, and spins on the clock for the last `busy_s` (at most a fraction of a millisecond of a
-blocked loop per request): the request leaves within tens of microseconds of its time when the loop is not
-overloaded. Bodies are built before the wait, so JSON encoding never delays a send. Lateness (sent - scheduled) is
-recorded for every request, and is honest: `sent` is stamped when the request task starts its HTTP call.
+`spin_s` before the due time, then waits on a thread's precise sleep (replay/wake.py: the loop keeps serving other
+requests meanwhile, without iterating for nothing) until `busy_s` remains, and spins on the clock for those last
+`busy_s` (at most a fraction of a millisecond of a blocked loop per request): the request leaves within tens of
+microseconds of its time when the loop is not overloaded. Bodies are built before the wait, so JSON encoding never
+delays a send. Lateness (sent - scheduled) is recorded for every request, and is honest: `sent` is stamped when the
+request has its connection and its bytes go out.
 
 With `max_concurrency`, a request waits for a free slot; that wait shows up as lateness, as does the wait for a
 connection (replay/pool.py opens them at a pace the server can accept).
@@ -26,6 +27,7 @@ from typing import Callable
 
 from burststudio.replay.client import RequestRecord, send_request
 from burststudio.replay.plan import Plan
+from burststudio.replay.wake import Waker
 from burststudio.settings import TimeoutSettings
 from burststudio.vocab import CANCELLED
 
@@ -141,6 +143,14 @@ class Dispatcher:
         perf = time.perf_counter_ns
         spin = self.spin_ns
         busy = self.busy_ns
+        waker = Waker()
+        try:
+            await self._open_loop(plan, sched_ns, k, m, perf, spin, busy, waker, stop)
+        finally:
+            waker.close()
+        await self.drain(stop)
+
+    async def _open_loop(self, plan, sched_ns, k, m, perf, spin, busy, waker, stop) -> None:
         for i in range(k, len(plan), m):
             if stop.is_set():
                 break
@@ -153,7 +163,7 @@ class Dispatcher:
                 if delay > spin:
                     await asyncio.sleep((delay - spin) / 1e9)
                 elif delay > busy:
-                    await asyncio.sleep(0)
+                    await waker.until(due - busy)
                 else:
                     while perf() < due:
                         pass
@@ -163,7 +173,6 @@ class Dispatcher:
             if stop.is_set():
                 break
             self._launch(i, body, due)
-        await self.drain(stop)
 
     # Closed loop ----------------------------------------------------------------------------------------------------
     async def run_closed(self, users: int, think_time_s: float, stop: asyncio.Event) -> None:
