@@ -1,7 +1,8 @@
 """BurstStudio's replay engine against `vllm bench serve` and AIPerf: same test server, same rates, one run.
 
-    .venv/bin/python bench/bench_peers.py [--seconds 20] [--rates 200,500] [--tools burststudio,vllm,aiperf]
-                                          [--quick] [--no-trace] [--json OUT.json]
+    .venv/bin/python bench/bench_peers.py [--seconds 20] [--rates 50,200,500] [--tools burststudio,vllm,aiperf]
+                                          [--overload-rate 1000] [--top-rate 1000] [--trace-rate 500]
+                                          [--quick] [--json OUT.json]
 
 The project's test server (tests/testserver.py, through bench/peers/server.py) runs in its own process and answers
 every request with its first token 40 ms after arrival and 64 tokens 2 ms apart. It stamps each completion
@@ -16,10 +17,15 @@ Before the tools run, a plain blocking client at 10 requests/s learns the server
 timers and the send-to-arrival time of one request on an idle loop.
 
 Rows: each tool at each rate (interleaved: all tools at one rate, then the next rate), BurstStudio alone at
-1,000/s, then a Mooncake-style JSONL trace (Poisson at 500/s, timestamps in ms) replayed by each tool. Columns:
-TTFT error p50/p99 (what the tool measured - 40 ms), lag at the server p50/p99/max, achieved rate at the server
-against the tool's planned rate, failed requests, CPU seconds of the client (all its processes) and of the server.
-A tool that cannot be installed or fails is a row that says so; the benchmark goes on.
+1,000/s, then a Mooncake-style JSONL trace (Poisson at 500/s, timestamps in ms) replayed by each tool, then the
+overload case: each tool at 1,000/s against a second server that holds about half of that (aiohttp's default
+accept queue of 128, 64 tokens 4 ms apart, 15 us of CPU per token). Columns: TTFT error p50/p99 (what the tool
+measured - 40 ms), lag at the server p50/p99/max, achieved rate at the server against the tool's planned rate,
+failed requests, CPU seconds of the client (all its processes) and of the server, the client's CPU in cores over
+the load window (first to last arrival at the server, from its process tree sampled every 0.2 s: start-up and
+drain left out), the kernel's listen-queue overflows during the run (machine-wide: TcpExtListenOverflows) and the
+machine's load average when the row started. A tool that cannot be installed or fails is a row that says so; the
+benchmark goes on.
 
 AIPerf is installed on first use into a throwaway venv (bench/out/peers/aiperf-venv), never into the project's.
 """
@@ -43,13 +49,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchlib import cpu_seconds, free_port, wait_healthy  # noqa: E402
+from benchlib import TreeCpu, cpu_seconds, free_port, wait_healthy  # noqa: E402
 PY = sys.executable
 OUT = ROOT / "bench" / "out" / "peers"
 PEERS = ROOT / "bench" / "peers"
 AIPERF_VERSION = "0.13.0"
 TTFT_S = 0.040
 TOKEN_DELAY_S = 0.002
+OVERLOAD_TOKEN_DELAY_S = 0.004
+OVERLOAD_CPU_PER_TOKEN_S = 15e-6
+OVERLOAD_BACKLOG = 128
 OUTPUT_TOKENS = 64
 PROMPT_TOKENS = 100
 TRACE_PROMPT_TOKENS = 112  # 7 blocks of 16 tokens: the hash-id block size given to vLLM and AIPerf
@@ -76,6 +85,7 @@ def run_child(cmd: list[str], *, timeout: float, env: dict | None = None, cwd: P
     with open(log or os.devnull, "w") as out:
         p = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
                              start_new_session=True)
+        sampler = TreeCpu(p.pid)
         try:
             code = p.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -86,6 +96,8 @@ def run_child(cmd: list[str], *, timeout: float, env: dict | None = None, cwd: P
                 os.killpg(p.pid, 9)
                 p.wait()
             code = -999
+        finally:
+            sampler.stop()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     tail = log.read_text(errors="replace")[-1500:] if log and log.exists() else ""
@@ -93,11 +105,13 @@ def run_child(cmd: list[str], *, timeout: float, env: dict | None = None, cwd: P
 
 
 class Server:
-    def __init__(self, log: Path):
+    def __init__(self, log: Path, token_delay_s: float = TOKEN_DELAY_S, backlog: int = 4096,
+                 cpu_per_token_s: float = 0.0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([PY, str(PEERS / "server.py"), "--port", str(self.port), "--ttft", str(TTFT_S),
-                                      "--token-delay", str(TOKEN_DELAY_S), "--model", MODEL], cwd=ROOT,
+                                      "--token-delay", str(token_delay_s), "--model", MODEL, "--backlog",
+                                      str(backlog), "--cpu-per-token", str(cpu_per_token_s)], cwd=ROOT,
                                      stdout=open(log, "w"), stderr=subprocess.STDOUT)
         wait_healthy(self.url, tries=150)
 
@@ -128,8 +142,8 @@ class Server:
 
 
 def listen_overflows() -> int:
-    """The kernel's count of connections dropped because an accept queue was full. Machine-wide, so other work's
-    servers add to it: kept in the JSON rows only, as a hint."""
+    """The kernel's count of connections dropped because an accept queue was full (`nstat -az
+    TcpExtListenOverflows` reads the same counter). Machine-wide: other work's servers add to it."""
     with open("/proc/net/netstat") as f:
         head, values = [ln.split() for ln in f.readlines()[:2]]
     return int(values[head.index("ListenOverflows")])
@@ -207,6 +221,8 @@ def row_base(tool: str, case: str, asked: float, n: int) -> dict:
 def fill_lag(row: dict, planned_ns: np.ndarray | None, arrivals: np.ndarray, source: str) -> None:
     row["arrived"] = int(arrivals.size)
     row["achieved_per_s"] = rate_of(arrivals)
+    if arrivals.size > 1 and TreeCpu.last is not None:
+        row["client_cores"] = TreeCpu.last.cores(int(arrivals.min()), int(arrivals.max()))
     if planned_ns is not None and planned_ns.size:
         lag = lag_at_server(planned_ns, arrivals)
         row.update(lag_p50_s=pct(lag, 0.5), lag_p99_s=pct(lag, 0.99), lag_max_s=float(lag.max()) if lag.size else None,
@@ -248,7 +264,8 @@ def run_burststudio(srv: Server, case: str, rate: float, seconds: float, work: P
                ttft_err_p99_s=t["p99"] - TTFT_S if t.get("p99") is not None else None,
                failed=summary["failed"], finished=summary["finished"],
                own_lag_p99_s=summary["dispatch_lateness_s"]["p99"],
-               own_rate_per_s=summary["throughput"].get("sent_per_s"))
+               own_rate_per_s=summary["throughput"].get("sent_per_s"), cancelled=summary["cancelled"],
+               not_sent=summary.get("not_sent"), overload_note=(summary.get("overload") or {}).get("note"))
     return row
 
 
@@ -384,6 +401,9 @@ def run_aiperf(srv: Server, case: str, rate: float, seconds: float, work: Path, 
 def guarded(fn, tool: str, case: str, rate: float, seconds: float, srv: Server, *args) -> dict:
     cpu0 = srv.cpu()
     drops0 = listen_overflows()
+    load1 = os.getloadavg()[0]
+    wall0 = time.monotonic()
+    TreeCpu.last = None
     try:
         row = fn(srv, case, rate, seconds, *args)
     except Exception as exc:  # noqa: BLE001 (a broken tool is a row of the table, not the end of the benchmark)
@@ -392,6 +412,8 @@ def guarded(fn, tool: str, case: str, rate: float, seconds: float, srv: Server, 
         traceback.print_exc(file=sys.stderr)
     row["server_cpu_s"] = srv.cpu() - cpu0
     row["listen_overflows"] = listen_overflows() - drops0
+    row["load1"] = load1
+    row["wall_s"] = time.monotonic() - wall0
     try:
         srv.wait_idle()
     except OSError:
@@ -415,23 +437,33 @@ def fmt_row(r: dict) -> str:
             f"{ms(r.get('ttft_err_p50_s')):>7} {ms(r.get('ttft_err_p99_s')):>7} "
             f"{ms(r.get('lag_p50_s')):>7} {ms(r.get('lag_p99_s')):>8} {ms(r.get('lag_max_s')):>8} "
             f"{r.get('failed', '-')!s:>6} {r.get('client_cpu_s', 0):>7.1f} "
-            f"{r.get('server_cpu_s', 0):>7.1f}" + ("" if r.get("arrived") == r["planned"] else
+            f"{r.get('server_cpu_s', 0):>7.1f} {_num(r.get('client_cores'), 2):>6} {r.get('listen_overflows', '-')!s:>6} "
+            f"{r.get('wall_s', 0):>6.0f} {r.get('load1', 0):>5.2f}" + ("" if r.get("arrived") == r["planned"] else
                                                   f"  ({r.get('arrived')} of {r['planned']} arrived)"))
 
 
+def _num(x, digits: int) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
 HEADER = (f"{'tool':<17} {'case':<8} {'asked':>6} {'achieved':>9} {'vs plan':>7} {'TTFTe50':>7} {'TTFTe99':>7} "
-          f"{'lag50':>7} {'lag99':>8} {'lagmax':>8} {'failed':>6} {'cli CPU':>7} {'srv CPU':>7}")
+          f"{'lag50':>7} {'lag99':>8} {'lagmax':>8} {'failed':>6} {'cli CPU':>7} {'srv CPU':>7} {'cores':>6} "
+          f"{'ovflow':>6} {'wall':>6} {'load':>5}")
 UNITS = ("(rates in requests/s at the server; TTFT error = measured - 40 ms and lag at the server in ms; CPU in "
-         "seconds, the client's including its start-up)")
+         "seconds, the client's including its start-up; cores: the client's CPU over the load window; ovflow: listen-"
+         "queue overflows on the machine during the row; wall: seconds the row took; load: 1-minute load average "
+         "at its start)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each run")
-    ap.add_argument("--rates", default="200,500")
+    ap.add_argument("--rates", default="50,200,500")
     ap.add_argument("--tools", default="burststudio,vllm,aiperf")
     ap.add_argument("--top-rate", type=float, default=1000.0, help="BurstStudio alone (0: skip)")
     ap.add_argument("--trace-rate", type=float, default=500.0, help="the timestamped trace's rate (0: skip)")
+    ap.add_argument("--overload-rate", type=float, default=1000.0,
+                    help="every tool at this rate against a server that holds about half of it (0: skip)")
     ap.add_argument("--quick", action="store_true", help="3 s runs: a smoke test of the benchmark itself")
     ap.add_argument("--json", type=Path, default=None, help="also write every row as JSON here")
     a = ap.parse_args()
@@ -482,6 +514,14 @@ def main() -> None:
                 one(tool, "trace", a.trace_rate, trace, trace_s)
     finally:
         srv.stop()
+    if a.overload_rate > 0:
+        srv = Server(work / "server-overload.log", token_delay_s=OVERLOAD_TOKEN_DELAY_S, backlog=OVERLOAD_BACKLOG,
+                     cpu_per_token_s=OVERLOAD_CPU_PER_TOKEN_S)
+        try:
+            for tool in tools:
+                one(tool, "overload", a.overload_rate)
+        finally:
+            srv.stop()
 
     print()
     print(UNITS)

@@ -25,7 +25,8 @@ FIELDS: tuple[Field, ...] = (
     Field("outcome", "string", "how it ended (burststudio.vocab outcomes)"),
     Field("status", "int32", "the HTTP status, null when no answer came"),
     Field("scheduled_s", "float64", "when the plan meant to send it"),
-    Field("sent_s", "float64", "when it left"),
+    Field("sent_s", "float64", "when it left (it had its connection)"),
+    Field("headers_s", "float64", "when the response headers came: the server's application took it"),
     Field("first_s", "float64", "its first streamed chunk"),
     Field("end_s", "float64", "when it ended"),
     Field("prompt_tokens", "int64", "the planned prompt length"),
@@ -34,7 +35,7 @@ FIELDS: tuple[Field, ...] = (
     Field("usage_completion_tokens", "int64", "completion tokens from the server's usage"),
     Field("chunk_tokens", "int64", "tokens counted from the chunks"),
     Field("error", "string", "one line saying why it failed"),
-    Field("timeout", "string", "which limit ran out: connect | first_token | idle | total"),
+    Field("timeout", "string", "which limit ran out: connect | headers | first_token | idle | total"),
     Field("retry_after", "string", "a 429's Retry-After header"),
     Field("chunks_us", "int64_list", "each chunk's time in microseconds from sent_s"),
     # Simulated runs only: what the engine did, which a client cannot see.

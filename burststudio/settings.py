@@ -86,6 +86,12 @@ class TimeoutSettings:
     """Per-request time limits; a request that passes one ends with outcome `timeout`."""
 
     connect_s: float = setting(10.0, "Seconds to open a connection.", min=0.001)
+    # vLLM (and any server that streams) sends its response headers before the engine schedules the request: they
+    # come in milliseconds, seconds at most on a saturated API server. None within 30 s means the server's
+    # application never took the request (a full accept queue, a hung server), which a 300 s first-token limit would
+    # wait out: told apart as timeout `headers`, not blamed on the engine's queue.
+    headers_s: float = setting(30.0, "Seconds from sending to the response headers (the server took the request).",
+                               min=0.001)
     first_token_s: float = setting(300.0, "Seconds from sending to the first token.", min=0.001)
     idle_s: float = setting(60.0, "Seconds between two chunks of a stream.", min=0.001)
     total_s: float = setting(0.0, "Seconds for the whole request; 0: no limit beyond the others.", min=0.0)
@@ -112,6 +118,13 @@ class ReplaySettings:
     time_scale: float = setting(1.0, "Stretch (>1) or compress (<1) the schedule.", min=1e-6)
     rate_scale: float = setting(1.0, "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", min=1e-6)
     max_concurrency: int = setting(0, "At most this many requests in flight (open loop); 0: no cap.", min=0)
+    # 60 s: the longest stream a healthy server sends (2,000 tokens at 20 ms) ends within it, and an overloaded
+    # run ends a minute after its schedule instead of after its slowest request's time limits.
+    drain_s: float = setting(60.0, "Seconds requests still in flight get after the schedule ends; then they are "
+                             "cancelled (counted, with the reason); 0: no limit beyond their own.", min=0.0)
+    # A quarter of the smallest common listen backlog (128): replay/pool.py says why.
+    connections_opening: int = setting(32, "Connections opened at once, at most, until the server first answers "
+                                       "on them (across dispatch processes).", min=1)
     endpoint: str = setting("completions", "completions (token-id prompts) or chat (text, needs a tokenizer).",
                             choices=["completions", "chat"])
     failed_rows: str = setting("skip", "Rows the trace recorded as failed: skip (counted) or send as recorded.",

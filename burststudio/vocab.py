@@ -9,7 +9,7 @@ Outcomes (a failed request keeps everything it measured up to its failure):
   stream_error  an {"error": ...} event inside a 200 stream (vLLM's second queue-full check, engine errors)
   truncated     the stream ended cleanly with fewer tokens than asked
   connection    refused, reset, or cut mid-stream
-  timeout       connect, first token, idle between chunks or total time passed its limit
+  timeout       connect, response headers, first token, idle between chunks or total time passed its limit
   malformed     a chunk that is not JSON, or a 200 answer that is not a stream
   cancelled     the run stopped before the request ended
 """

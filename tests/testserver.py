@@ -61,6 +61,9 @@ class ServerConfig:
     # Spin on the clock for the last moments before the first token, so it leaves at its time to a few microseconds
     # (a timer alone fires up to a millisecond late): for measuring a client's TTFT accuracy.
     precise_first: bool = False
+    # CPU spent on every token sent (a busy loop), as an engine's work grows with its tokens: a server that holds
+    # fewer streams a second than the client can send, for overload tests on a machine where it would keep up.
+    cpu_per_token_s: float = 0.0
 
 
 class _State:
@@ -341,6 +344,10 @@ def make_app(cfg: ServerConfig) -> web.Application:
                     sent += 1
                     st.generation_tokens_total += 1
                 if batch:
+                    if cfg.cpu_per_token_s:
+                        spin_until = time.perf_counter() + cfg.cpu_per_token_s * len(batch)
+                        while time.perf_counter() < spin_until:
+                            pass
                     await resp.write(b"".join(batch))
                     if last_write == float("-inf") and cfg.record_arrivals:
                         st.first_writes.append((arrived, time.perf_counter_ns()))
@@ -494,6 +501,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--write-interval", type=float, default=0.0,
                    help="least seconds between two writes of a stream (tokens due meanwhile go together)")
     p.add_argument("--precise-first", action="store_true", help="spin for the first token's exact time")
+    p.add_argument("--cpu-per-token", type=float, default=0.0, help="seconds of CPU burned per token sent")
+    p.add_argument("--backlog", type=int, default=128, help="listen backlog (accept queue) of the socket")
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)")
     p.add_argument("--arrivals-dir", default="", help="write each process's arrival times here at exit")
     p.add_argument("--fault", default="", choices=("",) + FAULTS)
@@ -503,7 +512,8 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     cfg = ServerConfig(model=a.model, max_model_len=a.max_model_len, ttft_s=a.ttft, token_delay_s=a.token_delay,
                        fault=a.fault, metrics=not a.no_metrics, max_running=a.max_running,
-                       write_interval_s=a.write_interval, precise_first=a.precise_first)
+                       write_interval_s=a.write_interval, precise_first=a.precise_first,
+                       cpu_per_token_s=a.cpu_per_token)
     if a.uvloop:
         import uvloop
 
@@ -511,7 +521,8 @@ def main(argv: list[str] | None = None) -> None:
     if a.workers > 1 or a.arrivals_dir:
         _serve_workers(a, cfg)
         return
-    web.run_app(make_app(cfg), host=a.host, port=a.port, access_log=None, print=lambda *x: print(*x, flush=True))
+    web.run_app(make_app(cfg), host=a.host, port=a.port, access_log=None, print=lambda *x: print(*x, flush=True),
+                backlog=a.backlog)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ Two thin additions in a middleware, nothing in the server itself changes:
   * text prompts (what `vllm bench serve` and AIPerf send from their synthetic datasets) become token-id prompts of
     about one id per 4 characters, since the test server takes token ids only. BurstStudio sends ids and skips this.
 
-It listens with an accept queue of 4,096 (aiohttp's default is 128).
+It listens with an accept queue of 4,096 unless `--backlog` says otherwise (aiohttp's default is 128, which the
+overload case keeps); `--cpu-per-token S` makes it spend S seconds of CPU per token sent, a server that holds fewer
+streams than the clients can send.
 
-    python bench/peers/server.py --port P --ttft 0.04 --token-delay 0.002
+    python bench/peers/server.py --port P --ttft 0.04 --token-delay 0.002 [--backlog 128] [--cpu-per-token 15e-6]
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def main() -> None:
     p.add_argument("--ttft", type=float, default=0.04)
     p.add_argument("--token-delay", type=float, default=0.002)
     p.add_argument("--model", default="tiny")
+    p.add_argument("--backlog", type=int, default=4096)
+    p.add_argument("--cpu-per-token", type=float, default=0.0)
     a = p.parse_args()
     try:
         import uvloop
@@ -66,10 +70,11 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    cfg = ServerConfig(model=a.model, ttft_s=a.ttft, token_delay_s=a.token_delay, max_model_len=1 << 20)
+    cfg = ServerConfig(model=a.model, ttft_s=a.ttft, token_delay_s=a.token_delay, max_model_len=1 << 20,
+                       cpu_per_token_s=a.cpu_per_token)
     # A deep accept queue: with aiohttp's default of 128, a burst of new connections overflows it while the loop is
     # busy, and the kernel's SYN retries (1 s, 3 s, 7 s...) would be counted against whichever client sent them.
-    web.run_app(make_bench_app(cfg), host="127.0.0.1", port=a.port, access_log=None, print=None, backlog=4096)
+    web.run_app(make_bench_app(cfg), host="127.0.0.1", port=a.port, access_log=None, print=None, backlog=a.backlog)
 
 
 if __name__ == "__main__":

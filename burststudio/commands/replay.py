@@ -112,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         print_summary(summary)
     for line in summary.get("limits_broken") or []:
         print(f"burststudio replay: limit broken: {line}", file=sys.stderr)
+    behind = (summary.get("overload") or {}).get("note")
+    if behind:
+        print(f"burststudio replay: {behind}", file=sys.stderr)
     if getattr(result, "message", ""):
         print(f"burststudio replay: {result.message}", file=sys.stderr)
     return result.exit_code

@@ -17,12 +17,15 @@ from typing import Any, Callable
 import aiohttp
 
 from burststudio.journal import end_record
+from burststudio.replay.pool import CURRENT, confirm
 from burststudio.sse import DONE, data_of
 from burststudio.settings import TimeoutSettings
 from burststudio.vocab import (CANCELLED, CONNECTION, FAILURES, MALFORMED, OK, OUTCOMES, STREAM_ERROR,  # noqa: F401
                                TIMEOUT, TRUNCATED, outcome_of_status)
 _ERROR_TEXT_MAX = 300
-_TIMEOUT_TEXT = {"first_token": "no first token within the limit", "idle": "stream idle past the limit",
+HEADERS = "headers"  # the timeout kind of a request the server's application never answered
+_TIMEOUT_TEXT = {HEADERS: "no response headers within the limit: the server never took the request",
+                 "first_token": "no first token within the limit", "idle": "stream idle past the limit",
                  "total": "request ran past its total limit"}
 
 
@@ -37,7 +40,7 @@ class RequestRecord:
 
     __slots__ = ("i", "row", "prompt_tokens", "output_tokens", "scheduled_ns", "sent_ns", "first_ns", "end_ns",
                  "chunk_ns", "usage_prompt", "usage_completion", "chunk_tokens", "status", "outcome", "error",
-                 "timeout_kind", "retry_after", "done", "_stopping")
+                 "timeout_kind", "retry_after", "done", "_stopping", "headers_ns", "_opening", "_on_sent")
 
     def __init__(self, i: int, row: int, prompt_tokens: int, output_tokens: int, scheduled_ns: int):
         self.i = i
@@ -59,6 +62,9 @@ class RequestRecord:
         self.retry_after: str | None = None
         self.done = False  # saw data: [DONE]
         self._stopping: str | None = None  # why the watchdog cancelled the task: a timeout kind
+        self.headers_ns = 0  # the response headers came: the server's application holds the request
+        self._opening = None  # the connector whose opening slot this request holds (replay/pool.py)
+        self._on_sent = None
 
     def to_wire(self) -> list[Any]:
         """The record as a JSON-ready list, for a dispatch shard to hand to the engine's process (chunk times as
@@ -67,7 +73,7 @@ class RequestRecord:
         return [self.i, self.row, self.prompt_tokens, self.output_tokens, self.scheduled_ns, sent, self.first_ns,
                 self.end_ns, [(c - sent) // 1000 for c in self.chunk_ns] if sent else [], self.usage_prompt,
                 self.usage_completion, self.chunk_tokens, self.status, self.outcome, self.error, self.timeout_kind,
-                self.retry_after, self.done]
+                self.retry_after, self.done, self.headers_ns]
 
     @classmethod
     def from_wire(cls, w: list[Any]) -> "RequestRecord":
@@ -76,6 +82,7 @@ class RequestRecord:
         rec.chunk_ns = [rec.sent_ns + us * 1000 for us in w[8]]
         (rec.usage_prompt, rec.usage_completion, rec.chunk_tokens, rec.status, rec.outcome, rec.error,
          rec.timeout_kind, rec.retry_after, rec.done) = w[9:18]
+        rec.headers_ns = w[18] if len(w) > 18 else 0
         return rec
 
     @property
@@ -95,6 +102,7 @@ class RequestRecord:
             status=self.status,
             scheduled_s=rel(self.scheduled_ns),
             sent_s=rel(sent),
+            headers_s=rel(self.headers_ns),
             first_s=rel(self.first_ns),
             end_s=rel(self.end_ns),
             chunks_us=[(c - sent) // 1000 for c in self.chunk_ns] if sent else [],
@@ -131,13 +139,14 @@ def _count(value: Any, default: int | None) -> int | None:
 
 
 class _Watchdog:
-    """One timer per request for the first-token, idle and total limits.
+    """One timer per request for the headers, first-token, idle and total limits, counted from `sent` (a request
+    still waiting for a connection is late, not timed out: the run's drain bounds that wait).
 
     Rather than re-arming a timer on every chunk, the timer fires at the earliest possible deadline and re-arms
     itself from the last activity when the request has moved on since: one timer callback per idle period at most.
     """
 
-    __slots__ = ("loop", "task", "rec", "t", "handle", "total_deadline")
+    __slots__ = ("loop", "task", "rec", "t", "handle")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task, rec: RequestRecord,
                  t: TimeoutSettings):
@@ -145,44 +154,41 @@ class _Watchdog:
         self.task = task
         self.rec = rec
         self.t = t
-        now = loop.time()
-        self.total_deadline = now + t.total_s if t.total_s > 0 else None
-        self.handle = loop.call_at(self._next(now, now), self._fire)
+        # Look again within one idle limit at most: a stream that stalls just after its first token must end at
+        # the idle limit, not at the (usually much longer) headers or first-token one.
+        self.handle = loop.call_at(loop.time() + self._wait(min(t.headers_s, t.first_token_s)), self._fire)
 
-    def _next(self, now: float, last_activity: float) -> float:
-        if not self.rec.first_ns:
-            dl = now + self.t.first_token_s if last_activity == now else last_activity + self.t.first_token_s
-            # Look again within one idle limit: a stream that stalls just after its first token must end at the
-            # idle limit, not at the (usually much longer) first-token one.
-            dl = min(dl, now + self.t.idle_s)
-        else:
-            dl = last_activity + self.t.idle_s
-        if self.total_deadline is not None:
-            dl = min(dl, self.total_deadline)
-        return dl
+    def _wait(self, wait: float) -> float:
+        wait = min(wait, self.t.idle_s)
+        return min(wait, self.t.total_s) if self.t.total_s > 0 else wait
 
     def _fire(self) -> None:
-        rec = self.rec
-        now = self.loop.time()
-        if self.total_deadline is not None and now >= self.total_deadline - 1e-4:
+        rec, t = self.rec, self.t
+        now = time.perf_counter_ns()  # loop.time() and perf_counter differ in origin: elapsed on perf_counter
+        if not rec.sent_ns:
+            return self._again(min(t.headers_s, t.first_token_s))
+        since = (now - rec.sent_ns) / 1e9
+        total_left = t.total_s - since if t.total_s > 0 else float("inf")
+        if total_left <= 1e-4:
             return self._stop("total")
-        if not rec.first_ns:
-            # loop.time() and perf_counter differ in origin: measure elapsed on perf_counter.
-            waited = (time.perf_counter_ns() - rec.sent_ns) / 1e9 if rec.sent_ns else 0.0
-            if waited >= self.t.first_token_s - 1e-4:
+        if not rec.headers_ns:
+            limit = min(t.headers_s, t.first_token_s)
+            if since >= limit - 1e-4:
+                return self._stop(HEADERS if t.headers_s <= t.first_token_s else "first_token")
+            wait = limit - since
+        elif not rec.first_ns:
+            if since >= t.first_token_s - 1e-4:
                 return self._stop("first_token")
-            dl = now + min(self.t.first_token_s - waited, self.t.idle_s)
-            if self.total_deadline is not None:
-                dl = min(dl, self.total_deadline)
-            self.handle = self.loop.call_at(dl, self._fire)
-            return
-        idle = (time.perf_counter_ns() - rec.chunk_ns[-1]) / 1e9
-        if idle >= self.t.idle_s - 1e-4:
-            return self._stop("idle")
-        dl = now + self.t.idle_s - idle
-        if self.total_deadline is not None:
-            dl = min(dl, self.total_deadline)
-        self.handle = self.loop.call_at(dl, self._fire)
+            wait = t.first_token_s - since
+        else:
+            idle = (now - rec.chunk_ns[-1]) / 1e9
+            if idle >= t.idle_s - 1e-4:
+                return self._stop("idle")
+            wait = t.idle_s - idle
+        self._again(min(wait, total_left))
+
+    def _again(self, wait: float) -> None:
+        self.handle = self.loop.call_at(self.loop.time() + self._wait(wait), self._fire)
 
     def _stop(self, kind: str) -> None:
         self.rec._stopping = kind
@@ -192,62 +198,25 @@ class _Watchdog:
         self.handle.cancel()
 
 
-def make_session(limit: int, timeouts: TimeoutSettings) -> aiohttp.ClientSession:
-    """One shared session for the whole run; the pool holds as many connections as requests can be in flight."""
-    # vLLM's server (uvicorn) closes a connection idle for 5 s; dropping ours after 4 s keeps a request from being
-    # sent on a connection the server is closing, which would fail it as "Server disconnected".
-    connector = aiohttp.TCPConnector(limit=max(1, limit), limit_per_host=0, force_close=False,
-                                     enable_cleanup_closed=True, ttl_dns_cache=None, keepalive_timeout=4.0)
-    # Only the connect limit is left to aiohttp; first-token, idle and total limits are the watchdog's.
-    timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect_s, sock_read=None)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
-                                 json_serialize=json.dumps, skip_auto_headers=("User-Agent",))
-
-
-WARM_MAX = 512  # connections one process opens before the clock starts
-
-
-async def warm_pool(session: aiohttp.ClientSession, base_url: str, headers: dict[str, str], n: int,
-                    timeout_s: float = 10.0) -> int:
-    """Open up to `n` keep-alive connections before the run's clock starts; returns how many answered.
-
-    A request that finds no idle connection pays for a TCP handshake (and the server's accept) on its way out:
-    hundreds of those in the first seconds of a run showed as the worst lateness of the run. All `n` GETs of
-    `/v1/models` start in the same loop turn, so none finds another's connection idle and each opens its own;
-    they go back to the session's pool when answered. Failures are ignored: the run itself reports them.
-    """
-    n = max(1, min(int(n), WARM_MAX))
-    url = base_url.rstrip("/") + "/v1/models"
-    per = aiohttp.ClientTimeout(total=timeout_s)
-
-    async def one() -> bool:
-        try:
-            async with session.get(url, headers=headers, timeout=per) as r:
-                await r.read()
-                return True
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            return False
-
-    results = await asyncio.gather(*(one() for _ in range(n)))
-    return sum(results)
-
-
 async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
                        rec: RequestRecord, timeouts: TimeoutSettings,
                        on_sent: Callable[[RequestRecord], None] | None = None) -> RequestRecord:
     """Send `body` to `url` and fill `rec`; never raises except for the caller's own cancellation handling.
 
-    A run that stops cancels this coroutine: the record then ends as `cancelled` with what it measured.
+    `sent` is stamped, and `on_sent` called, when the request has its connection (replay/pool.py): the wait for one
+    is lateness. A run that stops cancels this coroutine: the record then ends as `cancelled` with what it measured.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     perf = time.perf_counter_ns
-    rec.sent_ns = perf()
+    rec.sent_ns = 0
+    rec._on_sent = on_sent
+    token = CURRENT.set(rec)
     dog = _Watchdog(loop, task, rec, timeouts)  # type: ignore[arg-type]
-    if on_sent is not None:
-        on_sent(rec)
     try:
         async with session.post(url, data=body, headers=headers) as resp:
+            rec.headers_ns = perf()
+            confirm(rec)
             rec.status = resp.status
             if resp.status != 200:
                 rec.outcome = outcome_of_status(resp.status)
@@ -287,8 +256,17 @@ async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, he
         rec.error = rec.error or "timed out"
     finally:
         dog.cancel()
+        confirm(rec)
+        CURRENT.reset(token)
+        rec._on_sent = None
         if not rec.end_ns:
             rec.end_ns = perf()
+        if not rec.sent_ns and rec.outcome != CANCELLED:
+            # It failed on its way to a connection (refused, connect timeout): it was attempted, so it counts as
+            # sent, at its end.
+            rec.sent_ns = rec.end_ns
+            if on_sent is not None:
+                on_sent(rec)
     return rec
 
 

@@ -2,13 +2,18 @@
 
 Open loop: request i leaves at t0 + scheduled_s[i] whether or not earlier ones finished. Timers of an event loop
 fire up to a millisecond late (libuv and epoll timeouts have millisecond resolution), so the dispatcher sleeps until
-`spin_s` before the due time, then yields to the loop (`sleep(0)`) while more than `busy_s` remains, so other
-requests keep being served, and spins on the clock for the last `busy_s` (at most a fraction of a millisecond of a
-blocked loop per request): the request leaves within tens of microseconds of its time when the loop is not
-overloaded. Bodies are built before the wait, so JSON encoding never delays a send. Lateness (sent - scheduled) is
-recorded for every request, and is honest: `sent` is stamped when the request task starts its HTTP call.
+`spin_s` before the due time, then waits on a thread's precise sleep (replay/wake.py: the loop keeps serving other
+requests meanwhile, without iterating for nothing) until `busy_s` remains, and spins on the clock for those last
+`busy_s` (at most a fraction of a millisecond of a blocked loop per request): the request leaves within tens of
+microseconds of its time when the loop is not overloaded. Bodies are built before the wait, so JSON encoding never
+delays a send. Lateness (sent - scheduled) is recorded for every request, and is honest: `sent` is stamped when the
+request has its connection and its bytes go out.
 
-With `max_concurrency`, a request waits for a free slot; that wait shows up as lateness.
+With `max_concurrency`, a request waits for a free slot; that wait shows up as lateness, as does the wait for a
+connection (replay/pool.py opens them at a pace the server can accept).
+
+When the schedule has run out, the requests still in flight get `drain_s` seconds to end; then they, and any still
+waiting for a connection or a slot, are cancelled, each journaled as `cancelled` with the reason in its `error`.
 
 Closed loop: `users` coroutines take the next request as soon as their last one ended (plus `think_time_s`);
 `scheduled` is the moment the user was ready, so lateness measures the client's own delay.
@@ -22,6 +27,7 @@ from typing import Callable
 
 from burststudio.replay.client import RequestRecord, send_request
 from burststudio.replay.plan import Plan
+from burststudio.replay.wake import Waker
 from burststudio.settings import TimeoutSettings
 from burststudio.vocab import CANCELLED
 
@@ -68,7 +74,7 @@ class Dispatcher:
     def __init__(self, plan: Plan, session, base_url: str, headers: dict[str, str], timeouts: TimeoutSettings, *,
                  t0_ns: int, on_sent: Callable[[RequestRecord], None], on_end: Callable[[RequestRecord], None],
                  max_concurrency: int = 0, spin_s: float = SPIN_S, busy_s: float = BUSY_S,
-                 shard: tuple[int, int] = (0, 1)):
+                 shard: tuple[int, int] = (0, 1), drain_s: float = 0.0):
         self.plan = plan
         self.session = session
         self.url = base_url.rstrip("/") + plan.path
@@ -85,23 +91,30 @@ class Dispatcher:
         self._idle = asyncio.Event()
         self._idle.set()
         self.launched = 0
+        self.drain_s = drain_s
+        self.why_cancelled = "the run stopped"
 
     # One request ----------------------------------------------------------------------------------------------------
     async def _one(self, i: int, body: bytes, scheduled_ns: int) -> None:
         plan = self.plan
         rec = RequestRecord(i, int(plan.rows[i]), int(plan.prompt_tokens[i]), int(plan.output_tokens[i]),
                             scheduled_ns)
+        slot = self.sem is None
         try:
             if self.sem is not None:
                 async with self.sem:
+                    slot = True
                     await send_request(self.session, self.url, body, self.headers, rec, self.timeouts, self.on_sent)
             else:
                 await send_request(self.session, self.url, body, self.headers, rec, self.timeouts, self.on_sent)
         except asyncio.CancelledError:
-            if rec.sent_ns:  # a request still waiting for a slot was never sent: nothing to record
-                rec.outcome = rec.outcome or CANCELLED
-                rec.end_ns = rec.end_ns or time.perf_counter_ns()
-                self.on_end(rec)
+            rec.outcome = rec.outcome or CANCELLED
+            rec.end_ns = rec.end_ns or time.perf_counter_ns()
+            if rec.outcome == CANCELLED:
+                where = ("in flight" if rec.sent_ns else "never sent: waiting for a connection" if slot
+                         else "never sent: waiting for a concurrency slot")
+                rec.error = f"{where} when {self.why_cancelled}"
+            self.on_end(rec)
             raise
         self.on_end(rec)
 
@@ -130,6 +143,14 @@ class Dispatcher:
         perf = time.perf_counter_ns
         spin = self.spin_ns
         busy = self.busy_ns
+        waker = Waker()
+        try:
+            await self._open_loop(plan, sched_ns, k, m, perf, spin, busy, waker, stop)
+        finally:
+            waker.close()
+        await self.drain(stop)
+
+    async def _open_loop(self, plan, sched_ns, k, m, perf, spin, busy, waker, stop) -> None:
         for i in range(k, len(plan), m):
             if stop.is_set():
                 break
@@ -142,7 +163,7 @@ class Dispatcher:
                 if delay > spin:
                     await asyncio.sleep((delay - spin) / 1e9)
                 elif delay > busy:
-                    await asyncio.sleep(0)
+                    await waker.until(due - busy)
                 else:
                     while perf() < due:
                         pass
@@ -152,7 +173,6 @@ class Dispatcher:
             if stop.is_set():
                 break
             self._launch(i, body, due)
-        await self.drain(stop)
 
     # Closed loop ----------------------------------------------------------------------------------------------------
     async def run_closed(self, users: int, think_time_s: float, stop: asyncio.Event) -> None:
@@ -177,13 +197,17 @@ class Dispatcher:
         await self.drain(stop)
 
     async def drain(self, stop: asyncio.Event) -> None:
-        """Wait for the requests in flight; when `stop` is set first, cancel them (outcome `cancelled`)."""
+        """Wait for the requests in flight, at most `drain_s` (0: as long as their own limits allow); when the
+        drain ends or `stop` is set first, cancel them (outcome `cancelled`, the reason in `error`)."""
         if self.tasks:
             idle = asyncio.ensure_future(self._idle.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({idle, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({idle, stopper}, timeout=self.drain_s if self.drain_s > 0 else None,
+                                         return_when=asyncio.FIRST_COMPLETED)
             idle.cancel()
             stopper.cancel()
+            if not done:
+                self.why_cancelled = f"the drain ended ({self.drain_s:g} s after the last scheduled send)"
         if self.tasks:
             await self.cancel_all()
 

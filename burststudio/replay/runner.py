@@ -252,7 +252,7 @@ def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
 async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,
                      run_info: dict[str, Any], events_stdout: bool, on_progress, notice, api_key, uv: bool, *,
                      interrupts: Interrupts | None = None, ended: dict[str, str] | None = None) -> str:
-    from burststudio.replay.client import make_session, warm_pool
+    from burststudio.replay.pool import make_session, warm_pool
     from burststudio.replay.dispatch import Dispatcher, auto_shards, expected_concurrency
     from burststudio.replay.shard import ShardedDispatcher, make_jobs
     from burststudio.replay.scrape import Scraper
@@ -283,15 +283,16 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     fd_limit = _raise_fd_limit(len(plan) + 256)
     cap = replay.max_concurrency if replay.max_concurrency > 0 else (replay.users if replay.mode == "closed" else 0)
     limit = min(cap or len(plan), max(64, fd_limit - 128))
-    session = make_session(limit, replay.timeouts)
+    n_shards = 1 if replay.mode == "closed" else auto_shards(plan.scheduled_s)
+    session = make_session(limit, replay.timeouts.connect_s, -(-replay.connections_opening // n_shards))
     await _warm_up(session, target.url, headers)
     # Connections, and above one process's rate the dispatch shards, are opened before the clock starts.
-    n_shards = 1 if replay.mode == "closed" else auto_shards(plan.scheduled_s)
     warm = expected_concurrency(plan.scheduled_s)
     sharded = None
     if n_shards > 1:
         sharded = ShardedDispatcher(make_jobs(plan, target.url, headers, replay.timeouts, n_shards, limit=limit,
-                                              warm=warm, max_concurrency=replay.max_concurrency, uvloop=uv),
+                                              warm=warm, max_concurrency=replay.max_concurrency, uvloop=uv,
+                                              drain_s=replay.drain_s, opening_max=replay.connections_opening),
                                     on_sent=lambda r: on_sent(r), on_end=lambda r: on_end(r))
         await sharded.start()
     else:
@@ -342,13 +343,15 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         else:
             live.failed += 1
             live.by_class[o] = live.by_class.get(o, 0) + 1
-        live.recent_lateness.append((r.sent_ns - r.scheduled_ns) / 1e9)
+        if r.sent_ns:
+            live.recent_lateness.append((r.sent_ns - r.scheduled_ns) / 1e9)
 
     if sharded is not None:
         sharded.t0_ns = t0_ns
         interrupts.cleanups.insert(0, lambda: kill_pids(p.pid for p in sharded.procs))
     dispatcher = sharded or Dispatcher(plan, session, target.url, headers, replay.timeouts, t0_ns=t0_ns,
-                                       on_sent=on_sent, on_end=on_end, max_concurrency=replay.max_concurrency)
+                                       on_sent=on_sent, on_end=on_end, max_concurrency=replay.max_concurrency,
+                                       drain_s=replay.drain_s)
 
     def progress() -> dict[str, Any]:
         lat = sorted(live.recent_lateness)

@@ -43,6 +43,8 @@ class ShardJob:
     warm: int
     max_concurrency: int = 0
     uvloop: bool = True
+    drain_s: float = 0.0
+    opening_max: int = 32
 
 
 # Engine side ----------------------------------------------------------------------------------------------------------
@@ -169,11 +171,14 @@ class ShardedDispatcher:
 
 
 def make_jobs(plan, base_url: str, headers: dict[str, str], timeouts: TimeoutSettings, shards: int, *,
-              limit: int, warm: int, max_concurrency: int = 0, uvloop: bool = True) -> list[ShardJob]:
+              limit: int, warm: int, max_concurrency: int = 0, uvloop: bool = True, drain_s: float = 0.0,
+              opening_max: int = 32) -> list[ShardJob]:
     per_limit = max(1, -(-limit // shards))
     per_cap = -(-max_concurrency // shards) if max_concurrency > 0 else 0
+    # The server's accept queue is shared by every shard: they split the connections it may be opening.
+    per_opening = max(1, -(-opening_max // shards))
     return [ShardJob(plan, base_url, headers, timeouts, (k, shards), per_limit, max(1, -(-warm // shards)),
-                     per_cap, uvloop) for k in range(shards)]
+                     per_cap, uvloop, drain_s, per_opening) for k in range(shards)]
 
 
 def _package_root() -> str:
@@ -203,12 +208,12 @@ def main() -> None:
 
 
 async def _shard(job: ShardJob) -> None:
-    from burststudio.replay.client import make_session, warm_pool
+    from burststudio.replay.pool import make_session, warm_pool
     from burststudio.replay.dispatch import Dispatcher
 
     loop = asyncio.get_running_loop()
     out_fd = sys.stdout.buffer.fileno()
-    session = make_session(job.limit, job.timeouts)
+    session = make_session(job.limit, job.timeouts.connect_s, job.opening_max)
     warmed = await warm_pool(session, job.base_url, job.headers, job.warm)
     os.write(out_fd, b"ready %d\n" % warmed)
 
@@ -249,7 +254,7 @@ async def _shard(job: ShardJob) -> None:
         buf.append(b"E " + json.dumps(r.to_wire(), separators=(",", ":")).encode() + b"\n")
 
     d = Dispatcher(job.plan, session, job.base_url, job.headers, job.timeouts, t0_ns=t0_ns, on_sent=on_sent,
-                   on_end=on_end, max_concurrency=job.max_concurrency, shard=job.shard)
+                   on_end=on_end, max_concurrency=job.max_concurrency, shard=job.shard, drain_s=job.drain_s)
     aux = [asyncio.create_task(watch()), asyncio.create_task(flusher())]
     try:
         await d.run_open(stop)

@@ -9,7 +9,9 @@ microseconds from `sent_s`) and returns a JSON-ready dict. Definitions:
 - TTFT, ITL, TPOT and E2E as in vLLM's benchmark, over finished requests; each figure says how many requests it
   covers (`count`) and how many failed ones it leaves out (`failed_excluded`). ITL pools every gap of every finished
   request; TPOT needs at least two tokens.
-- `dispatch_lateness_s`: sent - scheduled, over every sent request.
+- `dispatch_lateness_s`: sent - scheduled, over every sent request (`sent`: the request had its connection).
+- `overload`: did the run keep its schedule (replay/overload.py); requests cancelled before they left are counted
+  there (`never_sent`), not in `sent`.
 - `goodput`: share of finished + failed requests that finished and met the SLOs (failures are misses).
 - `burst`: requests grouped by the `burst_window_s` window their scheduled arrival falls in; the busiest
   `burst_top_share` of windows (at least one) against the others, latency and failure share for each.
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from burststudio.replay.overload import overload_view, split_unsent
 from burststudio.vocab import (ADMISSION_REJECTIONS_TOTAL, CANCELLED, FAILURES, KV_CACHE_USAGE, OK,
                                PREEMPTIONS_TOTAL, PREFIX_CACHE_HITS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL, RUNNING,
                                UNKNOWN, WAITING)
@@ -78,8 +81,9 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
     settings as a dict (slo_ttft_s, slo_tpot_s, burst_window_s, burst_top_share, limits)."""
     settings = settings or {}
     samples = samples or []
+    records, unsent = split_unsent(records)
     n = len(records)
-    sent = n if sent is None else max(int(sent), n)
+    sent = n if sent is None else max(int(sent) - len(unsent), n)
     a = per_request(records)
     outcome = a["outcome"]
     ok = outcome == OK
@@ -112,6 +116,7 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
         "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, (OK, CANCELLED) + FAILURES), settings),
     }
     out.update(server_figures(samples))
+    out["overload"] = overload_view(a, records, unsent, stat)
     out["burst"] = burst_view(a, ok, failed_mask, settings.get("burst_window_s", 10.0),
                               settings.get("burst_top_share", 0.05))
     if plan is not None:

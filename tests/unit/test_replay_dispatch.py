@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.replay import replay, workload  # noqa: E402
 from tests.testserver import ServerConfig, TestServer  # noqa: E402
 
-from burststudio.replay import client, dispatch, recorder  # noqa: E402
+from burststudio.replay import client, dispatch, pool, recorder  # noqa: E402
 from burststudio.replay.plan import build_plan  # noqa: E402
 from burststudio.settings import ReplaySettings, TimeoutSettings  # noqa: E402
 
@@ -87,9 +87,9 @@ def test_warm_pool_opens_connections_the_run_then_reuses():
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        session = client.make_session(64, TimeoutSettings())
+        session = pool.make_session(64, TimeoutSettings().connect_s)
         try:
-            opened = await client.warm_pool(session, url, {}, 20)
+            opened = await pool.warm_pool(session, url, {}, 20)
             warm_peers = set(peers)
             peers.clear()
             # 20 requests at once after the warm-up: every one finds a warm connection.
