@@ -8,21 +8,25 @@ import asyncio
 from burststudio.studio.app import make_app
 from burststudio.studio.screens.replay_screen import LIVE_CHARTS, SLOW_CHARTS, SLOW_PERIOD_S
 from burststudio.studio.widgets.chart import Chart
+from burststudio.vocab import (EV_PROGRESS, EV_SAMPLE, EVENT_TIME, EVENT_TYPE, KV_CACHE_USAGE, OK, PREEMPTIONS_TOTAL,
+                               PROGRESS_FIELDS, RUNNING, WAITING, ProgressEvent)
 
 ALL_CHARTS = {chart_id for chart_id, _ in LIVE_CHARTS}
 BRAILLE = range(0x2801, 0x2900)  # a braille cell with at least one dot
 
 
-def _progress(t: float, n: int) -> dict:
-    return {"event": "progress", "t": t, "sent": n, "finished": n - 5, "failed": 0, "in_flight": 5, "planned": 1000,
-            "by_class": {"ok": n - 5}, "ttft_p50_s": 0.04 + t / 100, "ttft_p99_s": 0.05 + t / 100,
-            "itl_p50_s": 0.005, "itl_p99_s": 0.006, "lateness_p99_s": 0.001,
-            "requests": [[n - 1, "ok", 100, 64, 0.04, 0.4, 0.005, 0.0001]]}
+def _progress(t: float, n: int) -> ProgressEvent:
+    event = ProgressEvent(event=EV_PROGRESS, t=t, sent=n, finished=n - 5, failed=0, in_flight=5, planned=1000,
+                          by_class={}, ttft_p50_s=0.04 + t / 100, ttft_p99_s=0.05 + t / 100, itl_p50_s=0.005,
+                          itl_p99_s=0.006, lateness_p99_s=0.001,
+                          requests=[[n - 1, OK, 100, 64, 0.04, 0.4, 0.005, 0.0001]])
+    assert set(event) <= set(PROGRESS_FIELDS)
+    return event
 
 
 def _sample(t: float) -> dict:
-    return {"event": "sample", "t": t, "kv_cache_usage": 0.2 + t / 10, "running": 5, "waiting": 1,
-            "preemptions_total": 0}
+    return {EVENT_TYPE: EV_SAMPLE, EVENT_TIME: t, KV_CACHE_USAGE: 0.2 + t / 10, RUNNING: 5, WAITING: 1,
+            PREEMPTIONS_TOTAL: 0}
 
 
 def _plot_has_dots(chart: Chart) -> bool:
