@@ -162,6 +162,21 @@ class Supervised:
             atexit.unregister(self.stop)
 
 
+class SupervisedServer:
+    """For a Target whose server runs under `self._supervised`: its stop grace, settable (a second Ctrl-C sets 0)."""
+
+    _supervised: Supervised
+
+    @property
+    def grace_s(self) -> float:
+        """Seconds between SIGTERM and SIGKILL when stopping; 0 stops at once (a second Ctrl-C)."""
+        return self._supervised.grace_s
+
+    @grace_s.setter
+    def grace_s(self, value: float) -> None:
+        self._supervised.grace_s = value
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "--reap":
         return _reaper_main(int(argv[1]), float(argv[2]))

@@ -35,7 +35,7 @@ from typing import IO, Any
 
 from burststudio.settings import VllmSettings
 from burststudio.targets.base import Progress, Target, TargetError, TargetInfo
-from burststudio.targets.supervise import Supervised
+from burststudio.targets.supervise import Supervised, SupervisedServer
 from burststudio.vllm_metrics import parse_cache_config
 
 TINY_MODEL_DIR = Path(__file__).resolve().parent / "tiny_model"
@@ -167,7 +167,7 @@ def _config_vocab_size(model: str) -> int | None:
     return int(vocab) if vocab else None
 
 
-class VllmTarget(Target):
+class VllmTarget(SupervisedServer, Target):
     """A managed vLLM server. `start()` launches it, `wait_healthy()` follows its start-up, `stop()` ends it."""
 
     kind = "vllm"
@@ -188,15 +188,6 @@ class VllmTarget(Target):
         self._progress: Progress | None = None
         self._prev_handlers: dict[int, Any] = {}
         self._info: TargetInfo | None = None
-
-    @property
-    def grace_s(self) -> float:
-        """Seconds between SIGTERM and SIGKILL when stopping; 0 stops at once (a second Ctrl-C)."""
-        return self._supervised.grace_s
-
-    @grace_s.setter
-    def grace_s(self, value: float) -> None:
-        self._supervised.grace_s = value
 
     @property
     def _proc(self) -> subprocess.Popen[bytes] | None:

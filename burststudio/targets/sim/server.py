@@ -24,7 +24,7 @@ from pathlib import Path
 
 from burststudio.settings import SimSettings
 from burststudio.targets.base import Progress, Target, TargetError, TargetInfo
-from burststudio.targets.supervise import Supervised
+from burststudio.targets.supervise import Supervised, SupervisedServer
 
 MODEL = "sim"
 VOCAB_SIZE = 32000
@@ -42,7 +42,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class SimTarget(Target):
+class SimTarget(SupervisedServer, Target):
     """The simulator as a server process on 127.0.0.1 (a free port unless given)."""
 
     kind = "sim"
@@ -101,15 +101,6 @@ class SimTarget(Target):
                           kv_capacity_tokens=(s.num_blocks - 1) * s.block_size, kv_blocks=s.num_blocks,
                           block_size=s.block_size, engine=f"burststudio simulator ({s.profile})", build=None,
                           has_metrics=True)
-
-    @property
-    def grace_s(self) -> float:
-        """Seconds between SIGTERM and SIGKILL when stopping; 0 stops at once (a second Ctrl-C)."""
-        return self._supervised.grace_s
-
-    @grace_s.setter
-    def grace_s(self, value: float) -> None:
-        self._supervised.grace_s = value
 
     @property
     def proc(self) -> subprocess.Popen | None:
