@@ -24,7 +24,6 @@ rendered by burststudio.preset_doc.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
