@@ -20,8 +20,9 @@ from burststudio.journal import end_record
 from burststudio.replay.pool import CURRENT, confirm
 from burststudio.sse import DONE, data_of
 from burststudio.settings import TimeoutSettings
-from burststudio.vocab import (CANCELLED, CONNECTION, FAILURES, MALFORMED, OK, OUTCOMES, STREAM_ERROR,  # noqa: F401
-                               TIMEOUT, TRUNCATED, outcome_of_status)
+from burststudio.vocab import (CANCELLED, CONNECTION, MALFORMED, OK, STREAM_ERROR, TIMEOUT, TRUNCATED,
+                               outcome_of_status)
+
 _ERROR_TEXT_MAX = 300
 HEADERS = "headers"  # the timeout kind of a request the server's application never answered
 _TIMEOUT_TEXT = {HEADERS: "no response headers within the limit: the server never took the request",

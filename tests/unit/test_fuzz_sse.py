@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.fuzz import FUZZ, no_hang  # noqa: E402
 
-from burststudio.replay.client import OUTCOMES, RequestRecord, _read_stream  # noqa: E402
+from burststudio.replay.client import RequestRecord, _read_stream  # noqa: E402
+from burststudio.vocab import OUTCOMES  # noqa: E402
 from burststudio.replay.recorder import _dumps  # noqa: E402
 from burststudio.replay.summary import summarize  # noqa: E402
 

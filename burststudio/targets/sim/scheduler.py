@@ -354,6 +354,9 @@ class SimEngine:
             if r.out >= r.max_out:
                 self._finish(r, end)
                 res.finished.append(r)
+        return self._after_finishing(res, end)
+
+    def _after_finishing(self, res: StepResult, end: float) -> StepResult:
         if res.finished:
             self._admission_blocked = False  # released blocks may let the waiting head in
             if self.idle:
@@ -478,11 +481,7 @@ class SimEngine:
             if r.out >= r.max_out:
                 self._finish(r, end)
                 res.finished.append(r)
-        if res.finished:
-            self._admission_blocked = False  # released blocks may let the waiting head in
-            if self.idle:
-                self._idle_since = end
-        return res
+        return self._after_finishing(res, end)
 
     # Observation ----------------------------------------------------------------------------------------------------
     @property
