@@ -82,16 +82,39 @@ FIGURES: tuple[Figure, ...] = (
 )
 BY_KEY: dict[str, Figure] = {f.key: f for f in FIGURES}
 
-# Figures of one group of the summary's burst view (summary["burst"]["busy"] or ["calm"]); paths are inside it.
+# Figures of one group of the summary's burst view (summary["burst"]["busy"]: the requests of every burst episode,
+# or ["calm"]); paths are inside it.
 BURST_FIGURES: tuple[Figure, ...] = (
     Figure("requests", "requests", ("requests",), "count", HIGHER),
     Figure("rate_rps", "req/s", ("rate_rps",), "per_s", HIGHER),
+    Figure("failed", "failed", ("failed",), "count", LOWER),
     Figure("failed_share", "failed share", ("failed_share",), "share", LOWER),
+    latency("ttft_s", "p50"),
     latency("ttft_s", "p99"),
     latency("tpot_s", "p99"),
     latency("e2e_s", "p99", "s"),
 )
 BURST_BY_KEY: dict[str, Figure] = {f.key: f for f in BURST_FIGURES}
+# Figures of one burst episode (an item of summary["burst"]["episodes"]).
+EPISODE_FIGURES: tuple[Figure, ...] = (
+    Figure("requests", "requests", ("requests",), "count", HIGHER),
+    Figure("failed", "failed", ("failed",), "count", LOWER),
+    Figure("ttft_p50", "TTFT p50 ms", ("ttft_p50_s",), "ms", LOWER),
+    Figure("ttft_p99", "TTFT p99 ms", ("ttft_p99_s",), "ms", LOWER),
+    Figure("outstanding_peak", "outstanding peak", ("outstanding_peak",), "count", LOWER),
+)
+
+
+def episode_span(episode: dict[str, Any]) -> str:
+    """When a burst episode was, as text: "20.0-46.0 s (2.0 s high-rate)", with "not recovered" when the run ended
+    first."""
+    start, end, high = (episode.get(k) for k in ("start_s", "end_s", "high_s"))
+    if not isinstance(start, (int, float)) or not isinstance(end, (int, float)):
+        return MISSING
+    text = f"{start:.1f}-{end:.1f} s"
+    if isinstance(high, (int, float)):
+        text += f" ({high:.1f} s high-rate)"
+    return text + ("" if episode.get("recovered", True) else ", not recovered")
 
 
 def pick(*keys: str) -> tuple[Figure, ...]:

@@ -76,9 +76,11 @@ def _stamp(t: _dt.datetime) -> str:
 
 
 def summary_settings(replay) -> dict[str, Any]:
-    """The replay settings the summary needs (objectives, burst view, limits), as run.json keeps them."""
+    """The replay settings the summary needs (objectives, burst view, the concurrency cap, limits), as run.json
+    keeps them."""
     return {"slo_ttft_s": replay.slo_ttft_s, "slo_tpot_s": replay.slo_tpot_s,
-            "burst_window_s": replay.burst_window_s, "burst_top_share": replay.burst_top_share,
+            "burst_window_s": replay.burst_window_s, "burst_rate_factor": replay.burst_rate_factor,
+            "max_concurrency": replay.max_concurrency,
             "limits": dataclasses.asdict(replay.limits)}
 
 

@@ -134,8 +134,11 @@ class ReplaySettings:
     scrape_interval_s: float = setting(0.5, "Seconds between two /metrics samples; 0: do not sample.", min=0.0)
     slo_ttft_s: float = setting(0.0, "TTFT objective for goodput, seconds; 0: none.", min=0.0)
     slo_tpot_s: float = setting(0.0, "TPOT objective for goodput, seconds; 0: none.", min=0.0)
-    burst_window_s: float = setting(10.0, "Window length of the burst view.", min=0.001)
-    burst_top_share: float = setting(0.05, "Share of busiest windows called bursts.", min=0.0001, max=1.0)
+    burst_window_s: float = setting(10.0, "Window length of the burst view: about the shortest burst's length.",
+                                    min=0.001)
+    # Twice the median rate: a burst the BurstGPT study would call one, well above a steady stream's noise.
+    burst_rate_factor: float = setting(2.0, "A window with more arrivals than this many times the median window's "
+                                       "starts a burst episode (docs/replay.md, Bursts).", min=1.0)
     seed: int = setting(0, "Seed for thinning and token ids.", min=0)
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings, metadata={"doc": "Per-request time limits."})
     limits: LimitSettings = field(default_factory=LimitSettings, metadata={"doc": "CI limits (exit code 3)."})

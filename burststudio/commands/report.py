@@ -93,19 +93,51 @@ def print_summary(s: dict[str, Any]) -> None:
     if s.get("metrics_samples"):
         c.print("server: " + ", ".join(f"{fg.BY_KEY[k].label} {show(s, k)}" for k in (
             "kv_peak", "waiting_peak", "preemptions", "rejections", "prefix_hit_rate")))
-    b = s.get("burst") or {}
-    if b.get("busy") and b.get("calm"):
-        bt = Table(title=f"burst view ({b['window_s']:g} s windows, busiest {b['top_share']:.0%})",
-                   title_justify="left")
-        burst = fg.BURST_BY_KEY
-        cols = (burst["rate_rps"], burst["failed_share"], fg.latency("ttft_s", "p50"), fg.latency("ttft_s", "p99"),
-                fg.latency("e2e_s", "p99"))
-        for col in ("windows", "requests", *(f.label for f in cols)):
-            bt.add_column(col, justify="right")
-        bt.add_column("", justify="left")
-        for key in ("busy", "calm"):
-            g = b[key]
-            bt.add_row(str(g["windows"]), str(g["requests"]), *(fg.show(g, f) for f in cols), key)
-        c.print(bt)
+    print_warnings(c, s)
+    print_bursts(c, s.get("burst") or {})
     for line in s.get("limits_broken") or []:
         c.print(f"[red]limit broken:[/red] {line}")
+
+
+def print_bursts(c, b: dict[str, Any]) -> None:
+    """The burst view: the requests of every burst episode against the calm ones, then one row per episode."""
+    from rich.table import Table
+
+    from burststudio import figures as fg
+
+    if not isinstance(b.get("calm"), dict):
+        return
+    episodes = b.get("episodes") or []
+    limit = b.get("threshold_requests")
+    over = f"over {limit:.0f} arrivals" if isinstance(limit, (int, float)) else "high-rate"
+    bt = Table(title=f"bursts: {len(episodes)} episode(s), {b['window_s']:g} s windows {over} and the backlog "
+               f"they left", title_justify="left")
+    cols = tuple(fg.BURST_BY_KEY[k] for k in ("rate_rps", "failed", "failed_share", "ttft_p50", "ttft_p99",
+                                              "e2e_p99"))
+    for col in ("", "windows", "requests", *(f.label for f in cols)):
+        bt.add_column(col, justify="left" if not col else "right")
+    for key, name in (("busy", "burst"), ("calm", "calm")):
+        g = b.get(key)
+        if isinstance(g, dict):
+            bt.add_row(name, str(g["windows"]), str(g["requests"]), *(fg.show(g, f) for f in cols))
+    c.print(bt)
+    if episodes:
+        et = Table(title="burst episodes (by arrival)", title_justify="left")
+        et.add_column("when")
+        for f in fg.EPISODE_FIGURES:
+            et.add_column(f.label, justify="right")
+        for ep in episodes:
+            et.add_row(fg.episode_span(ep), *(fg.show(ep, f) for f in fg.EPISODE_FIGURES))
+        c.print(et)
+    if b.get("note"):
+        c.print(f"[dim]{b['note']}[/dim]")
+
+
+def print_warnings(c, s: dict[str, Any]) -> None:
+    """What the figures above cannot be read without: the client's own delays in them, a run that fell behind."""
+    client = (s.get("client") or {}).get("note")
+    if client:
+        c.print(f"[yellow]warning:[/yellow] {client}")
+    behind = (s.get("overload") or {}).get("note")
+    if behind:
+        c.print(f"[yellow]overload:[/yellow] {behind}")

@@ -93,6 +93,9 @@ def _row(scale: float, summary: dict[str, Any], exit_code: int) -> dict[str, Any
         "ttft_p99_s": get("ttft_p99_s"),
         "kv_cache_usage_peak": get("kv_cache_usage_peak"),
         "lateness_p99_s": get("lateness_p99_s"),
+        # The client's own delays in this run's figures (replay/client_limits.py): a step to read with care.
+        "client_limited": (summary.get("client") or {}).get("limited"),
+        "client_note": (summary.get("client") or {}).get("note"),
         "exit_code": exit_code,
     }
 
@@ -159,15 +162,18 @@ def print_table(out: dict[str, Any]) -> None:
     t = Table(title=f"sweep {out['sweep_dir']}")
     for col in ("scale", _COLUMN["rate_rps"].label, "sent", _COLUMN["goodput"].label, _COLUMN["ttft_p50_s"].label,
                 _COLUMN["ttft_p99_s"].label, "failures", _COLUMN["kv_cache_usage_peak"].label,
-                _COLUMN["lateness_p99_s"].label):
+                _COLUMN["lateness_p99_s"].label, "client"):
         t.add_column(col, justify="right")
     for r in out["runs"]:
         mark = " <- knee" if r["scale"] == out["knee_scale"] else ""
         t.add_row(f"{r['scale']:g}{mark}", _cell(r, "rate_rps"), str(r["sent"]), _cell(r, "goodput"),
                   _cell(r, "ttft_p50_s"), _cell(r, "ttft_p99_s"), str(r["failed"]), _cell(r, "kv_cache_usage_peak"),
-                  _cell(r, "lateness_p99_s"))
+                  _cell(r, "lateness_p99_s"), "[yellow]limited[/yellow]" if r.get("client_limited") else "")
     console = Console() if sys.stdout.isatty() else Console(width=160)  # a pipe gets whole rows
     console.print(t)
+    for r in out["runs"]:
+        if r.get("client_limited"):
+            console.print(f"[yellow]scale {r['scale']:g}:[/yellow] {r['client_note']}")
     k = out["knee_scale"]
     src = "the preset's goodput_min" if out["goodput_min_from"] == "preset" else "the default"
     console.print(f"knee: scale {k:g} (first goodput below {out['goodput_min']:g}, {src})" if k is not None

@@ -89,7 +89,7 @@ class Plan:
     endpoint: str  # completions | chat
     vocab_size: int
     seed: int
-    scheduled_s: np.ndarray  # seconds from the start of the run
+    scheduled_s: np.ndarray  # seconds from the start of the run: the workload's clock (its arrival_s)
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     rows: np.ndarray  # index of the workload row each request comes from
@@ -254,7 +254,8 @@ def build_plan(workload: Workload, settings: ReplaySettings, *, model: str, voca
         endpoint=endpoint or settings.endpoint,
         vocab_size=int(vocab_size),
         seed=int(settings.seed if seed is None else seed),
-        scheduled_s=arrival[rows] - (arrival[0] if n else 0.0),
+        # The workload's own clock, leading idle time kept: the run's times line up with the preview's.
+        scheduled_s=arrival[rows],
         prompt_tokens=prompt[rows],
         output_tokens=output[rows],
         rows=rows,

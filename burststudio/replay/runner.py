@@ -35,6 +35,8 @@ from burststudio.vocab import (CANCELLED, CONNECTION, EV_NOTICE, EV_PROGRESS, EV
                                REASON_TARGET_DIED, REASON_WRITE_FAILED, ProgressEvent)
 
 PROGRESS_INTERVAL_S = 0.25
+# A schedule that starts this late on the workload's clock is said once: the run waits for its first request.
+LEAD_NOTICE_S = 5.0
 
 
 @dataclass
@@ -321,6 +323,11 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     if plan.stats.overlong_clipped or plan.stats.overlong_skipped:
         say(f"prompt + output over max_model_len {plan.stats.max_model_len}: {plan.stats.overlong_clipped} clipped, "
             f"{plan.stats.overlong_skipped} skipped")
+
+    lead = float(plan.scheduled_s[0]) if len(plan) else 0.0
+    if lead >= LEAD_NOTICE_S:
+        say(f"the first request is at {lead:.1f} s of the workload's clock: the run keeps that clock (its times line "
+            f"up with the preview), so nothing is sent before then")
 
     def on_sent(r) -> None:
         live.sent += 1

@@ -12,9 +12,11 @@ microseconds from `sent_s`) and returns a JSON-ready dict. Definitions:
 - `dispatch_lateness_s`: sent - scheduled, over every sent request (`sent`: the request had its connection).
 - `overload`: did the run keep its schedule (replay/overload.py); requests cancelled before they left are counted
   there (`never_sent`), not in `sent`.
+- `client`: whether the client's own delays (dispatch lateness) got into the figures, and where
+  (replay/client_limits.py).
 - `goodput`: share of finished + failed requests that finished and met the SLOs (failures are misses).
-- `burst`: requests grouped by the `burst_window_s` window their scheduled arrival falls in; the busiest
-  `burst_top_share` of windows (at least one) against the others, latency and failure share for each.
+- `burst`: burst episodes (the high-rate windows of `burst_window_s` and the backlog they leave, replay/bursts.py),
+  each request attributed by its scheduled arrival to an episode (`busy`) or to the calm (`calm`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from burststudio.replay.bursts import burst_view
+from burststudio.replay.client_limits import client_view
 from burststudio.replay.overload import overload_view, split_unsent
 from burststudio.vocab import (ADMISSION_REJECTIONS_TOTAL, CANCELLED, FAILURES, KV_CACHE_USAGE, OK,
                                PREEMPTIONS_TOTAL, PREFIX_CACHE_HITS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL, RUNNING,
@@ -78,7 +82,7 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
               plan: dict[str, Any] | None = None, run_dir: str | None = None,
               complete: bool = True) -> dict[str, Any]:
     """The run's summary (module doc). `sent` defaults to the number of records; `settings` holds the replay
-    settings as a dict (slo_ttft_s, slo_tpot_s, burst_window_s, burst_top_share, limits)."""
+    settings as a dict (slo_ttft_s, slo_tpot_s, burst_window_s, burst_rate_factor, max_concurrency, limits)."""
     settings = settings or {}
     samples = samples or []
     records, unsent = split_unsent(records)
@@ -117,13 +121,24 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
     }
     out.update(server_figures(samples))
     out["overload"] = overload_view(a, records, unsent, stat)
-    out["burst"] = burst_view(a, ok, failed_mask, settings.get("burst_window_s", 10.0),
-                              settings.get("burst_top_share", 0.05))
+    out["client"] = client_view(a, int(settings.get("max_concurrency") or 0), out["overload"]["behind_schedule"])
+    out["burst"] = burst_view(a, ok, failed_mask, _setting(settings, "burst_window_s"),
+                              _setting(settings, "burst_rate_factor"), stat,
+                              waiting=(_col(unsent, "scheduled_s"), _col(unsent, "end_s")))
     if plan is not None:
         out["plan"] = plan
     out["run_dir"] = run_dir
     out["limits_broken"] = check_limits(out, settings.get("limits") or {})
     return out
+
+
+def _setting(settings: dict[str, Any], key: str) -> Any:
+    """A replay setting from the run's settings, or its default (a run.json written before the setting existed)."""
+    if settings.get(key) is not None:
+        return settings[key]
+    from burststudio.settings import ReplaySettings
+
+    return getattr(ReplaySettings(), key)
 
 
 def _itl(records: list[dict[str, Any]], ok: np.ndarray) -> np.ndarray:
@@ -184,48 +199,6 @@ def server_figures(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "prefix_cache_hit_rate": _num(hits / queries) if hits is not None and queries else None,
         "metrics_samples": len(samples),
     }
-
-
-def burst_view(a: dict[str, np.ndarray], ok: np.ndarray, failed: np.ndarray, window_s: float,
-               top_share: float) -> dict[str, Any] | None:
-    """Latency and failures in the busiest arrival windows against the calm ones."""
-    from burststudio.workload.stats import counts_per_window
-
-    sched = a["scheduled"]
-    have = np.isfinite(sched)
-    if have.sum() < 2:
-        return None
-    counts = counts_per_window(np.sort(sched[have]), window_s)
-    occupied = np.flatnonzero(counts)
-    if occupied.size < 2:
-        return {"window_s": window_s, "windows": int(occupied.size), "busy": None, "calm": None,
-                "note": "fewer than two windows hold requests"}
-    n_busy = max(1, int(math.floor(occupied.size * top_share)))
-    order = occupied[np.argsort(-counts[occupied], kind="stable")]
-    busy_windows = np.zeros(counts.size, dtype=bool)
-    busy_windows[order[:n_busy]] = True
-    win = np.full(sched.size, -1, dtype=np.int64)
-    win[have] = np.floor(sched[have] / window_s).astype(np.int64)
-    in_busy = np.zeros(sched.size, dtype=bool)
-    in_busy[have] = busy_windows[np.clip(win[have], 0, counts.size - 1)]
-
-    def group(mask: np.ndarray, windows: int) -> dict[str, Any]:
-        m_ok = mask & ok
-        m_failed = mask & failed
-        total = int(mask.sum())
-        return {
-            "windows": windows,
-            "requests": total,
-            "rate_rps": _num(total / (windows * window_s)) if windows else None,
-            "failed": int(m_failed.sum()),
-            "failed_share": _num(m_failed.sum() / total) if total else None,
-            "ttft_s": stat(a["ttft"][m_ok], failed_excluded=int(m_failed.sum())),
-            "e2e_s": stat(a["e2e"][m_ok], failed_excluded=int(m_failed.sum())),
-            "tpot_s": stat(a["tpot"][m_ok], failed_excluded=int(m_failed.sum())),
-        }
-
-    return {"window_s": window_s, "top_share": top_share,
-            "busy": group(in_busy & have, n_busy), "calm": group(~in_busy & have, int(occupied.size - n_busy))}
 
 
 def check_limits(summary: dict[str, Any], limits: dict[str, Any]) -> list[str]:

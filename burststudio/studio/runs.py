@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from burststudio import figures, rundir
 from burststudio.figures import dig
 from burststudio.vocab import OK
@@ -52,16 +54,53 @@ def failures_line(summary: dict[str, Any] | None) -> str:
     return ", ".join(parts) if parts else "none"
 
 
+def client_cell(summary: dict[str, Any] | None) -> str:
+    """Whether the client's own delays got into the figures (replay/client_limits.py), in a word."""
+    limited = dig(summary, ("client", "limited"))
+    if limited is None:
+        return "-" if dig(summary, ("client",)) is None else "not judged"
+    return "[yellow]limited[/]" if limited else "kept up"
+
+
+def warnings(summary: dict[str, Any] | None) -> list[str]:
+    """The lines a run's figures cannot be read without (markup): the client's own delays in them, the server
+    falling behind the schedule."""
+    out = []
+    client = dig(summary, ("client", "note"))
+    if client and dig(summary, ("client", "limited")):
+        out.append(f"[yellow]warning:[/] {escape(str(client))}")
+    behind = dig(summary, ("overload", "note"))
+    if behind:
+        out.append(f"[yellow]overload:[/] {escape(str(behind))}")
+    return out
+
+
 def burst_rows(summary: dict[str, Any] | None) -> list[tuple[str, str, str]]:
-    """(figure, busiest windows, calm windows) rows from the summary's `burst` view (replay.summary.burst_view),
-    or one row with its note when the run was too short to have both."""
+    """(figure, burst episodes, calm) rows from the summary's `burst` view (replay/bursts.py), or one row with its
+    note when there was no burst or the run was too short for the view."""
     burst = dig(summary, ("burst",))
     if not isinstance(burst, dict):
         return []
     busy, calm = burst.get("busy"), burst.get("calm")
-    if not isinstance(busy, dict) or not isinstance(calm, dict):
+    if not isinstance(busy, dict) or not isinstance(calm, dict) or not burst.get("episodes"):
         return [("bursts", str(burst.get("note") or "not enough windows"), "")]
     return [(f.label, figures.show(busy, f), figures.show(calm, f)) for f in figures.BURST_FIGURES]
+
+
+def episode_rows(summary: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) rows for each burst episode of the summary: when it was with its requests and failures, then
+    its TTFT p50 / p99."""
+    episodes = dig(summary, ("burst", "episodes"))
+    if not isinstance(episodes, list):
+        return []
+    by_key = {f.key: f for f in figures.EPISODE_FIGURES}
+    rows = []
+    for k, ep in enumerate(e for e in episodes if isinstance(e, dict)):
+        show = lambda key: figures.show(ep, by_key[key])  # noqa: E731
+        rows.append((f"episode {k + 1}: {figures.episode_span(ep)}",
+                     f"{show('requests')} req, {show('failed')} failed"))
+        rows.append(("  TTFT p50 / p99 ms", f"{show('ttft_p50')} / {show('ttft_p99')}"))
+    return rows
 
 
 def _short(x: Any) -> str:

@@ -65,8 +65,10 @@ def _check_count(name: str, value: int) -> int:
 
 
 # Selecting rows ---------------------------------------------------------------------------------------------------
-def window(w: Workload, start_s: float | None = None, end_s: float | None = None) -> Workload:
-    """Requests with start_s <= arrival_s < end_s, re-based so the first kept request is at 0.
+def window(w: Workload, start_s: float | None = None, end_s: float | None = None, *,
+           rebase: bool = True) -> Workload:
+    """Requests with start_s <= arrival_s < end_s, re-based so the first kept request is at 0 (with `rebase`;
+    without it every request keeps its time, as the replay's duration does).
 
     The recorded start time (time of day, date-time) moves with it, so a daily cycle stays aligned.
     """
@@ -80,7 +82,7 @@ def window(w: Workload, start_s: float | None = None, end_s: float | None = None
     lo, hi = np.searchsorted(a, [start, end], side="left")
     table = w.table.slice(int(lo), int(hi - lo))
     label = f"window({_fmt(start)}:{'' if math.isinf(end) else _fmt(end)} s)"
-    offset = float(a[lo]) if hi > lo else 0.0
+    offset = float(a[lo]) if hi > lo and rebase else 0.0
     if hi > lo and offset != 0.0:
         rebased = pa.array(a[lo:hi] - offset)
         table = table.set_column(table.column_names.index("arrival_s"), "arrival_s", rebased)

@@ -3,8 +3,9 @@ and the replay settings ask of a workload, applied by one `apply`.
 
 The steps run in one fixed order whatever asked for them: filter (model, source, failed), window, time scale, rate
 scale, sample, head, and last the replay's duration (the first `duration_s` seconds of what the steps before made,
-so a duration counts in replayed seconds). Time and rate scaling commute (rate scaling places its copies inside
-gaps, and time scaling stretches gaps and copies alike), so the order of those two changes no arrival.
+so a duration counts in replayed seconds; it keeps the workload's clock, leading idle time included). Time and rate
+scaling commute (rate scaling places its copies inside gaps, and time scaling stretches gaps and copies alike), so
+the order of those two changes no arrival.
 
 A bad value raises TransformError, a UserError that also names the step's key, so a form can show it beside the
 field that holds it.
@@ -102,7 +103,10 @@ class TransformSpec:
             ("rate_scale", self.rate_scale != 1.0, lambda x: transform.rate_scale(x, self.rate_scale, seed=seed)),
             ("sample", self.sample is not None, self._sample(seed)),
             ("head", self.head is not None, lambda x: transform.head(x, self.head)),
-            ("duration_s", self.duration_s > 0, lambda x: transform.window(x, 0.0, self.duration_s) if len(x) else x),
+            # On the workload's own clock: a replay of the first 5 s sends what the preview shows at 0-5 s, leading
+            # idle time included (docs/replay.md, "The run's clock").
+            ("duration_s", self.duration_s > 0,
+             lambda x: transform.window(x, 0.0, self.duration_s, rebase=False) if len(x) else x),
         )
         for key, wanted, step in steps:
             if not wanted:

@@ -59,7 +59,7 @@ def make_run(runs_dir: Path, name: str, *, requests: int = 1200, failed_share: f
                         "target": {"kind": "sim", "url": "", "model": "sim"},
                         "plan": {"planned": requests},
                         "settings": {"slo_ttft_s": 0.5, "slo_tpot_s": 0.05, "burst_window_s": 10.0,
-                                     "burst_top_share": 0.05}})
+                                     "burst_rate_factor": 2.0}})
     rec.close()
     rundir.build_summary(d, write=True)
     return d

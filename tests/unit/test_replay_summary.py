@@ -57,12 +57,15 @@ def test_burst_view_separates_busy_from_calm_windows():
         records += [rec(len(records), sched=w * 10 + k, ttft=0.05) for k in range(2)]
     for k in range(20):
         records.append(rec(len(records), "http_503" if k % 2 else "ok", sched=100 + k * 0.1, ttft=0.9))
-    s = summarize(records, settings={"burst_window_s": 10.0, "burst_top_share": 0.05})
+    s = summarize(records, settings={"burst_window_s": 10.0, "burst_rate_factor": 2.0})
     busy, calm = s["burst"]["busy"], s["burst"]["calm"]
     assert busy["windows"] == 1 and busy["requests"] == 20 and busy["failed_share"] == pytest.approx(0.5)
     assert calm["windows"] == 10 and calm["requests"] == 20 and calm["failed_share"] == 0
     assert busy["ttft_s"]["p50"] == pytest.approx(0.9) and calm["ttft_s"]["p50"] == pytest.approx(0.05)
     assert busy["ttft_s"]["failed_excluded"] == 10
+    [episode] = s["burst"]["episodes"]
+    assert episode["start_s"] == 100.0 and episode["end_s"] == 110.0 and episode["recovered"]
+    assert episode["requests"] == 20 and episode["failed"] == 10
 
 
 def test_limits_name_what_broke():

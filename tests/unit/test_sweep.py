@@ -54,3 +54,17 @@ def test_sweep_table_and_bad_scales(preset, tmp_path):
     bad = cli("sweep", path, "--rate-scale", "1,x", "--out", tmp_path / "b")
     assert bad.returncode == 2 and "--rate-scale" in bad.stderr and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_table_marks_a_client_limited_scale(capsys):
+    from burststudio.commands.sweep import print_table
+
+    note = "client-limited: dispatch lateness p99 over 20 ms (worst 150 ms) at 3-5 s; ..."
+    row = {"scale": 0.5, "rate_rps": 10.0, "sent": 50, "goodput": 1.0, "ttft_p50_s": 0.05, "ttft_p99_s": 0.14,
+           "failed": 0, "kv_cache_usage_peak": None, "lateness_p99_s": 0.15, "client_limited": True,
+           "client_note": note}
+    calm = {**row, "scale": 1.0, "client_limited": False, "client_note": None}
+    print_table({"sweep_dir": "sw", "runs": [row, calm], "knee_scale": None, "goodput_min": 0.9,
+                 "goodput_min_from": "default"})
+    out = " ".join(capsys.readouterr().out.split())
+    assert "limited" in out and "scale 0.5: client-limited" in out and "scale 1:" not in out

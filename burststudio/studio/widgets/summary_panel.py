@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from textual.widgets import Static
 
 from burststudio import figures
-from burststudio.studio.runs import FIGURES, Run, burst_rows, failures_line
+from burststudio.studio.runs import (FIGURES, Run, burst_rows, client_cell, episode_rows, failures_line,
+                                     warnings)
 
 
 class SummaryPanel(Static):
@@ -26,11 +29,15 @@ class SummaryPanel(Static):
         for f in FIGURES:
             table.add_row(f.label, *[figures.show(r.summary, f) for r in runs])
         table.add_row("failures", *[failures_line(r.summary) for r in runs])
+        table.add_row("client", *[client_cell(r.summary) for r in runs])
         if len(runs) == 1:
             rows = burst_rows(runs[0].summary)
             if rows:
                 table.add_row("", "")
-                table.add_row("[b]busiest windows / calm[/]", "")
+                table.add_row("[b]burst episodes / calm[/]", "")
                 for key, hot, calm in rows:
                     table.add_row(key, f"{hot} / {calm}" if calm else hot)
-        self.update(table)
+                for when, what in episode_rows(runs[0].summary):
+                    table.add_row(f"  {when}", what)
+        notes = warnings(runs[0].summary) if len(runs) == 1 else []
+        self.update(Group(table, *(Text.from_markup(n) for n in notes)) if notes else table)
