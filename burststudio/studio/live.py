@@ -31,6 +31,8 @@ class LiveRun:
         self.points_received = 0
         self._recent: deque[ProgressEvent] = deque()  # progress events of the last RATE_WINDOW_S
         self.schedule = None  # arrival_s of the workload, to chart the scheduled rate
+        self.mode: str = "open"
+        self.behind_since: float | None = None  # when the run last fell behind its schedule (None: keeping up)
 
     def feed(self, event: dict[str, Any]) -> None:
         kind = event.get(EVENT_TYPE)
@@ -39,6 +41,7 @@ class LiveRun:
             self.target_state = event
         elif kind == EV_RUN_STARTED:
             self.run_dir = event.get("run_dir")
+            self.mode = str(event.get("mode") or "open")
             target = event.get("target")
             self.target = target if isinstance(target, str) else (target or {}).get("url", "") if isinstance(target, dict) else ""
         elif kind == EV_NOTICE:
@@ -76,6 +79,7 @@ class LiveRun:
 
                 n = np.searchsorted(self.schedule, [last[EVENT_TIME], t])
                 self._add("scheduled_rps", t, (n[1] - n[0]) / dt)
+        self._track_behind(t)
         self._add("failed", t, e.get("failed"))
         self.requests.extend(e.get("requests") or ())
         del self.requests[:-200]
@@ -83,6 +87,72 @@ class LiveRun:
                           ("itl_p99_s", "itl_p99_ms"), ("lateness_p99_s", "lateness_p99_ms")):
             if e.get(key) is not None:
                 self._add(name, t, e[key] * 1000.0)
+
+    def overload(self) -> dict[str, Any] | None:
+        """Is the run keeping its schedule, now: requests due and not yet sent, the planned and the achieved rate
+        over the last RATE_WINDOW_S, how fast the requests in flight grow, and `behind` (more than
+        replay.overload.BEHIND_S of the schedule is waiting on the client: the summary's threshold, live).
+        None before the first progress event, and in closed loop (no schedule to keep)."""
+        p = self.progress
+        t = p.get(EVENT_TIME)
+        if not p or t is None or self.mode == "closed":
+            return None
+        from burststudio.replay.overload import BEHIND_S
+
+        out: dict[str, Any] = {"t": float(t), "sent": p.get("sent", 0), "in_flight": p.get("in_flight", 0),
+                               "due": None, "waiting": None, "planned_rps": None, "sent_rps": None,
+                               "in_flight_growth_per_s": None, "lateness_p99_s": p.get("lateness_p99_s"),
+                               "behind": False}
+        first = self._recent[0] if len(self._recent) > 1 else None
+        if first is not None and t > first[EVENT_TIME]:
+            dt = t - first[EVENT_TIME]
+            out["sent_rps"] = (p.get("sent", 0) - first.get("sent", 0)) / dt
+            out["in_flight_growth_per_s"] = (p.get("in_flight", 0) - first.get("in_flight", 0)) / dt
+        if self.schedule is not None:
+            import numpy as np
+
+            planned = p.get("planned")
+            due = int(np.searchsorted(self.schedule, t, side="right"))
+            out["due"] = min(due, planned) if isinstance(planned, int) else due
+            out["waiting"] = max(0, out["due"] - out["sent"])
+            if first is not None and t > first[EVENT_TIME]:
+                n = np.searchsorted(self.schedule, [first[EVENT_TIME], t], side="right")
+                out["planned_rps"] = float(n[1] - n[0]) / (t - first[EVENT_TIME])
+            # Waiting for more than BEHIND_S of the schedule's rate (at least one request): the sends run late.
+            rate = out["planned_rps"] or 0.0
+            out["behind"] = out["waiting"] > max(1.0, rate * BEHIND_S)
+        out["behind_since"] = self.behind_since if out["behind"] else None
+        return out
+
+    def _track_behind(self, t: float) -> None:
+        """Keep when the run fell behind, at every progress event (the screen reads them in batches)."""
+        o = self.overload()
+        if o is None or not o["behind"]:
+            self.behind_since = None
+        elif self.behind_since is None:
+            self.behind_since = t
+
+    def overload_line(self) -> str:
+        """The schedule as it is kept, in one line of markup ("" when there is nothing to say yet)."""
+        o = self.overload()
+        if o is None:
+            return ""
+        parts = []
+        if o["planned_rps"] is not None and o["sent_rps"] is not None:
+            parts.append(f"sent {o['sent_rps']:.1f}/s of {o['planned_rps']:.1f}/s planned")
+        if o["waiting"] is not None:
+            parts.append(f"{o['waiting']:,} due, not sent")
+        growth = o["in_flight_growth_per_s"]
+        parts.append(f"in flight {o['in_flight']:,}" + (f" ({growth:+.0f}/s)" if growth is not None else ""))
+        if o["lateness_p99_s"] is not None:
+            parts.append(f"lateness p99 {o['lateness_p99_s'] * 1000:.0f} ms")
+        if o["behind"]:
+            head = f"[b red]behind schedule[/] since {o['behind_since']:.1f} s"
+        elif o["due"] is None:
+            head = "[dim]schedule[/]"
+        else:
+            head = "[green]on schedule[/]"
+        return head + ": " + ", ".join(parts)
 
     def _sample(self, t: float, e: dict[str, Any]) -> None:
         kv = e.get(KV_CACHE_USAGE)  # a 0-1 fraction

@@ -340,6 +340,9 @@ def test_replay_against_the_test_server_fills_charts_and_results(studio_config):
             # The target's state came from the engine's events.
             target_line = str(replay.query_one("#target-state").render())
             assert "url healthy" in target_line and "model tiny" in target_line
+            # The schedule as it was kept: 40 requests/s against a fast server end on schedule, all sent.
+            overload = str(replay.query_one("#overload-state").render())
+            assert "on schedule" in overload and "0 due, not sent" in overload
             # Rolling latency percentiles reached the charts (the server answers its first token after 20 ms).
             ttft_p99 = replay.live.series["ttft_p99_ms"].arrays()[1]
             assert len(ttft_p99) and ttft_p99.min() >= 20.0

@@ -96,3 +96,41 @@ def test_live_run_turns_events_into_series_state_and_rows():
     assert live.series["preemptions"].arrays()[1].tolist() == [3.0]
     assert live.failures == {"http_503": 1}
     assert [r[0] for r in live.requests] == [0, 1]
+
+
+def _progress(t, sent, in_flight, planned=1000, lateness=None):
+    return {"event": "progress", "t": t, "planned": planned, "sent": sent, "finished": 0, "failed": 0,
+            "cancelled": 0, "in_flight": in_flight, "lateness_p99_s": lateness}
+
+
+def test_the_live_view_says_when_the_run_falls_behind_its_schedule():
+    live = LiveRun()
+    live.feed({"event": "run_started", "t": 0.0, "run_dir": "r", "mode": "open"})
+    live.schedule = np.arange(1000) / 100.0  # 100 requests/s for 10 s
+    for k in range(9):  # the first 2 s on schedule, in flight steady
+        t = k * 0.25
+        live.feed(_progress(t, int(t * 100), 5))
+    assert live.overload()["behind"] is False
+    assert live.overload_line().startswith("[green]on schedule[/]")
+    # Then the sends keep only half the pace and the requests in flight pile up.
+    for k in range(1, 9):
+        t = 2.0 + k * 0.25
+        live.feed(_progress(t, 200 + int(k * 0.25 * 50), 5 + 20 * k, lateness=0.4))
+    o = live.overload()
+    assert o["behind"] and o["behind_since"] == pytest.approx(2.25)
+    assert o["planned_rps"] == pytest.approx(100.0, rel=0.05) and o["sent_rps"] == pytest.approx(50.0, rel=0.05)
+    assert o["waiting"] == 101 and o["in_flight_growth_per_s"] == pytest.approx(80.0)
+    line = live.overload_line()
+    assert "behind schedule[/] since 2.2 s" in line and "sent 50.0/s of 100.0/s planned" in line
+    assert "101 due, not sent" in line and "in flight 165 (+80/s)" in line and "lateness p99 400 ms" in line
+    # Caught up: the line says so, and the next fall starts a new "since".
+    live.feed(_progress(4.5, 450, 10))
+    live.feed(_progress(4.75, 475, 10))
+    assert not live.overload()["behind"] and live.behind_since is None
+
+
+def test_a_closed_loop_run_has_no_schedule_to_keep():
+    live = LiveRun()
+    live.feed({"event": "run_started", "t": 0.0, "run_dir": "r", "mode": "closed"})
+    live.feed(_progress(1.0, 10, 4))
+    assert live.overload() is None and live.overload_line() == ""

@@ -118,6 +118,8 @@ class ReplayScreen(Screen[None]):
         yield Static("", id="duration-error")
         yield Static(_idle_target(self.target_kind), id="target-state")
         yield Static("idle: Start (ctrl+r) replays the Workload screen's workload", id="run-state")
+        # Shown from the first progress event: whether the run keeps its schedule, as it happens.
+        yield Static("", id="overload-state")
         with Grid(id="live-charts"):
             for chart_id, title in CHART_TITLES.items():
                 yield Chart(title, id=chart_id)
@@ -220,6 +222,7 @@ class ReplayScreen(Screen[None]):
         self.notify(f"saved {saved.name}", title="Preset")
         self.post_message(PresetSaved(saved))
         self.live = LiveRun()
+        self.query_one("#overload-state", Static).set_class(False, "-shown")
         self._drawn = {}
         self._drawn_at = {}
         self.query_one(LatestTable).clear()
@@ -316,6 +319,10 @@ class ReplayScreen(Screen[None]):
             if any(e.get(EVENT_TYPE) == EV_PROGRESS for e in events):
                 failures = ", ".join(f"{k} {v}" for k, v in sorted(self.live.failures.items()) if v) or "no failures"
                 self._state(f"{self.live.progress_line()}  [dim]{failures}[/]")
+                line = self.live.overload_line()
+                overload = self.query_one("#overload-state", Static)
+                overload.update(line, layout=False)
+                overload.set_class(bool(line), "-shown")
         elif not force:
             return
         if not visible:
