@@ -129,7 +129,7 @@ def main() -> int:
           f" (client saw {sum(rejected.values())} as {rejected})")
     ttft = s["ttft_s"]
     print(f"  TTFT p50 {ttft['p50'] * 1e3:.0f} ms, p99 {ttft['p99'] * 1e3:.0f} ms over {ttft['count']} finished;"
-          f" burst windows vs calm: {fmt_burst(s.get('burst'))}")
+          f" burst episodes vs calm: {fmt_burst(s.get('burst'))}")
     print(f"stop(): {stop_s:.1f} s, processes left: {len(group_members(pgid))}")
     return 0
 
