@@ -6,38 +6,15 @@ import argparse
 from typing import Any
 
 from burststudio import figures
+from burststudio.reports.comparison import ROWS, better, compare, diff_text
 
 HELP = "compare the summaries of several runs side by side"
-
-ROWS = figures.pick("sent", "finished", "failed", "cancelled", "goodput", "ttft_p50", "ttft_p99", "tpot_p50",
-                    "tpot_p99", "itl_p99", "e2e_p99", "lateness_p99", "requests_per_s", "output_tokens_per_s",
-                    "kv_peak", "waiting_peak", "preemptions") + (
-    figures.in_burst("busy", "ttft_p99"), figures.in_burst("busy", "failed_share"),
-    figures.in_burst("calm", "ttft_p99"))
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("compare", help=HELP, description=HELP[0].upper() + HELP[1:] + ".")
     p.add_argument("runs", metavar="RUN_DIR", nargs="+", help="run directories (the first is the baseline)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     p.set_defaults(func=run)
-
-
-def compare(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per figure (in its unit): each run's value, and its difference (absolute and relative) from the first run's."""
-    rows = []
-    for f in ROWS:
-        values = [figures.number(s, f) for s in summaries]
-        base = values[0]
-        diffs, rel = [], []
-        for v in values[1:]:
-            d = v - base if v is not None and base is not None else None
-            diffs.append(d)
-            rel.append(d / base if d is not None and base else None)
-        rows.append({"figure": f.label, "values": values, "diff": diffs, "relative": rel,
-                     "lower_is_better": f.better == figures.LOWER})
-    return {"runs": [s.get("run_dir") for s in summaries], "names": [s.get("name") for s in summaries],
-            "rows": rows}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,13 +43,10 @@ def run(args: argparse.Namespace) -> int:
         cells = [figures.fmt(f, row["values"][0])]
         for v, d, r in zip(row["values"][1:], row["diff"], row["relative"]):
             cells.append(figures.fmt(f, v))
-            if d is None:
-                cells.append("-")
-            else:
-                better = (d < 0) == row["lower_is_better"] if d else None
-                colour = "" if better is None else ("green" if better else "red")
-                text = f"{d:+.4g}" + (f" ({r:+.0%})" if r is not None else "")
-                cells.append(f"[{colour}]{text}[/{colour}]" if colour else text)
+            good = better(row, d)
+            colour = "" if good is None else ("green" if good else "red")
+            text = diff_text(f, d, r)
+            cells.append(f"[{colour}]{text}[/{colour}]" if colour else text)
         t.add_row(row["figure"], *cells)
     Console().print(t)
     for k, r in enumerate(result["runs"]):
