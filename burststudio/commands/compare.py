@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from burststudio import figures
 from burststudio.reports.comparison import ROWS, better, compare, diff_text

@@ -16,6 +16,7 @@ from typing import Any
 
 from burststudio import figures
 from burststudio.reports.comparison import ROWS, better, compare, diff_text
+from burststudio.reports.sweep_view import plot_key
 
 # (element id, title) of the time panels, in the page's order; report.js fills each element.
 STORY_PANELS = (
@@ -101,11 +102,28 @@ def _comparison(summaries: list[dict[str, Any]], labels: list[str]) -> str:
 
 
 def _sweep_section(sweep: dict[str, Any]) -> str:
-    k = sweep.get("knee_scale")
-    said = (f"knee at rate scale {k:g}: the first scale whose goodput is below {sweep.get('goodput_min'):g}"
-            if k is not None else f"no knee: goodput stayed at or above {sweep.get('goodput_min')} at every scale")
-    return (f'<section><h2>Sweep</h2><p>{_e(said)}</p>'
-            + _panel("chart-knee", "Goodput and TTFT against the rate scale", "panel wide") + "</section>")
+    gmin = sweep.get("goodput_min")
+    s = sweep.get("search")
+    knee = (sweep.get("knee") or {}).get("value")
+    if s:
+        said = (f"search over {s['key']}: the highest value that meets goodput {gmin:g} lies in "
+                f"[{s['highest_met']}, {s['lowest_missed']})" if s["highest_met"] is not None
+                and s["lowest_missed"] is not None else
+                f"search over {s['key']}: even {s['lowest_missed']} misses goodput {gmin:g}"
+                if s["highest_met"] is None else f"search over {s['key']}: {s['highest_met']} still meets it")
+    elif knee is not None:
+        said = f"knee at {sweep['knee']['key']} = {knee}: the first value whose goodput is below {gmin:g}"
+    else:
+        said = f"no knee: goodput stayed at or above {gmin:g} at every point"
+    rows = [[_e(", ".join(f"{k}={v}" for k, v in (r.get("point") or {"rate-scale": r.get("scale")}).items())),
+             _e(r.get("sent")), _e(figures.show_raw(figures.BY_KEY["goodput"], r.get("goodput"))),
+             _e(figures.show_raw(figures.BY_KEY["ttft_p99"], r.get("ttft_p99_s"))), _e(r.get("failed"))]
+            for r in sweep.get("runs") or []]
+    table = _table(["point", "sent", "goodput", "TTFT p99 ms", "failed"], rows, "figures")
+    chart = (_panel("chart-knee", "Goodput and TTFT against " + ("the rate scale" if sweep["plot_key"] == "rate-scale"
+                                                              else sweep["plot_key"]), "panel wide")
+             if sweep.get("plot_key") else "")
+    return f'<section><h2>Sweep</h2><p>{_e(said)}</p>{chart}{table}</section>'
 
 
 def page(views: list[dict[str, Any]], summaries: list[dict[str, Any]], *,
@@ -118,6 +136,8 @@ def page(views: list[dict[str, Any]], summaries: list[dict[str, Any]], *,
     episodes = (first.get("burst") or {}).get("episodes") or []
     shaded = [[ep.get("start_s"), ep.get("end_s")] for ep in episodes
               if isinstance(ep, dict) and ep.get("start_s") is not None and ep.get("end_s") is not None]
+    if sweep:
+        sweep = {**sweep, "plot_key": plot_key(sweep)}
     payload = {"runs": views, "shaded": shaded, "sweep": sweep}
     data = json.dumps(payload, allow_nan=False, separators=(",", ":"), default=str).replace("</", "<\\/")
     title = title or ("BurstStudio report: " + (first["name"] if len(views) == 1 else f"{len(views)} runs"))

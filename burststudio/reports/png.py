@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from burststudio.reports.sweep_view import plot_key
+
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
 
@@ -129,18 +131,21 @@ def requests(path: Path, views: list[dict[str, Any]], shaded: list[list[float]])
 
 def knee(path: Path, sweep: dict[str, Any]) -> Path:
     plt = _plt()
-    rows = sorted((r for r in sweep["runs"] if r.get("scale") is not None), key=lambda r: r["scale"])
-    x = [r["scale"] for r in rows]
+    key = plot_key(sweep)
+    rows = sorted((r for r in sweep["runs"] if isinstance((r.get("point") or {}).get(key), (int, float))),
+                  key=lambda r: r["point"][key])
+    x = [r["point"][key] for r in rows]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.plot(x, _nums([r.get("goodput") for r in rows], 100), "o-", color=COLOURS[2], label="goodput %")
     ax.set_ylabel("goodput %")
-    ax.set_xlabel("rate scale")
+    ax.set_xlabel("rate scale" if key == "rate-scale" else key)
     ax2 = ax.twinx()
     ax2.plot(x, _nums([r.get("ttft_p50_s") for r in rows], 1e3), "s--", color=COLOURS[0], label="TTFT p50 ms")
     ax2.plot(x, _nums([r.get("ttft_p99_s") for r in rows], 1e3), "s-", color=COLOURS[1], label="TTFT p99 ms")
     ax2.set_ylabel("TTFT ms")
-    if sweep.get("knee_scale") is not None:
-        ax.axvline(sweep["knee_scale"], color="#d62728", ls=":", label="knee")
+    knee_at = (sweep.get("knee") or {}).get("value")
+    if isinstance(knee_at, (int, float)):
+        ax.axvline(knee_at, color="#d62728", ls=":", label="knee")
     fig.legend(loc="upper center", ncol=4, fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
@@ -158,6 +163,6 @@ def write_all(out_dir: Path, views: list[dict[str, Any]], *, sweep: dict[str, An
     shaded = [[e["start_s"], e["end_s"]] for e in episodes if isinstance(e, dict) and "start_s" in e and "end_s" in e]
     paths = [story(out_dir / "story.png", views, shaded), cdfs(out_dir / "cdfs.png", views),
              requests(out_dir / "requests.png", views, shaded)]
-    if sweep:
+    if sweep and plot_key(sweep):
         paths.append(knee(out_dir / "knee.png", sweep))
     return paths

@@ -201,22 +201,25 @@
   }
 
   function knee(el) {
-    const s = data.sweep;
-    const rows = s.runs.filter(r => r.scale != null).sort((a, b) => a.scale - b.scale);
-    const x = rows.map(r => r.scale);
+    const s = data.sweep, key = s.plot_key;
+    const rows = s.runs.filter(r => typeof (r.point || {})[key] === "number")
+      .sort((a, b) => a.point[key] - b.point[key]);
+    const x = rows.map(r => r.point[key]);
+    const knee = (s.knee || {}).value;
     new uPlot({
       width: width(el), height: 260,
       scales: {x: {time: false}, share: {range: [0, 1.05]}, ms: {}},
-      axes: [{label: "rate scale", values: (u, v) => v.map(x => x + "x")},
+      axes: [{label: key === "rate-scale" ? "rate scale" : key,
+              values: (u, v) => v.map(x => (key === "rate-scale" ? x + "x" : String(x)))},
              {scale: "share", label: "goodput", values: (u, v) => v.map(pct), size: 55},
              {scale: "ms", side: 1, label: "TTFT ms", values: (u, v) => v.map(ms), size: 60, grid: {show: false}}],
-      series: [{label: "scale"},
+      series: [{label: key},
                {label: "goodput", scale: "share", stroke: COLOURS[2], width: 2, value: (u, v) => (v == null ? "-" : pct(v))},
                {label: "TTFT p50", scale: "ms", stroke: COLOURS[0], width: 1.5, value: (u, v) => (v == null ? "-" : ms(v))},
                {label: "TTFT p99", scale: "ms", stroke: COLOURS[1], width: 1.5, value: (u, v) => (v == null ? "-" : ms(v))}],
       hooks: {draw: [u => {
-        if (s.knee_scale == null) return;
-        const px = u.valToPos(s.knee_scale, "x", true);
+        if (typeof knee !== "number") return;
+        const px = u.valToPos(knee, "x", true);
         u.ctx.save(); u.ctx.strokeStyle = "#d62728"; u.ctx.setLineDash([5, 4]);
         u.ctx.beginPath(); u.ctx.moveTo(px, u.bbox.top); u.ctx.lineTo(px, u.bbox.top + u.bbox.height); u.ctx.stroke();
         u.ctx.restore();
@@ -225,7 +228,7 @@
   }
 
   function draw() {
-    if (data.sweep) knee(document.getElementById("chart-knee"));
+    if (data.sweep && data.sweep.plot_key) knee(document.getElementById("chart-knee"));
     drawStory();
     scatter(document.getElementById("chart-scatter-ttft"), "ttft_s");
     scatter(document.getElementById("chart-scatter-e2e"), "e2e_s");
