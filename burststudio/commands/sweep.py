@@ -218,13 +218,17 @@ def run(args: argparse.Namespace) -> int:
     from burststudio.replay.runner import run_replay
     from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_TARGET_DIED
 
+    source = load_source(args.source)
     fixed, dims = dimensions(args)
     search = parse_search(args.search, args.search_steps) if args.search else None
     if search and search[0] in dims:
         raise UserError(f"--search {args.search}: {search[0]} is also swept")
+    if not dims and not search and source.sweep_sets:
+        # The preset's own [sweep] table, when the command line names nothing to sweep.
+        _, dims = dimensions(argparse.Namespace(rate_scale=None, sets=source.sweep_sets))
     if not dims and not search:
-        raise UserError("give what to sweep: --rate-scale X,Y,..., --set KEY=V1,V2,... or --search KEY=LO:HI")
-    source = load_source(args.source)
+        raise UserError("give what to sweep: --rate-scale X,Y,..., --set KEY=V1,V2,..., --search KEY=LO:HI, "
+                        "or a [sweep] table in the preset")
     base = with_sets(source, fixed)
     overrides = argparse.Namespace(duration=args.duration, time_scale=None, rate_scale=None, max_concurrency=None,
                                    seed=args.seed, target=args.target)

@@ -104,3 +104,29 @@ def test_search_brackets_the_highest_rate_that_holds(preset, tmp_path):
         assert met == (v <= s["highest_met"]), (v, r["goodput"], s)
     table = cli("report", out)
     assert table.returncode == 0 and "the highest scale that meets" in table.stdout
+
+
+def test_a_presets_sweep_table_is_what_sweep_varies(preset, tmp_path):
+    path, _ = preset
+    own = tmp_path / "own.toml"
+    own.write_text(Path(path).read_text() + '\n[sweep]\nset = ["replay.slo_ttft_s=0.2,5"]\n')
+    p = cli("sweep", own, "--out", tmp_path / "own", "--json")
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert [r["point"] for r in res["runs"]] == [{"replay.slo_ttft_s": 0.2}, {"replay.slo_ttft_s": 5}]
+    # The command line's own dimensions win over the table.
+    p = cli("sweep", own, "--rate-scale", "0.5", "--out", tmp_path / "cli", "--json")
+    assert [r["point"] for r in json.loads(p.stdout.strip().splitlines()[-1])["runs"]] == [{"rate-scale": 0.5}]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(Path(path).read_text() + '\n[sweep]\nset = "cv=1,2"\n')
+    r = cli("sweep", bad, "--out", tmp_path / "bad")
+    assert r.returncode == 2 and "sweep.set" in r.stderr and "bad.toml:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_burstiness_sweep_preset_sweeps_the_cv():
+    from burststudio.presets import load_preset
+
+    p = load_preset(ROOT / "presets" / "burstiness-sweep.toml")
+    assert p.sweep_sets == ["workload.arrivals.cv=1,2,4,8"]
+    assert p.workload_spec["arrivals"]["rate"] == 4.0
+    assert "[sweep]" in p.resolved_toml()
