@@ -90,6 +90,14 @@ def expand(paths: list[str]) -> tuple[list[str], dict[str, Any] | None]:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from burststudio.commands.compare import is_repeat, read_repeat
+
+    if len(args.run_dirs) == 1 and is_repeat(args.run_dirs[0]) and not (args.html or args.png or args.csv):
+        from burststudio.commands._repeat import print_repeat
+
+        rep = read_repeat(args.run_dirs[0])
+        print(json.dumps(rep, allow_nan=False)) if args.json else print_repeat(rep)
+        return 0
     runs, sweep = expand(args.run_dirs)
     summaries = [load_summary(r, args.rebuild) for r in runs]
     if args.html or args.png or args.csv:
