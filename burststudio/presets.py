@@ -45,7 +45,7 @@ from burststudio.toml_key_lines import key_lines, line_of
 if typing.TYPE_CHECKING:
     from burststudio.workload.model import Workload
 
-SECTIONS = ("workload", "target", "replay")
+SECTIONS = ("workload", "target", "replay", "sweep")
 
 
 def _settings_paths(target: TargetSettings, base_dir: Path) -> TargetSettings:
@@ -72,6 +72,8 @@ class Preset:
     replay: ReplaySettings = field(default_factory=ReplaySettings)
     # `KEY.PATH=VALUE` changes applied on the command line (`with_sets`), in order.
     sets: list[str] = field(default_factory=list)
+    # `[sweep] set`: what `burststudio sweep` sweeps when the command line names nothing ("KEY.PATH=V1,V2,...").
+    sweep_sets: list[str] = field(default_factory=list)
 
     @property
     def base_dir(self) -> Path:
@@ -113,8 +115,11 @@ class Preset:
             workload = filled_trace_spec(self.workload_spec, self.name)
         else:
             workload = {**filled_generator({**self.workload_spec, "name": self.name, "seed": self.seed})}
-        return {"workload": workload, "target": settings_to_dict(self.target),
-                "replay": settings_to_dict(self.replay)}
+        out = {"workload": workload, "target": settings_to_dict(self.target),
+               "replay": settings_to_dict(self.replay)}
+        if self.sweep_sets:
+            out["sweep"] = {"set": list(self.sweep_sets)}
+        return out
 
     def resolved_toml(self) -> str:
         """A complete preset (defaults filled, paths absolute) that loads back into the same experiment."""
@@ -143,6 +148,8 @@ class Preset:
             diff = _diff(settings_to_dict(getattr(self, section)), settings_to_dict(cls()))
             if diff:
                 data[section] = diff
+        if self.sweep_sets:
+            data["sweep"] = {"set": list(self.sweep_sets)}
         text = tomli_w.dumps(data)
         if header:
             text = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()) + "\n" + text
@@ -192,13 +199,33 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
         workload = validate_workload(data["workload"], base)
         target = settings_from_table(TargetSettings, data.get("target", {}), ("target",))
         replay = settings_from_table(ReplaySettings, data.get("replay", {}), ("replay",))
+        sweep_sets = _sweep_table(data.get("sweep", {}))
     except Invalid as exc:
         line = line_of(key_lines(text), exc.path) if text else None
         raise PresetError(file, line, key_name(exc.path), exc.message) from None
     target = _settings_paths(target, base)
     name = workload.get("name") or (Path(path).stem if path else "preset")
     return Preset(path=Path(path).resolve() if path else None, name=name, text=text, workload_spec=workload,
-                  target=target, replay=replay)
+                  target=target, replay=replay, sweep_sets=sweep_sets)
+
+
+def _sweep_table(table: Any) -> list[str]:
+    """`[sweep] set = ["KEY.PATH=V1,V2,..."]`: the dimensions of `burststudio sweep` (each value is checked when the
+    sweep runs it, as a line of the preset)."""
+    if not isinstance(table, dict):
+        raise Invalid(("sweep",), "must be a table")
+    for key in table:
+        if key != "set":
+            raise unknown_key(("sweep", key), ("set",), "key")
+    items = table.get("set", [])
+    if not isinstance(items, list) or not all(isinstance(x, str) and "=" in x for x in items):
+        raise Invalid(("sweep", "set"), 'must be a list of "KEY.PATH=V1,V2,..." strings')
+    for item in items:
+        try:
+            parse_set(item)
+        except PresetError as exc:
+            raise Invalid(("sweep", "set"), f"{item!r}: {exc.reason}") from None
+    return list(items)
 
 
 def _syntax_error(file: str, exc: tomllib.TOMLDecodeError) -> PresetError:

@@ -1,43 +1,22 @@
-"""`burststudio compare RUN_A RUN_B ...`: summaries side by side, with each run's difference from the first."""
+"""`burststudio compare RUN_A RUN_B ...`: summaries side by side, with each run's difference from the first; of
+`--repeat` folders, each figure's mean and 95% interval, and whether each difference is beyond the runs' noise."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from burststudio import figures
+from burststudio.reports.comparison import ROWS, better, compare, diff_text
 
-HELP = "compare the summaries of several runs side by side"
-
-ROWS = figures.pick("sent", "finished", "failed", "cancelled", "goodput", "ttft_p50", "ttft_p99", "tpot_p50",
-                    "tpot_p99", "itl_p99", "e2e_p99", "lateness_p99", "requests_per_s", "output_tokens_per_s",
-                    "kv_peak", "waiting_peak", "preemptions") + (
-    figures.in_burst("busy", "ttft_p99"), figures.in_burst("busy", "failed_share"),
-    figures.in_burst("calm", "ttft_p99"))
+HELP = "compare the summaries of several runs (or --repeat folders) side by side"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("compare", help=HELP, description=HELP[0].upper() + HELP[1:] + ".")
-    p.add_argument("runs", metavar="RUN_DIR", nargs="+", help="run directories (the first is the baseline)")
+    p.add_argument("runs", metavar="RUN_DIR", nargs="+",
+                   help="run directories, or folders of `--repeat` (the first is the baseline)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     p.set_defaults(func=run)
-
-
-def compare(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per figure (in its unit): each run's value, and its difference (absolute and relative) from the first run's."""
-    rows = []
-    for f in ROWS:
-        values = [figures.number(s, f) for s in summaries]
-        base = values[0]
-        diffs, rel = [], []
-        for v in values[1:]:
-            d = v - base if v is not None and base is not None else None
-            diffs.append(d)
-            rel.append(d / base if d is not None and base else None)
-        rows.append({"figure": f.label, "values": values, "diff": diffs, "relative": rel,
-                     "lower_is_better": f.better == figures.LOWER})
-    return {"runs": [s.get("run_dir") for s in summaries], "names": [s.get("name") for s in summaries],
-            "rows": rows}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +27,12 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.runs) < 2:
         raise UserError("compare needs at least two run directories")
+    repeated = [r for r in args.runs if is_repeat(r)]
+    if repeated:
+        if len(repeated) < len(args.runs):
+            raise UserError("compare either run directories or --repeat folders, not both: "
+                            + ", ".join(r for r in args.runs if r not in repeated) + " is a single run")
+        return _compare_repeats(args)
     result = compare([load_summary(r) for r in args.runs])
     if args.json:
         print(json.dumps(result, allow_nan=False))
@@ -66,15 +51,88 @@ def run(args: argparse.Namespace) -> int:
         cells = [figures.fmt(f, row["values"][0])]
         for v, d, r in zip(row["values"][1:], row["diff"], row["relative"]):
             cells.append(figures.fmt(f, v))
-            if d is None:
-                cells.append("-")
-            else:
-                better = (d < 0) == row["lower_is_better"] if d else None
-                colour = "" if better is None else ("green" if better else "red")
-                text = f"{d:+.4g}" + (f" ({r:+.0%})" if r is not None else "")
-                cells.append(f"[{colour}]{text}[/{colour}]" if colour else text)
+            good = better(row, d)
+            colour = "" if good is None else ("green" if good else "red")
+            text = diff_text(f, d, r)
+            cells.append(f"[{colour}]{text}[/{colour}]" if colour else text)
         t.add_row(row["figure"], *cells)
     Console().print(t)
     for k, r in enumerate(result["runs"]):
         print(f"{k}: {r}")
     return 0
+
+
+def is_repeat(path: str) -> bool:
+    from pathlib import Path
+
+    from burststudio.repeats import REPEAT
+
+    return (Path(path) / REPEAT).is_file()
+
+
+def read_repeat(path: str) -> dict:
+    import json
+    from pathlib import Path
+
+    from burststudio.errors import InputFileError
+    from burststudio.repeats import REPEAT
+
+    file = Path(path) / REPEAT
+    try:
+        out = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(out, dict) or not isinstance(out.get("figures"), dict):
+            raise ValueError
+        return out
+    except (OSError, ValueError):
+        raise InputFileError(str(file), "not a repeat description (repeat.json of `--repeat`)") from None
+
+
+def _compare_repeats(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from burststudio import repeats
+
+    sets = [read_repeat(r) for r in args.runs]
+    rows = []
+    for f in figures.FIGURES:
+        entries = [s["figures"].get(f.key) or {} for s in sets]
+        base = entries[0]
+        row = {"figure": f.label, "key": f.key, "sets": entries, "vs_first": []}
+        for e in entries[1:]:
+            d = (e["mean"] - base["mean"]) if e.get("mean") is not None and base.get("mean") is not None else None
+            row["vs_first"].append({"diff": d, **repeats.differs(base.get("values") or [], e.get("values") or [])})
+        rows.append(row)
+    if args.json:
+        print(json.dumps({"folders": args.runs, "rows": rows}, allow_nan=False))
+        return 0
+    t = Table(title="repeated runs compared with the first (mean ± 95% CI; Welch's t-test)", title_justify="left")
+    t.add_column("figure")
+    for k, s in enumerate(sets):
+        t.add_column(f"{k}: {s.get('name')} (n={len(s.get('runs') or [])})", justify="right")
+        if k:
+            t.add_column(f"{k} vs 0", justify="right")
+    for f, row in zip(figures.FIGURES, rows):
+        cells = [repeats.shown(f, row["sets"][0])]
+        for e, v in zip(row["sets"][1:], row["vs_first"]):
+            cells.append(repeats.shown(f, e))
+            if v["diff"] is None:
+                cells.append(figures.MISSING)
+                continue
+            text = ("+" if v["diff"] > 0 else "") + figures.fmt(f, v["diff"])
+            if v["beyond_noise"] is None:
+                cells.append(text)
+            elif v["beyond_noise"]:
+                good = (v["diff"] < 0) == (f.better == figures.LOWER)
+                colour = "green" if good else "red"
+                cells.append(f"[{colour}]{text} beyond noise[/{colour}] (p {v['p']:.2g})")
+            else:
+                cells.append(f"{text} within noise" + (f" (p {v['p']:.2g})" if v["p"] is not None else ""))
+        t.add_row(row["figure"], *cells)
+    Console().print(t)
+    for k, r in enumerate(args.runs):
+        print(f"{k}: {r}")
+    return 0
+

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from burststudio.commands._preset_args import add_set_argument, apply_sets
+from burststudio.commands._repeat import add_repeat_argument, check_repeat, run_repeated
 
 HELP = "replay a preset or trace against a server, measure every token, keep every result"
 
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
     add_set_argument(p)
+    add_repeat_argument(p)
     p.add_argument("--json", action="store_true", help="end stdout with the summary as one JSON object")
     p.add_argument("--events", action="store_true", help="write live events as JSON lines on stdout")
     p.set_defaults(func=run)
@@ -82,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
 
     preset = apply_sets(load_source(args.source, args.format), args)
     apply_overrides(preset, args)
+    if check_repeat(args) > 1:
+        if args.events:
+            from burststudio.errors import UserError
+
+            raise UserError("--repeat runs several replays: it does not take --events")
+        return _repeat(args, preset)
     workload = preset.build_workload(seed=args.seed)
     interactive = sys.stdout.isatty() and not args.json and not args.events
     display = _Display() if interactive else None
@@ -118,6 +126,24 @@ def run(args: argparse.Namespace) -> int:
     if getattr(result, "message", ""):
         print(f"burststudio replay: {result.message}", file=sys.stderr)
     return result.exit_code
+
+
+def _repeat(args: argparse.Namespace, preset: Any) -> int:
+    from pathlib import Path
+
+    from burststudio.replay.runner import run_replay
+    from burststudio.vocab import EXIT_STOPPED, EXIT_TARGET_DIED
+
+    def notice(msg: str) -> None:
+        print(f"burststudio replay: {msg}", file=sys.stderr)
+
+    def one(seed: int, run_dir: Path) -> tuple[dict[str, Any], int]:
+        result = run_replay(preset.build_workload(seed=seed), preset.target, preset.replay, name=preset.name,
+                            resolved_toml=preset.resolved_toml(), run_dir=run_dir, target_url=args.target,
+                            on_notice=notice, seed=seed)
+        return result.summary, result.exit_code
+
+    return run_repeated(args, preset.name, preset.seed, one, stop_codes=(EXIT_STOPPED, EXIT_TARGET_DIED))
 
 
 class _Display:

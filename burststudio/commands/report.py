@@ -1,4 +1,6 @@
-"""`burststudio report RUN_DIR`: a run's summary; rebuilt from its journal when the run never finished."""
+"""`burststudio report RUN_DIR [RUN_DIR ...]`: runs' summaries (rebuilt from the journal when a run never finished),
+and the reports people share: `--html FILE` (one self-contained page), `--png DIR` (its main figures), `--csv DIR`
+(requests.csv and summary.csv). A sweep folder stands for its runs, with the knee plot."""
 
 from __future__ import annotations
 
@@ -10,9 +12,14 @@ HELP = "show a run's summary (rebuilt from the journal when the run was killed)"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help=HELP, description=HELP[0].upper() + HELP[1:] + ".")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `burststudio replay`")
+    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+",
+                   help="run directories written by `replay` or `simulate`, or a sweep folder (the first is the "
+                        "baseline when there are several)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     p.add_argument("--rebuild", action="store_true", help="rebuild the summary from the journal even if it exists")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained HTML page (opens offline)")
+    p.add_argument("--png", metavar="DIR", help="write the main figures as PNG files into DIR")
+    p.add_argument("--csv", metavar="DIR", help="write requests.csv and summary.csv into DIR")
     p.set_defaults(func=run)
 
 
@@ -50,15 +57,93 @@ def load_summary(run_dir: str, rebuild: bool = False) -> dict[str, Any]:
         return rundir.build_summary(path, write=False)
 
 
+def expand(paths: list[str]) -> tuple[list[str], dict[str, Any] | None]:
+    """(run directories, the sweep's sweep.json or None): a sweep folder stands for its runs, in scale order."""
+    import json
+    from pathlib import Path
+
+    from burststudio.commands.sweep import SWEEP
+    from burststudio.errors import InputFileError, UserError
+
+    runs: list[str] = []
+    sweep = None
+    for p in paths:
+        sweep_file = Path(p) / SWEEP
+        if not sweep_file.is_file():
+            runs.append(p)
+            continue
+        if len(paths) > 1:
+            raise UserError(f"{p} is a sweep folder: report it alone (its runs are compared in its page)")
+        try:
+            sweep = json.loads(sweep_file.read_text(encoding="utf-8"))
+            rows = sweep["runs"]
+            # Each run sits in the folder beside sweep.json, whatever path the sweep was started from.
+            runs = [str(Path(p) / Path(str(r["run_dir"])).name) for r in rows]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputFileError(str(sweep_file), "not a sweep description (sweep.json of `burststudio sweep`)") \
+                from None
+        if not runs:
+            raise InputFileError(str(sweep_file), "a sweep with no run")
+    return runs, sweep
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
-    summary = load_summary(args.run_dir, args.rebuild)
-    if args.json:
-        print(json.dumps(summary, allow_nan=False, default=str))
+    from burststudio.commands.compare import is_repeat, read_repeat
+
+    if len(args.run_dirs) == 1 and is_repeat(args.run_dirs[0]) and not (args.html or args.png or args.csv):
+        from burststudio.commands._repeat import print_repeat
+
+        rep = read_repeat(args.run_dirs[0])
+        print(json.dumps(rep, allow_nan=False)) if args.json else print_repeat(rep)
+        return 0
+    runs, sweep = expand(args.run_dirs)
+    summaries = [load_summary(r, args.rebuild) for r in runs]
+    if args.html or args.png or args.csv:
+        write_reports(args, runs, summaries, sweep)
+    elif args.json:
+        print(json.dumps(summaries[0] if len(summaries) == 1 else summaries, allow_nan=False, default=str))
+    elif sweep is not None:
+        from burststudio.commands.sweep import print_table
+
+        print_table(sweep)
     else:
-        print_summary(summary)
+        for s in summaries:
+            print_summary(s)
     return 0
+
+
+def write_reports(args: argparse.Namespace, runs: list[str], summaries: list[dict[str, Any]],
+                  sweep: dict[str, Any] | None) -> None:
+    import sys
+    import time
+    from pathlib import Path
+
+    from burststudio.errors import UserError
+    from burststudio.reports.run_view import run_view
+
+    t0 = time.perf_counter()
+    views = [run_view(Path(r), s) for r, s in zip(runs, summaries)]
+    wrote: list[str] = []
+    try:
+        if args.html:
+            from burststudio.reports import html
+
+            html.write(Path(args.html), html.page(views, summaries, sweep=sweep))
+            wrote.append(args.html)
+        if args.png:
+            from burststudio.reports import png
+
+            wrote += [str(p) for p in png.write_all(Path(args.png), views, sweep=sweep)]
+        if args.csv:
+            from burststudio.reports import csv_tables
+
+            wrote += [str(p) for p in csv_tables.write_all(Path(args.csv), runs, summaries)]
+    except OSError as exc:
+        raise UserError(f"cannot write the report: {exc.strerror or exc}",
+                        where=getattr(exc, "filename", None) or "") from None
+    print(f"burststudio report: wrote {', '.join(wrote)} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
 def print_summary(s: dict[str, Any]) -> None:

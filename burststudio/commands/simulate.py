@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from burststudio.commands._preset_args import add_set_argument, apply_sets
+from burststudio.commands._repeat import add_repeat_argument, check_repeat, run_repeated
 
 HELP = "run a preset's workload through the simulated vLLM engine in virtual time (no server, no GPU)"
 
@@ -25,6 +26,7 @@ def register(subparsers) -> None:
                    "(default: [target.sim] profile)")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="workload seed (default: the preset's)")
     add_set_argument(p)
+    add_repeat_argument(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.set_defaults(func=run)
 
@@ -58,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
     from burststudio import rundir
     from burststudio.replay.simulated import simulate_to_run_dir
 
+    if check_repeat(args) > 1:
+        def one(seed: int, run_dir: Path) -> tuple[dict, int]:
+            rundir.make_empty(run_dir)
+            s = simulate_to_run_dir(preset, preset.build_workload(seed=seed), sim, run_dir,
+                                    started=dt.datetime.now().astimezone())
+            return s, EXIT_LIMITS if s.get("limits_broken") else EXIT_OK
+
+        return run_repeated(args, f"{preset.name}-sim", preset.seed, one)
     started = dt.datetime.now().astimezone()
     out = Path(args.out) if args.out else rundir.default_run_dir(f"{preset.name}-sim")
     rundir.make_empty(out)

@@ -12,6 +12,7 @@ import pytest
 
 import burststudio
 import burststudio.replay
+import burststudio.reports
 import burststudio.targets
 import burststudio.workload
 
@@ -20,6 +21,7 @@ FORBIDDEN = {
     "burststudio.workload": {"textual", "textual_plot", "aiohttp"},
     "burststudio.replay": {"textual", "textual_plot"},
     "burststudio.targets": {"textual", "textual_plot"},
+    "burststudio.reports": {"textual", "textual_plot", "aiohttp", "matplotlib"},
 }
 # Modules read by the studio and the pure summary: not even the HTTP stack.
 PURE = {

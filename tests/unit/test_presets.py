@@ -68,8 +68,9 @@ def test_shipped_preset_loads_and_builds(path):
     assert text.startswith("#"), "each preset opens with a comment header saying what it shows"
     preset = load_preset(path)
     assert preset.name == path.stem
-    # Presets that start their own engine say so; the rest attach to a server on the default port.
-    if path.stem.startswith("vllm-"):
+    # Presets that start their own engine say so (vllm-*, and the study's burstiness sweep, named as the study
+    # names it); the rest attach to a server on the default port.
+    if path.stem.startswith("vllm-") or path.stem == "burstiness-sweep":
         assert preset.target.kind == "vllm"
     else:
         assert preset.target.kind == "url" and preset.target.url == "http://127.0.0.1:8000"

@@ -68,3 +68,79 @@ def test_the_table_marks_a_client_limited_scale(capsys):
                  "goodput_min_from": "default"})
     out = " ".join(capsys.readouterr().out.split())
     assert "limited" in out and "scale 0.5: client-limited" in out and "scale 1:" not in out
+
+
+def test_sweep_over_any_key_makes_a_grid(preset, tmp_path):
+    path, _ = preset
+    out = tmp_path / "grid"
+    # Two swept keys (2 x 2 runs) and one fixed change every run gets.
+    p = cli("sweep", path, "--rate-scale", "0.5,1", "--set", "replay.slo_ttft_s=0.2,5",
+            "--set", "replay.burst_window_s=2", "--out", out, "--json")
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert res["dimensions"] == {"rate-scale": [0.5, 1.0], "replay.slo_ttft_s": [0.2, 5]}
+    points = [r["point"] for r in res["runs"]]
+    assert points == [{"rate-scale": s, "replay.slo_ttft_s": v} for s in (0.5, 1.0) for v in (0.2, 5)]
+    for r in res["runs"]:
+        info = json.loads((Path(r["run_dir"]) / "run.json").read_text())
+        assert info["settings"]["slo_ttft_s"] == r["point"]["replay.slo_ttft_s"]
+        assert info["settings"]["burst_window_s"] == 2
+        assert "--set replay.slo_ttft_s=" in (Path(r["run_dir"]) / "preset.toml").read_text()
+    assert {Path(r["run_dir"]).name for r in res["runs"]} == {
+        "scale-0.5_slo_ttft_s-0.2", "scale-0.5_slo_ttft_s-5", "scale-1_slo_ttft_s-0.2", "scale-1_slo_ttft_s-5"}
+    assert "knee" not in res  # a grid has no single knee
+
+
+def test_sweep_set_values_are_checked_like_preset_lines(preset, tmp_path):
+    path, _ = preset
+    bad = cli("sweep", path, "--set", "replay.slo_ttft_s=0.2,-1", "--out", tmp_path / "b")
+    assert bad.returncode == 2 and "replay.slo_ttft_s" in bad.stderr and "Traceback" not in bad.stderr
+    none = cli("sweep", path, "--out", tmp_path / "n")
+    assert none.returncode == 2 and "--search" in none.stderr
+
+
+def test_search_brackets_the_highest_rate_that_holds(preset, tmp_path):
+    # The server holds about 20 requests/s one at a time; scale 1 is 20/s: the objective (TTFT <= 200 ms for 90%)
+    # holds at 0.25 and breaks at 8, and the bracket closes in between.
+    path, _ = preset
+    out = tmp_path / "search"
+    p = cli("sweep", path, "--search", "rate-scale=0.25:8", "--search-steps", "3", "--out", out, "--json",
+            timeout=300)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    s = res["search"]
+    assert s["highest_met"] is not None and s["lowest_missed"] is not None
+    assert 0.25 <= s["highest_met"] < s["lowest_missed"] <= 8
+    assert s["steps"] == 3 and len(res["runs"]) == 5
+    for r in res["runs"]:
+        v = r["point"]["rate-scale"]
+        met = r["goodput"] is not None and r["goodput"] >= 0.9
+        assert met == (v <= s["highest_met"]), (v, r["goodput"], s)
+    table = cli("report", out)
+    assert table.returncode == 0 and "the highest scale that meets" in table.stdout
+
+
+def test_a_presets_sweep_table_is_what_sweep_varies(preset, tmp_path):
+    path, _ = preset
+    own = tmp_path / "own.toml"
+    own.write_text(Path(path).read_text() + '\n[sweep]\nset = ["replay.slo_ttft_s=0.2,5"]\n')
+    p = cli("sweep", own, "--out", tmp_path / "own", "--json")
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert [r["point"] for r in res["runs"]] == [{"replay.slo_ttft_s": 0.2}, {"replay.slo_ttft_s": 5}]
+    # The command line's own dimensions win over the table.
+    p = cli("sweep", own, "--rate-scale", "0.5", "--out", tmp_path / "cli", "--json")
+    assert [r["point"] for r in json.loads(p.stdout.strip().splitlines()[-1])["runs"]] == [{"rate-scale": 0.5}]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(Path(path).read_text() + '\n[sweep]\nset = "cv=1,2"\n')
+    r = cli("sweep", bad, "--out", tmp_path / "bad")
+    assert r.returncode == 2 and "sweep.set" in r.stderr and "bad.toml:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_burstiness_sweep_preset_sweeps_the_cv():
+    from burststudio.presets import load_preset
+
+    p = load_preset(ROOT / "presets" / "burstiness-sweep.toml")
+    assert p.sweep_sets == ["workload.arrivals.cv=1,2,4,8"]
+    assert p.workload_spec["arrivals"]["rate"] == 4.0
+    assert "[sweep]" in p.resolved_toml()
