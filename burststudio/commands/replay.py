@@ -63,7 +63,7 @@ def apply_overrides(preset: Any, args: argparse.Namespace) -> None:
     for flag, key, low in (("duration", "duration_s", 0.0), ("time_scale", "time_scale", None),
                            ("rate_scale", "rate_scale", None), ("max_concurrency", "max_concurrency", 0),
                            ("seed", "seed", 0), ("warmup", "warmup", 0)):
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)
         if value is None:
             continue
         if low is None and not value > 0:

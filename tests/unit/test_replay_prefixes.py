@@ -2,7 +2,6 @@
 metadata (Mooncake 512, a synthesised workload its `block_tokens`, a generic trace its `block_tokens` option), and
 the plan, the chat prompts and the simulator all read it."""
 
-import json
 import sys
 from pathlib import Path
 
