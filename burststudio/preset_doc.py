@@ -75,8 +75,8 @@ def _keys_doc(keys: typing.Iterable[Param], out: list[str]) -> None:
     out += [_row("key", "type", "default", "meaning"), "|---|---|---|---|"]
     for k in keys:
         types = " or ".join(_TYPE_DOC[t] for t in k.types)
-        default = "the file's name" if k.name == "name" else ("required" if k.default is None
-                                                              else f"`{_literal(k.default)}`")
+        default = ("the file's name" if k.name == "name" else "required" if k.name == "trace"
+                   else "none" if k.default is None else f"`{_literal(k.default)}`")
         out.append(_row(f"`{k.name}`", types, default, k.doc))
     out.append("")
 

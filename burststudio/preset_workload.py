@@ -57,6 +57,12 @@ def _non_negative_int(path: tuple, value: Any) -> int:
     return value
 
 
+def _positive_int(path: tuple, value: Any) -> int:
+    if value < 1:
+        raise Invalid(path, f"must be >= 1, got {value}")
+    return value
+
+
 def _failed(path: tuple, value: Any) -> str:
     if value not in ("keep", "drop", "only"):
         raise Invalid(path, f"must be one of keep, drop, only; got {show_value(value)}")
@@ -83,6 +89,8 @@ TRACE_KEYS: tuple[Param, ...] = (
     Param("format", "str", "File format; auto detects it from the header or first line.", "auto"),
     Param("columns", "table", "Column mapping for generic CSV/JSONL/Parquet files: workload column -> file column.",
           {}, check=_columns),
+    Param("block_tokens", "int", "Tokens each id of a prefix_blocks column stands for, in a generic JSONL/Parquet "
+          "trace; none: 512 (Mooncake files are 512 by definition).", None, min=1, check=_positive_int),
     Param("model", "str|array", 'Keep only rows of this model (or any of an array of models); "": all.', "",
           check=_str_or_list),
     Param("source", "str|array", 'Keep only rows of this source, e.g. a log type (or any of an array); "": all.', "",

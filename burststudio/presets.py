@@ -174,13 +174,19 @@ def _diff(values: dict, defaults: dict) -> dict:
     return out
 
 
-def _build_trace(spec: dict, seed: int) -> "Workload":
+def load_trace(spec: dict) -> "Workload":
+    """A trace preset's file as read with its format, columns and block length, before any transform."""
     from burststudio.workload import formats
-    from burststudio.workload.transform_spec import TransformSpec
 
     fmt = spec.get("format", "auto")
-    w = formats.load(spec["trace"], format=None if fmt == "auto" else fmt, columns=spec.get("columns") or None)
-    return TransformSpec.from_preset(spec).apply(w, seed)
+    return formats.load(spec["trace"], format=None if fmt == "auto" else fmt, columns=spec.get("columns") or None,
+                        block_tokens=spec.get("block_tokens"))
+
+
+def _build_trace(spec: dict, seed: int) -> "Workload":
+    from burststudio.workload.transform_spec import TransformSpec
+
+    return TransformSpec.from_preset(spec).apply(load_trace(spec), seed)
 
 
 def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = "",

@@ -80,7 +80,7 @@ def summary_settings(replay) -> dict[str, Any]:
     keeps them."""
     return {"slo_ttft_s": replay.slo_ttft_s, "slo_tpot_s": replay.slo_tpot_s,
             "burst_window_s": replay.burst_window_s, "burst_rate_factor": replay.burst_rate_factor,
-            "max_concurrency": replay.max_concurrency,
+            "max_concurrency": replay.max_concurrency, "short_answers": replay.short_answers,
             "limits": dataclasses.asdict(replay.limits)}
 
 
@@ -127,7 +127,7 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
 def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
     """The summary of a run directory from its journal and samples (finished or not); with `write`, also the
     Parquet tables and summary.json."""
-    from burststudio.replay.summary import summarize
+    from burststudio.replay.summary import summarize, warmup_view
 
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
@@ -136,7 +136,8 @@ def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
     summary = summarize(records, samples, sent=len(sent), settings=info.get("settings"), plan=info.get("plan"),
                         run_dir=str(run_dir), complete=bool(info.get("complete")))
     summary = {"name": info.get("name"), "started_at": info.get("started_at"), **summary,
-               "target": info.get("target"), "cache_config": info.get("cache_config")}
+               "target": info.get("target"), "cache_config": info.get("cache_config"),
+               "warmup": warmup_view(recorder.read_warmup(run_dir), (info.get("warmup") or {}).get("requests", 0))}
     planned = (info.get("plan") or {}).get("planned")
     if planned is not None:
         summary["not_sent"] = max(0, int(planned) - summary["sent"])  # the run ended before their time

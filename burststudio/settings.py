@@ -13,6 +13,7 @@ from typing import Any
 
 from burststudio.schema import Param
 from burststudio.targets import registry as target_kinds
+from burststudio.vocab import SHORT_ANSWERS, SHORT_FAIL
 
 
 def setting(default: Any, doc: str, **bounds: Any) -> Any:
@@ -131,6 +132,15 @@ class ReplaySettings:
                                choices=["skip", "send"])
     overlong: str = setting("clip", "Prompts longer than the server allows: clip or skip (counted either way).",
                             choices=["clip", "skip"])
+    # Default fail: the replay asks for exact output lengths (min_tokens, ignore_eos), so an answer that ends early is
+    # a run that did not send the load it planned (or a server cutting answers under load); a server that cannot
+    # honour those fields (not vLLM) is replayed with "ok" and its short answers are counted apart.
+    short_answers: str = setting(SHORT_FAIL, "An answer that ends cleanly with fewer tokens than asked: fail (outcome "
+                                 "truncated) or ok (measured with its real length, counted apart in the summary).",
+                                 choices=list(SHORT_ANSWERS))
+    warmup: int = setting(-1, "Requests of the workload's shape sent before the clock starts, recorded apart and "
+                          "excluded from every figure; -1: the target kind's default (" + target_kinds.warmup_text()
+                          + ").", min=-1)
     scrape_interval_s: float = setting(0.5, "Seconds between two /metrics samples; 0: do not sample.", min=0.0)
     slo_ttft_s: float = setting(0.0, "TTFT objective for goodput, seconds; 0: none.", min=0.0)
     slo_tpot_s: float = setting(0.0, "TPOT objective for goodput, seconds; 0: none.", min=0.0)

@@ -3,11 +3,13 @@ the studio share. Defined here once and imported everywhere else; this module im
 library, so the pure summary and the studio can read it without loading the HTTP stack.
 
 Outcomes (a failed request keeps everything it measured up to its failure):
-  ok            the stream ended with [DONE] and at least the asked number of tokens
+  ok            the stream ended with [DONE] and at least the asked number of tokens (or fewer: a short answer,
+                when `[replay] short_answers = "ok"`; its `shortfall` says how many fewer)
   http_4xx      a 4xx answer other than 429        http_429   rate limited (Retry-After kept)
   http_503      the engine's queue is full           http_5xx   another 5xx answer
   stream_error  an {"error": ...} event inside a 200 stream (vLLM's second queue-full check, engine errors)
-  truncated     the stream ended cleanly with fewer tokens than asked
+  truncated     the stream ended with fewer tokens than asked: cleanly (a short answer, unless short answers
+                count as ok) or without [DONE]
   connection    refused, reset, or cut mid-stream
   timeout       connect, response headers, first token, idle between chunks or total time passed its limit
   malformed     a chunk that is not JSON, or a 200 answer that is not a stream
@@ -47,6 +49,13 @@ def outcome_of_status(status: int) -> str:
     if 400 <= status < 500:
         return HTTP_4XX
     return HTTP_5XX
+
+
+# What a short answer is (a stream that ended cleanly, with [DONE], with fewer tokens than asked: a server that
+# ignores `ignore_eos`/`min_tokens` ends answers at the model's end of text), `[replay] short_answers`:
+SHORT_FAIL = "fail"  # a failure of class truncated: the run did not send the load it planned
+SHORT_OK = "ok"  # outcome ok, measured with its real length; the summary counts short answers apart
+SHORT_ANSWERS = (SHORT_FAIL, SHORT_OK)
 
 
 # --- exit codes, shared by every command -----------------------------------------------------------------------------
@@ -97,11 +106,30 @@ EVENT_TYPE = "event"
 EVENT_TIME = "t"
 EV_TARGET = "target"
 EV_RUN_STARTED = "run_started"
+EV_WARMUP = "warmup"
 EV_NOTICE = "notice"
 EV_PROGRESS = "progress"
 EV_SAMPLE = "sample"
 EV_RUN_FINISHED = "run_finished"
-EVENT_TYPES = (EV_TARGET, EV_RUN_STARTED, EV_NOTICE, EV_PROGRESS, EV_SAMPLE, EV_RUN_FINISHED)
+EVENT_TYPES = (EV_TARGET, EV_WARMUP, EV_RUN_STARTED, EV_NOTICE, EV_PROGRESS, EV_SAMPLE, EV_RUN_FINISHED)
+# A warm-up's state: it runs (an event as it starts and as each of its requests ends), then it is done.
+WARMUP_RUNNING = "running"
+WARMUP_DONE = "done"
+
+
+class WarmupEvent(TypedDict, total=False):
+    """The fields of a `warmup` event: the requests sent before the run's clock starts, excluded from every figure."""
+
+    event: str
+    t: None  # before the run starts
+    state: str  # WARMUP_RUNNING | WARMUP_DONE
+    requests: int  # warm-up requests to send
+    ended: int
+    failed: int  # of those ended, how many did not end ok
+    elapsed_s: float  # since the warm-up began
+
+
+WARMUP_FIELDS = tuple(WarmupEvent.__annotations__)
 
 
 class ProgressEvent(TypedDict, total=False):

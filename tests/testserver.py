@@ -64,6 +64,8 @@ class ServerConfig:
     # CPU spent on every token sent (a busy loop), as an engine's work grows with its tokens: a server that holds
     # fewer streams a second than the client can send, for overload tests on a machine where it would keep up.
     cpu_per_token_s: float = 0.0
+    # Keep every request body as parsed (`state.bodies`), for tests of what a replay sends.
+    record_bodies: bool = False
 
 
 class _State:
@@ -81,6 +83,7 @@ class _State:
         self.arrivals: list[int] = []
         self.first_writes: list[tuple[int, int]] = []  # (arrival, first token written), perf_counter_ns
         self.requests = 0
+        self.bodies: list[dict] = []
 
 
 def _chunk(cfg: ServerConfig, rid: str, token: int, finish: str | None, chat: bool, first: bool,
@@ -244,6 +247,8 @@ def make_app(cfg: ServerConfig) -> web.Application:
             body = await request.json()
         except ValueError:
             return _error(400, "body is not JSON")
+        if cfg.record_bodies:
+            st.bodies.append(body)
         if body.get("model") != cfg.model:
             return _error(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
         if chat:

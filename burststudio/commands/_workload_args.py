@@ -17,7 +17,7 @@ FORMAT_NAMES: tuple[str, ...] = ("burstgpt", "azure", "mooncake", "csv", "jsonl"
 
 
 def add_workload_arguments(parser: argparse.ArgumentParser, *, file_help: str | None = None) -> None:
-    """FILE, --format and --columns."""
+    """FILE, --format, --columns and --block-tokens."""
     parser.add_argument(
         "file", metavar="FILE",
         help=file_help or "trace or workload file (CSV, JSON lines or Parquet; gzip or zstd compressed too)",
@@ -30,6 +30,10 @@ def add_workload_arguments(parser: argparse.ArgumentParser, *, file_help: str | 
         "--columns", metavar="MAP", default=None,
         help="for csv, jsonl and parquet files: workload column = file column pairs, e.g. "
         "arrival_s=ts,prompt_tokens=in,output_tokens=out (arrival may be seconds or date-times)",
+    )
+    parser.add_argument(
+        "--block-tokens", metavar="N", type=int, default=None,
+        help="for jsonl and parquet files with a prefix_blocks column: the tokens each id stands for (default 512)",
     )
 
 
@@ -62,7 +66,7 @@ def resolve_and_load(args: argparse.Namespace) -> tuple[Any, str]:
     fmt = resolve_format(args.file, getattr(args, "format", None), columns)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TraceWarning)
-        workload = load(args.file, fmt, columns)
+        workload = load(args.file, fmt, columns, getattr(args, "block_tokens", None))
     command = getattr(args, "command", None) or "burststudio"
     for w in caught:
         if issubclass(w.category, TraceWarning):

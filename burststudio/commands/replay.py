@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rate-scale", metavar="X", type=float, default=None,
                    help="thin (<1) or replicate (>1) arrivals, keeping the burst shape")
     p.add_argument("--max-concurrency", metavar="N", type=int, default=None, help="at most N requests in flight")
+    p.add_argument("--warmup", metavar="N", type=int, default=None,
+                   help="send N requests of the workload's shape before the clock starts, excluded from every figure "
+                   "(default: the target kind's, [replay] warmup)")
     p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
     add_set_argument(p)
@@ -61,8 +64,8 @@ def apply_overrides(preset: Any, args: argparse.Namespace) -> None:
     changes: dict[str, Any] = {}
     for flag, key, low in (("duration", "duration_s", 0.0), ("time_scale", "time_scale", None),
                            ("rate_scale", "rate_scale", None), ("max_concurrency", "max_concurrency", 0),
-                           ("seed", "seed", 0)):
-        value = getattr(args, flag)
+                           ("seed", "seed", 0), ("warmup", "warmup", 0)):
+        value = getattr(args, flag, None)
         if value is None:
             continue
         if low is None and not value > 0:

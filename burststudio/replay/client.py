@@ -115,7 +115,21 @@ class RequestRecord:
             error=self.error,
             timeout=self.timeout_kind,
             retry_after=self.retry_after,
+            shortfall=self.shortfall or None,
         )
+
+    @property
+    def shortfall(self) -> int:
+        """Tokens a short answer lacked: it ended cleanly ([DONE]) with fewer than asked; 0 for any other."""
+        if self.done and self.outcome in (OK, TRUNCATED):
+            return max(0, self.output_tokens - self.completion_tokens)
+        return 0
+
+    def accept_short(self) -> None:
+        """Count a short answer as ok, measured with its real length (`[replay] short_answers = "ok"`)."""
+        if self.outcome == TRUNCATED and self.shortfall:
+            self.outcome = OK
+            self.error = None
 
 
 def _error_message(text: str) -> str:

@@ -6,6 +6,8 @@ the type names and the progress fields are burststudio.vocab's (EVENT_TYPES, Pro
                   starting: stage (what the target is doing, e.g. vLLM's "loading model")
                   healthy:  url, model, engine, max_model_len, kv_capacity_tokens, kv_blocks, block_size
                   failed:   message (one line)
+  warmup        before the run (t null): state (running | done), requests, ended, failed, elapsed_s; the requests
+                  sent before the clock starts (vocab.WarmupEvent), in no figure
   run_started   run_dir, plan counts, target description, settings
   notice        message (something the user should know, said once: e.g. no /metrics)
   progress      about 4 a second:

@@ -4,9 +4,14 @@ A request reproduces its row exactly: a `/v1/completions` call with a token-id p
 `max_tokens == min_tokens == output_tokens` with `ignore_eos`, streamed with usage. Every id lies in
 `[0, vocab_size)`: vLLM's engine dies on an id outside its vocabulary.
 
-Rows that share `prefix_blocks` ids share the same leading token ids (`PREFIX_BLOCK_TOKENS` per id, the ids derived
-from the block id and the seed), so the server's prefix cache hits as it did in the trace. The rest of a prompt is
-the row's own (it opens with the row's number), so unrelated rows share nothing by accident.
+Rows that share `prefix_blocks` ids share the same leading token ids (`block_tokens` per id, as the workload's
+metadata says: Mooncake's are 512, a synthesised workload's its sessions' `block_tokens`; the ids derived from the
+block id and the seed), so the server's prefix cache hits as it did in the trace. The rest of a prompt is the row's
+own (it opens with the row's number), so unrelated rows share nothing by accident.
+
+Chat mode sends text instead: one word per token id (the word of each id, from a short list of common words that
+are about one token each), so two chat prompts share exactly the leading words that their completions prompts share
+as ids, and the server's tokenizer makes an equal text prefix an equal token prefix.
 
 Prompt + output must fit the server's `max_model_len` (a `min_tokens` above what is left is a 400): rows that do
 not fit are clipped (prompt first, then output) or skipped, as the settings say, and counted either way.
@@ -23,9 +28,8 @@ from typing import Any
 import numpy as np
 
 from burststudio.settings import ReplaySettings
-from burststudio.workload.model import Workload
+from burststudio.workload.model import DEFAULT_PREFIX_BLOCK_TOKENS, Workload
 
-PREFIX_BLOCK_TOKENS = 512  # Mooncake's hash_ids stand for 512-token blocks
 # Words for text prompts (chat mode); about one token each with common tokenizers.
 _WORDS = ("time person year way day thing man world life hand part child eye woman place work week case point "
           "number group problem fact water room mother area money story month lot right study book job word "
@@ -81,6 +85,11 @@ class _IdText:
 _POOL_TOKENS = 1 << 16
 
 
+def _words_of(ids: np.ndarray) -> list[str]:
+    """The chat word of each token id."""
+    return [_WORDS[k] for k in (ids % len(_WORDS)).tolist()]
+
+
 @dataclass
 class Plan:
     """The requests to send, in schedule order, as parallel arrays."""
@@ -94,9 +103,12 @@ class Plan:
     output_tokens: np.ndarray
     rows: np.ndarray  # index of the workload row each request comes from
     prefix_blocks: list[list[int] | None] | None = None
+    block_tokens: int = DEFAULT_PREFIX_BLOCK_TOKENS  # tokens per prefix_blocks id (the workload's metadata)
     stats: PlanStats = field(default_factory=PlanStats)
     _block_cache: dict[int, _IdText] = field(default_factory=dict, repr=False)
     _pool: _IdText | None = field(default=None, repr=False)
+    _word_cache: dict[int, list[str]] = field(default_factory=dict, repr=False)
+    _pool_words: list[str] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.scheduled_s.size)
@@ -106,33 +118,76 @@ class Plan:
         return "/v1/chat/completions" if self.endpoint == "chat" else "/v1/completions"
 
     # Token ids ------------------------------------------------------------------------------------------------------
+    def _block_ids(self, block: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, 1, int(block) & 0xFFFFFFFFFFFF])
+        return rng.integers(0, self.vocab_size, self.block_tokens, dtype=np.int64)
+
     def _block(self, block: int) -> _IdText:
         ids = self._block_cache.get(block)
         if ids is None:
-            rng = np.random.default_rng([self.seed, 1, int(block) & 0xFFFFFFFFFFFF])
-            ids = _IdText(rng.integers(0, self.vocab_size, PREFIX_BLOCK_TOKENS, dtype=np.int64))
+            ids = _IdText(self._block_ids(block))
             if len(self._block_cache) > 4096:  # bound memory on traces with many distinct blocks
                 self._block_cache.clear()
             self._block_cache[block] = ids
         return ids
 
+    def _block_words(self, block: int) -> list[str]:
+        words = self._word_cache.get(block)
+        if words is None:
+            words = _words_of(self._block_ids(block))
+            if len(self._word_cache) > 4096:
+                self._word_cache.clear()
+            self._word_cache[block] = words
+        return words
+
+    def _pool_ids(self) -> np.ndarray:
+        return np.random.default_rng([self.seed, 2]).integers(0, self.vocab_size, _POOL_TOKENS, dtype=np.int64)
+
+    @staticmethod
+    def _marker(row: int, base: int) -> list[int]:
+        """A row's number in base `base`, lowest digit first, at least two digits: no two rows open alike."""
+        digits = []
+        rest = row
+        while len(digits) < 2 or rest:
+            rest, digit = divmod(rest, base)
+            digits.append(digit)
+        return digits
+
     def _row_tail(self, row: int, n: int) -> bytes:
         """`n` ids of a row's own: its number in base vocab_size first, so that no two rows share a leading block
         (a prefix cache would count that as a hit the trace never had), then a stretch of the seeded pool."""
         if self._pool is None:
-            rng = np.random.default_rng([self.seed, 2])
-            self._pool = _IdText(rng.integers(0, self.vocab_size, _POOL_TOKENS, dtype=np.int64))
-        marker = []
-        rest = row
-        while len(marker) < 2 or rest:
-            rest, digit = divmod(rest, self.vocab_size)
-            marker.append(str(digit))
-        marker = marker[:n]
+            self._pool = _IdText(self._pool_ids())
+        marker = [str(d) for d in self._marker(row, self.vocab_size)][:n]
         head = ",".join(marker).encode()
         if n == len(marker):
             return head
         start = (row * 40503 + 7) % _POOL_TOKENS
         return head + b"," + self._pool.slice(start, n - len(marker))
+
+    def _row_words(self, row: int, n: int) -> list[str]:
+        """The chat form of `_row_tail`: the row's number in base len(_WORDS) as words, then the pool's words."""
+        if self._pool_words is None:
+            self._pool_words = _words_of(self._pool_ids())
+        out = [_WORDS[d] for d in self._marker(row, len(_WORDS))][:n]
+        start = (row * 40503 + 7) % _POOL_TOKENS
+        pool = self._pool_words
+        while len(out) < n:
+            take = min(n - len(out), _POOL_TOKENS - start)
+            out.extend(pool[start:start + take])
+            start = 0
+        return out
+
+    def _shared(self, i: int, n: int):
+        """(block id, tokens taken) for each shared prefix block of request i within its `n` prompt tokens."""
+        blocks = self.prefix_blocks[i] if self.prefix_blocks is not None else None
+        have = 0
+        for b in blocks or ():
+            if have >= n:
+                break
+            take = min(self.block_tokens, n - have)
+            yield b, take
+            have += take
 
     def prompt_bytes(self, i: int) -> bytes:
         """Exactly `prompt_tokens[i]` ids, all in [0, vocab_size), as JSON array content: the shared prefix blocks,
@@ -140,14 +195,9 @@ class Plan:
         n = int(self.prompt_tokens[i])
         parts: list[bytes] = []
         have = 0
-        blocks = self.prefix_blocks[i] if self.prefix_blocks is not None else None
-        if blocks:
-            for b in blocks:
-                if have >= n:
-                    break
-                take = min(PREFIX_BLOCK_TOKENS, n - have)
-                parts.append(self._block(b).slice(0, take))
-                have += take
+        for b, take in self._shared(i, n):
+            parts.append(self._block(b).slice(0, take))
+            have += take
         if have < n:
             parts.append(self._row_tail(int(self.rows[i]), n - have))
         return b",".join(parts)
@@ -156,10 +206,15 @@ class Plan:
         return json.loads(b"[" + self.prompt_bytes(i) + b"]")
 
     def prompt_text(self, i: int) -> str:
-        """About `prompt_tokens[i]` words (chat mode: the server's tokenizer decides the exact count)."""
-        rng = np.random.default_rng([self.seed, 3, int(self.rows[i])])
-        picks = rng.integers(0, len(_WORDS), int(self.prompt_tokens[i]))
-        return " ".join(_WORDS[k] for k in picks)
+        """`prompt_tokens[i]` words (chat mode: the server's tokenizer decides the exact token count): the words of
+        the shared prefix blocks, then the row's own, as `prompt_bytes` lays out ids."""
+        n = int(self.prompt_tokens[i])
+        words: list[str] = []
+        for b, take in self._shared(i, n):
+            words.extend(self._block_words(b)[:take])
+        if len(words) < n:
+            words.extend(self._row_words(int(self.rows[i]), n - len(words)))
+        return " ".join(words)
 
     # Bodies ---------------------------------------------------------------------------------------------------------
     def body_bytes(self, i: int) -> bytes:
@@ -260,5 +315,21 @@ def build_plan(workload: Workload, settings: ReplaySettings, *, model: str, voca
         output_tokens=output[rows],
         rows=rows,
         prefix_blocks=prefix,
+        block_tokens=workload.prefix_block_tokens,
         stats=stats,
     )
+
+
+def warmup_plan(plan: Plan, n: int) -> Plan:
+    """`n` requests shaped like the plan's first ones (their prompt and output lengths, cycling through the plan when
+    it has fewer), sent before the run's clock starts. Their prompts are fresh: no shared prefix blocks, and row
+    numbers past every row of the workload, so none leaves a cached prefix that a measured request would then hit."""
+    if n < 1 or len(plan) == 0:
+        raise ValueError("a warm-up needs at least one request and a plan to shape it")
+    k = np.arange(n) % len(plan)
+    first_row = max(int(plan.stats.rows), int(plan.rows.max()) + 1)
+    return Plan(model=plan.model, endpoint=plan.endpoint, vocab_size=plan.vocab_size, seed=plan.seed,
+                scheduled_s=np.zeros(n), prompt_tokens=plan.prompt_tokens[k].copy(),
+                output_tokens=plan.output_tokens[k].copy(), rows=first_row + np.arange(n, dtype=np.int64),
+                block_tokens=plan.block_tokens,
+                stats=PlanStats(rows=n, planned=n, max_model_len=plan.stats.max_model_len))

@@ -4,7 +4,9 @@ Layout (docs/replay.md):
   preset.toml        the resolved preset (no secrets: the API key is read from the environment)
   run.json           what the run is: plan counts, target, settings, start time; written before the first request
   journal.jsonl      one line per request as it ends (`"kind": "end"`), and a short `"kind": "sent"` line as each
-                     leaves; appended and flushed, never rewritten
+                     leaves; appended and flushed, never rewritten. The warm-up's requests, sent before the run's
+                     clock started, are `"kind": "warmup"` lines (the end record's fields, times in seconds from the
+                     warm-up's start): no reader of the run's requests sees them
   metrics.jsonl      one line per /metrics sample
   events.jsonl       the live events, as `--events` prints them
   requests.parquet   every request, one row each (at the end, or by `burststudio report`)
@@ -27,6 +29,7 @@ PRESET = "preset.toml"
 SUMMARY = "summary.json"
 REQUESTS_PARQUET = "requests.parquet"
 METRICS_PARQUET = "metrics.parquet"
+WARMUP = "warmup"  # the journal line kind of a warm-up request
 
 
 def _dumps(obj: Any) -> str:
@@ -121,6 +124,14 @@ class Recorder:
         except OSError as exc:
             self._failed(exc)
 
+    def warmup(self, record: dict[str, Any]) -> None:
+        """A warm-up request's end record, kept apart from the run's (`read_warmup`)."""
+        record["kind"] = WARMUP
+        try:
+            self.journal.write(record, flush=True)
+        except OSError as exc:
+            self._failed(exc)
+
     def ended(self, record: dict[str, Any]) -> None:
         record["kind"] = "end"
         try:
@@ -206,6 +217,25 @@ def read_journal(run_dir: Path) -> tuple[list[dict[str, Any]], set[int]]:
         if kind == "end":
             ended[i] = obj
     return list(ended.values()), sent
+
+
+def read_warmup(run_dir: Path) -> list[dict[str, Any]]:
+    """The warm-up's request records from a run's journal (none for a run without a warm-up). They are written
+    before the run's first line, so the reading stops at the first other line."""
+    out: list[dict[str, Any]] = []
+    try:
+        with open(Path(run_dir) / JOURNAL, "rb") as f:
+            for raw in f:
+                if b'"kind":"' + WARMUP.encode() + b'"' not in raw:
+                    break
+                try:
+                    obj = json.loads(raw)
+                except ValueError:
+                    break  # a line cut short: read_journal names any bad line
+                out.append(obj)
+    except OSError:
+        pass  # read_journal reports what cannot be read
+    return out
 
 
 def records_table(records: list[dict[str, Any]]):

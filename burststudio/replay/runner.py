@@ -31,8 +31,9 @@ from burststudio.replay.interrupts import Interrupts, kill_pids
 from burststudio.settings import ReplaySettings, TargetSettings
 from burststudio.targets import registry as target_kinds
 from burststudio.vocab import (CANCELLED, CONNECTION, EV_NOTICE, EV_PROGRESS, EV_RUN_FINISHED, EV_RUN_STARTED,
-                               EV_SAMPLE, EXIT_LIMITS, EXIT_OK, OK, REASON_DONE, REASON_EXIT, REASON_STOPPED,
-                               REASON_TARGET_DIED, REASON_WRITE_FAILED, ProgressEvent)
+                               EV_SAMPLE, EV_WARMUP, EXIT_LIMITS, EXIT_OK, OK, REASON_DONE, REASON_EXIT,
+                               REASON_STOPPED, REASON_TARGET_DIED, REASON_WRITE_FAILED, SHORT_OK, WARMUP_DONE,
+                               WARMUP_RUNNING, ProgressEvent, WarmupEvent)
 
 PROGRESS_INTERVAL_S = 0.25
 # A schedule that starts this late on the workload's clock is said once: the run waits for its first request.
@@ -134,9 +135,10 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
             raise UserError(f"nothing to send: the workload has {plan.stats.rows} requests after its transforms, "
                             f"{plan.stats.skipped_failed} skipped as failed, {plan.stats.overlong_skipped} as too long")
         api_key = target.api_key()
+        warmup = target_kinds.warmup(getattr(target, "kind", target_kinds.ATTACH), replay.warmup)
         return _run(plan, target, info, replay, run_dir, name=name, resolved_toml=resolved_toml,
                     events_stdout=events_stdout, on_progress=on_progress, notice=notice, api_key=api_key,
-                    interrupts=interrupts)
+                    interrupts=interrupts, warmup=warmup)
     except Exception as exc:
         status.failed(exc)
         raise
@@ -159,8 +161,8 @@ def _kill_target(target) -> None:
 
 
 def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str, resolved_toml: str,
-         events_stdout: bool, on_progress, notice, api_key: str | None, interrupts: Interrupts | None = None
-         ) -> RunResult:
+         events_stdout: bool, on_progress, notice, api_key: str | None, interrupts: Interrupts | None = None,
+         warmup: int = 0) -> RunResult:
     interrupts = interrupts or Interrupts()
     try:
         recorder = rec_mod.Recorder(run_dir)
@@ -170,7 +172,8 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
         raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
     interrupts.hard_message = (f"stopped at once; the journal keeps every request that ended: "
                                f"`burststudio report {run_dir}` rebuilds the summary")
-    run_info = rundir.run_info(name=name, target=info.to_dict(), plan=plan, replay=replay, pid=os.getpid())
+    run_info = rundir.run_info(name=name, target=info.to_dict(), plan=plan, replay=replay, pid=os.getpid(),
+                               warmup={"requests": warmup})
     try:
         recorder.write_run_info(run_info)
     except OSError as exc:
@@ -288,6 +291,11 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     n_shards = 1 if replay.mode == "closed" else auto_shards(plan.scheduled_s)
     session = make_session(limit, replay.timeouts.connect_s, -(-replay.connections_opening // n_shards))
     await _warm_up(session, target.url, headers)
+    short_ok = replay.short_answers == SHORT_OK
+    n_warm = (run_info.get("warmup") or {}).get("requests", 0)
+    if n_warm and not stop.is_set():
+        await _send_warmup(plan, n_warm, session, target.url, headers, replay, recorder, stop, events_stdout,
+                           short_ok)
     # Connections, and above one process's rate the dispatch shards, are opened before the clock starts.
     warm = expected_concurrency(plan.scheduled_s)
     sharded = None
@@ -334,6 +342,8 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         recorder.sent(r.i, (r.sent_ns - t0_ns) / 1e9)
 
     def on_end(r) -> None:
+        if short_ok:
+            r.accept_short()
         recorder.ended(r.to_json_dict(t0_ns))
         events.request_ended(r)
         o = r.outcome
@@ -420,6 +430,46 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         progress()
         await session.close()
     return reason[0]
+
+
+async def _send_warmup(plan, n: int, session, url: str, headers: dict[str, str], replay: ReplaySettings,
+                       recorder: rec_mod.Recorder, stop: asyncio.Event, events_stdout: bool, short_ok: bool) -> None:
+    """`n` requests shaped like the plan's first ones (plan.warmup_plan), all at once (within max_concurrency),
+    before the run's clock starts: a server's first requests pay one-off costs that no figure should hold. Their
+    records go to the journal apart (`Recorder.warmup`); `warmup` events tell the live view how far it is."""
+    from burststudio.replay.dispatch import Dispatcher
+    from burststudio.replay.plan import warmup_plan
+
+    events = Events([recorder.event], stdout=sys.stdout if events_stdout else None)
+    start = time.perf_counter_ns()
+    counts = {"ended": 0, "failed": 0}
+
+    def emit(state: str) -> None:
+        events.emit(EV_WARMUP, **WarmupEvent(state=state, requests=n, ended=counts["ended"], failed=counts["failed"],
+                                             elapsed_s=round((time.perf_counter_ns() - start) / 1e9, 6)))
+
+    def on_end(r) -> None:
+        if short_ok:
+            r.accept_short()
+        recorder.warmup(r.to_json_dict(start))
+        counts["ended"] += 1
+        counts["failed"] += r.outcome != OK
+        emit(WARMUP_RUNNING)
+
+    emit(WARMUP_RUNNING)
+    wplan = warmup_plan(plan, n)
+    d = Dispatcher(wplan, session, url, headers, replay.timeouts, t0_ns=start, on_sent=lambda r: None,
+                   on_end=on_end, max_concurrency=replay.max_concurrency)
+    sending = asyncio.ensure_future(d.run_closed(min(n, replay.max_concurrency or n), 0.0, stop))
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({sending, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not sending.done():  # the run was stopped during its warm-up
+        d.why_cancelled = "the run stopped during its warm-up"
+        await d.cancel_all()
+        sending.cancel()
+    await asyncio.gather(sending, return_exceptions=True)
+    emit(WARMUP_DONE)
 
 
 async def _warm_up(session, url: str, headers: dict[str, str]) -> None:

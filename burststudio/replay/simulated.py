@@ -21,6 +21,7 @@ from burststudio.vocab import (EV_RUN_FINISHED, EXIT_LIMITS, EXIT_OK, HTTP_4XX, 
 
 NOT_OPEN_LOOP = "the simulator replays open loop only; [replay] mode = closed is simulated as open loop"
 NO_CONCURRENCY_CAP = "[replay] max_concurrency is not simulated: every request is sent at its scheduled time"
+NO_WARMUP = "[replay] warmup is not simulated: the simulator pays no one-off costs on its first requests"
 
 
 def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None) -> dict:
@@ -37,6 +38,8 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
         notices.append(NOT_OPEN_LOOP)
     if replay.max_concurrency:
         notices.append(NO_CONCURRENCY_CAP)
+    if replay.warmup > 0:
+        notices.append(NO_WARMUP)
     w = prepare_workload(workload, replay)
     profile = get_profile(sim.profile)
     engine = SimEngine(sim, profile)  # validates the settings before any work

@@ -15,6 +15,10 @@ microseconds from `sent_s`) and returns a JSON-ready dict. Definitions:
 - `client`: whether the client's own delays (dispatch lateness) got into the figures, and where
   (replay/client_limits.py).
 - `goodput`: share of finished + failed requests that finished and met the SLOs (failures are misses).
+- `short_answers`: answers that ended cleanly with fewer tokens than asked (`shortfall`), counted apart: how many,
+  how many of them count as finished (`[replay] short_answers = "ok"`) or failed (as `truncated`), and the mean
+  number of tokens they lacked.
+- `warmup` (`warmup_view`): the requests sent before the clock started, which no other figure includes.
 - `burst`: burst episodes (the high-rate windows of `burst_window_s` and the backlog they leave, replay/bursts.py),
   each request attributed by its scheduled arrival to an episode (`busy`) or to the calm (`calm`).
 """
@@ -31,7 +35,7 @@ from burststudio.replay.client_limits import client_view
 from burststudio.replay.overload import overload_view, split_unsent
 from burststudio.vocab import (ADMISSION_REJECTIONS_TOTAL, CANCELLED, FAILURES, KV_CACHE_USAGE, OK,
                                PREEMPTIONS_TOTAL, PREFIX_CACHE_HITS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL, RUNNING,
-                               UNKNOWN, WAITING)
+                               SHORT_FAIL, UNKNOWN, WAITING)
 
 STAT_KEYS = ("mean", "p50", "p90", "p99", "max")
 
@@ -118,6 +122,7 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
         "dispatch_lateness_s": stat(a["lateness"], failed_excluded=0),
         "throughput": _throughput(a, ok),
         "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, (OK, CANCELLED) + FAILURES), settings),
+        "short_answers": short_answers_view(records, ok, settings.get("short_answers") or SHORT_FAIL),
     }
     out.update(server_figures(samples))
     out["overload"] = overload_view(a, records, unsent, stat)
@@ -222,3 +227,25 @@ def check_limits(summary: dict[str, Any], limits: dict[str, Any]) -> list[str]:
 
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4g}"
+
+
+def short_answers_view(records: list[dict[str, Any]], ok: np.ndarray, policy: str) -> dict[str, Any]:
+    """Short answers (a `shortfall` above 0), apart from the rest: counted as finished or failed per `policy`."""
+    short = _col(records, "shortfall")
+    is_short = np.nan_to_num(short) > 0
+    n = int(is_short.sum())
+    return {"counted_as": policy, "requests": n, "finished": int((is_short & ok).sum()),
+            "failed": int((is_short & ~ok).sum()),
+            "mean_shortfall_tokens": _num(short[is_short].mean()) if n else None}
+
+
+def warmup_view(records: list[dict[str, Any]], requests: int) -> dict[str, Any]:
+    """The warm-up: `requests` sent before the run's clock started (their records: times from the warm-up's start),
+    how they ended and how long it took. No other figure includes them."""
+    a = per_request(records)
+    ok = a["outcome"] == OK
+    end = a["end"]
+    return {"requests": int(requests), "ended": len(records), "finished": int(ok.sum()),
+            "failed": len(records) - int(ok.sum()),
+            "duration_s": _num(np.nanmax(end)) if np.isfinite(end).any() else None,
+            "ttft_s": stat(a["ttft"][ok], failed_excluded=len(records) - int(ok.sum()))}

@@ -7,8 +7,8 @@ from typing import Any
 
 from burststudio.studio.series import RingBuffer
 from burststudio.vocab import (EV_NOTICE, EV_PROGRESS, EV_RUN_FINISHED, EV_RUN_STARTED, EV_SAMPLE, EV_TARGET,
-                               EVENT_TIME, EVENT_TYPE, KV_CACHE_USAGE, OK, PREEMPTIONS_TOTAL, RUNNING, WAITING,
-                               ProgressEvent)
+                               EV_WARMUP, EVENT_TIME, EVENT_TYPE, KV_CACHE_USAGE, OK, PREEMPTIONS_TOTAL, RUNNING,
+                               WAITING, WARMUP_DONE, ProgressEvent, WarmupEvent)
 
 RATE_WINDOW_S = 1.0
 SERIES = ("sent_rps", "finished_rps", "scheduled_rps", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms",
@@ -23,6 +23,8 @@ class LiveRun:
         self.target: str = ""
         # The target's state from the engine's `target` events: starting (with its stage), healthy, failed.
         self.target_state: dict[str, Any] = {}
+        # The latest `warmup` event: the requests sent before the run's clock starts (a stage of its own).
+        self.warmup: WarmupEvent = {}
         # The latest finished requests (replay.events' request rows), newest last; the table shows them.
         self.requests: list[list[Any]] = []
         self.notices: list[str] = []
@@ -39,6 +41,8 @@ class LiveRun:
         t = event.get(EVENT_TIME)
         if kind == EV_TARGET:
             self.target_state = event
+        elif kind == EV_WARMUP:
+            self.warmup = event  # type: ignore[assignment]
         elif kind == EV_RUN_STARTED:
             self.run_dir = event.get("run_dir")
             self.mode = str(event.get("mode") or "open")
@@ -179,6 +183,18 @@ class LiveRun:
         if s.get("max_model_len"):
             parts.append(f"max len {int(s['max_model_len']):,}")
         return "  ".join(parts)
+
+    def warmup_line(self) -> str:
+        """The warm-up stage in one line: how far it is, then that it is done (its requests count in no figure)."""
+        w = self.warmup
+        if not w:
+            return ""
+        n, ended, failed = w.get("requests", 0), w.get("ended", 0), w.get("failed", 0)
+        fails = f", {failed} failed" if failed else ""
+        if w.get("state") == WARMUP_DONE:
+            return (f"warm-up done: {n:,} requests in {w.get('elapsed_s') or 0:.1f} s{fails} (not measured); "
+                    "starting the run…")
+        return f"[yellow]warming up: {ended:,}/{n:,} requests ended{fails} (not measured)…[/]"
 
     def progress_line(self) -> str:
         p = self.progress

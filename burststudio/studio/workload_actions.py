@@ -376,11 +376,9 @@ def load_preset(path: Path):
 def preset_trace_base(preset):
     """A trace preset's file as read with its format and columns, before any transform: the form applies them all
     (the preset's and its own) with one TransformSpec."""
-    from burststudio.workload import formats
+    from burststudio.presets import load_trace
 
-    spec = preset.workload_spec
-    fmt = spec.get("format", "auto")
-    return formats.load(spec["trace"], format=None if fmt == "auto" else fmt, columns=spec.get("columns") or None)
+    return load_trace(preset.workload_spec)
 
 
 def trace_transforms(values: dict[str, Any]) -> dict[str, Any]:

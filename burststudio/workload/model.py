@@ -35,6 +35,8 @@ OPTIONAL_COLUMNS: dict[str, pa.DataType] = {
 COLUMNS: dict[str, pa.DataType] = {**REQUIRED_COLUMNS, **OPTIONAL_COLUMNS}
 
 _META_KEY = b"burststudio.workload"
+# Tokens one `prefix_blocks` id stands for where the source does not say: Mooncake's hash_ids cover 512-token blocks.
+DEFAULT_PREFIX_BLOCK_TOKENS = 512
 
 
 @dataclass
@@ -51,6 +53,10 @@ class WorkloadMeta:
     start_time_of_day_s: float | None = None
     # ISO 8601 date-time of the first request, where the trace has absolute times.
     start_datetime: str | None = None
+    # Tokens each `prefix_blocks` id stands for (Mooncake: 512; a synthesised workload: its sessions' block_tokens;
+    # a generic trace: its `block_tokens` option); None: DEFAULT_PREFIX_BLOCK_TOKENS. The replay plan and the
+    # simulator both read it through `Workload.prefix_block_tokens`.
+    prefix_block_tokens: int | None = None
     # Transforms applied since loading, in order, as human-readable strings.
     transforms: list[str] = field(default_factory=list)
     # Anything else a loader wants to keep (e.g. counts of rows it dropped or sorted).
@@ -154,6 +160,11 @@ class Workload:
         if not self.has("failed"):
             return np.zeros(len(self), dtype=bool)
         return self.table.column("failed").fill_null(False).to_numpy(zero_copy_only=False)
+
+    @property
+    def prefix_block_tokens(self) -> int:
+        """Tokens per `prefix_blocks` id."""
+        return int(self.meta.prefix_block_tokens or DEFAULT_PREFIX_BLOCK_TOKENS)
 
     @property
     def duration_s(self) -> float:

@@ -194,8 +194,14 @@ def merge(workloads: Sequence[Workload], name: str | None = None) -> Workload:
     if not workloads:
         raise UserError("merge needs at least one workload")
     names = [x.meta.name for x in workloads]
+    # One block length for the merged prefix ids: rows of two lengths would be read with one of them.
+    lengths = {x.prefix_block_tokens for x in workloads if x.has("prefix_blocks")}
+    if len(lengths) > 1:
+        raise UserError("merge: the workloads' prefix_blocks stand for blocks of different lengths "
+                        f"({', '.join(str(n) for n in sorted(lengths))} tokens)")
     first = workloads[0].meta
-    meta = first.derive(f"merge({' + '.join(names)})", name=name or "+".join(names))
+    meta = first.derive(f"merge({' + '.join(names)})", name=name or "+".join(names),
+                        prefix_block_tokens=lengths.pop() if lengths else first.prefix_block_tokens)
     meta.extra["merged_from"] = [{"name": x.meta.name, "origin_path": x.meta.origin_path,
                                   "transforms": list(x.meta.transforms)} for x in workloads]
     return concat(workloads, meta)

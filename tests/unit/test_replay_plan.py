@@ -10,7 +10,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.replay import quick_settings, workload  # noqa: E402
 
-from burststudio.replay.plan import PREFIX_BLOCK_TOKENS, build_plan  # noqa: E402
+from burststudio.replay.plan import build_plan  # noqa: E402
+from burststudio.workload.model import DEFAULT_PREFIX_BLOCK_TOKENS as PREFIX_BLOCK_TOKENS  # noqa: E402
 
 
 def test_prompt_has_exact_length_and_ids_inside_vocabulary():

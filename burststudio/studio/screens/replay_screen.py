@@ -38,7 +38,7 @@ from burststudio.studio.widgets.latest_table import LatestTable
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.param_form import parse
 from burststudio.targets import registry as target_kinds
-from burststudio.vocab import EV_PROGRESS, EVENT_TYPE, EXIT_LIMITS, EXIT_OK
+from burststudio.vocab import EV_PROGRESS, EV_WARMUP, EVENT_TYPE, EXIT_LIMITS, EXIT_OK
 
 DURATION = actions.ParamSpec("duration", "duration s", Param(
     "duration_s", "float", "Seconds of the workload to replay (from its start); blank or 0: all of it.", min=0.0))
@@ -323,6 +323,9 @@ class ReplayScreen(Screen[None]):
                 overload = self.query_one("#overload-state", Static)
                 overload.update(line, layout=False)
                 overload.set_class(bool(line), "-shown")
+            elif any(e.get(EVENT_TYPE) == EV_WARMUP for e in events):
+                # The warm-up is a stage of its own, between the target's start and the run's clock.
+                self._state(self.live.warmup_line())
         elif not force:
             return
         if not visible:

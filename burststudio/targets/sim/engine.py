@@ -19,6 +19,7 @@ from burststudio.targets.sim.costmodel import CostProfile
 from burststudio.targets.sim.request import FINISHED, Counters, SimRequest
 from burststudio.targets.sim.scheduler import SimEngine
 from burststudio.vocab import OK, TRUNCATED
+from burststudio.workload.model import DEFAULT_PREFIX_BLOCK_TOKENS
 
 SAMPLE_INTERVAL_S = 0.5
 SAMPLE_TIME_S = "t_s"  # the time column of SimResult.samples; the other columns are the scraper's sample keys
@@ -66,12 +67,14 @@ class SimResult:
 def simulate(arrival_s: Sequence[float], prompt_tokens: Sequence[int], output_tokens: Sequence[int],
              settings: SimSettings | None = None, profile: CostProfile | str | None = None, *,
              prefix_blocks: Sequence[Sequence[int] | None] | None = None, record_tokens: bool = False,
-             sample_interval_s: float = SAMPLE_INTERVAL_S, fast: bool = True, on_step=None) -> SimResult:
+             sample_interval_s: float = SAMPLE_INTERVAL_S, fast: bool = True, on_step=None,
+             prefix_block_tokens: int = DEFAULT_PREFIX_BLOCK_TOKENS) -> SimResult:
     """Run every request through the engine in virtual time (arrivals sorted ascending, seconds from 0).
 
     `fast=False` steps one by one (for tests that compare against the jumps); `on_step(engine, result)` sees
-    every step or jump as it happens (invariant checks)."""
-    eng = SimEngine(settings, profile, record_tokens=record_tokens)
+    every step or jump as it happens (invariant checks); `prefix_block_tokens` is the tokens each `prefix_blocks`
+    id stands for (the workload's Workload.prefix_block_tokens)."""
+    eng = SimEngine(settings, profile, record_tokens=record_tokens, prefix_block_tokens=prefix_block_tokens)
     arrivals = [float(a) for a in arrival_s]
     prompts = [int(p) for p in prompt_tokens]
     outputs = [int(o) for o in output_tokens]
@@ -109,7 +112,7 @@ def simulate_plan(plan, settings: SimSettings | None = None, profile: CostProfil
                   **kwargs: Any) -> SimResult:
     """`simulate` over a replay Plan (burststudio.replay.plan): the same requests a replay would send."""
     return simulate(plan.scheduled_s, plan.prompt_tokens, plan.output_tokens, settings, profile,
-                    prefix_blocks=plan.prefix_blocks, **kwargs)
+                    prefix_blocks=plan.prefix_blocks, prefix_block_tokens=plan.block_tokens, **kwargs)
 
 
 def _run(eng, arrivals, prompts, outputs, prefix_blocks, requests, record_samples, next_sample, fast, on_step):

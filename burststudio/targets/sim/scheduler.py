@@ -11,7 +11,7 @@ What it models (docs/simulator.md says why each matters and where it departs fro
   request itself was the one preempted). A step that preempted admits no waiting request.
 - Prefix caching: full blocks are registered under a content key and stay cached after release until their block is
   reused (least recently freed first). A request's shared leading blocks come from the workload's `prefix_blocks`
-  (512-token ids, as replay.plan builds prompts); its own blocks are keyed by the request, so a preempted request
+  (ids of `prefix_block_tokens` tokens each, the workload's own block length, as replay.plan builds prompts); its own blocks are keyed by the request, so a preempted request
   finds what was not yet evicted when it resumes. At least the last prompt token is always computed.
 - A bounded queue as `--max-num-queued-reqs`: an arrival finding that many requests in flight (waiting or running)
   is rejected with 503.
@@ -35,8 +35,8 @@ from burststudio.targets.sim.blocks import BlockPool
 from burststudio.targets.sim.costmodel import CostProfile, get_profile
 from burststudio.targets.sim.request import FINISHED, RUNNING, WAITING, Counters, SimRequest, StepResult
 from burststudio.vocab import CANCELLED, HTTP_4XX, HTTP_503, TRUNCATED
+from burststudio.workload.model import DEFAULT_PREFIX_BLOCK_TOKENS
 
-PREFIX_BLOCK_TOKENS = 512  # the token length of one workload `prefix_blocks` id (Mooncake's hash_ids)
 
 # Outcomes as the client names them: a prompt that does not fit max_model_len is HTTP_4XX (status 400); a full
 # queue is HTTP_503 at the API server's first check and STREAM_ERROR (an error inside a 200 stream) at its second
@@ -48,8 +48,10 @@ class SimEngine:
     whole plan with `simulate` (headless)."""
 
     def __init__(self, settings: SimSettings | None = None, profile: CostProfile | str | None = None, *,
-                 record_tokens: bool = False):
+                 record_tokens: bool = False, prefix_block_tokens: int = DEFAULT_PREFIX_BLOCK_TOKENS):
         self.settings = settings = settings or SimSettings()
+        # The token length of one workload `prefix_blocks` id (Workload.prefix_block_tokens).
+        self.prefix_block_tokens = int(prefix_block_tokens)
         self.profile = get_profile(profile or settings.profile) if not isinstance(profile, CostProfile) else profile
         self.block_size = int(settings.block_size)
         self.pool = BlockPool(max(1, int(settings.num_blocks) - 1))
@@ -164,14 +166,15 @@ class SimEngine:
         if not r.prefix:
             r.keys, r.n_shared = [], 0
             return
-        shared_tokens = min(r.prompt, len(r.prefix) * PREFIX_BLOCK_TOKENS)
+        per_id = self.prefix_block_tokens
+        shared_tokens = min(r.prompt, len(r.prefix) * per_id)
         n = shared_tokens // bs
         chain = []
         h = 0
         for b in r.prefix:
             h = hash((h, int(b)))
             chain.append(h)
-        r.keys = [(chain[((i + 1) * bs - 1) // PREFIX_BLOCK_TOKENS], i, 1) for i in range(n)]
+        r.keys = [(chain[((i + 1) * bs - 1) // per_id], i, 1) for i in range(n)]
         r.n_shared = n
 
     def _key(self, r: SimRequest, i: int) -> Any:

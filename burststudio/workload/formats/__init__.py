@@ -16,6 +16,8 @@ from burststudio.workload.formats import io
 
 # Format names, in the order `--format` lists them.
 FORMATS: tuple[str, ...] = ("burstgpt", "azure", "mooncake", "csv", "jsonl", "parquet", "workload")
+# The formats whose columns the user describes (a column mapping, a prefix block length).
+GENERIC: tuple[str, ...] = ("csv", "jsonl", "parquet")
 
 
 def _check_format(format: str) -> str:
@@ -90,18 +92,26 @@ def resolve_format(path: str | Path, format: str | None = None, columns: dict[st
                 raise InputFileError(
                     str(path), f"unknown format: the header matches no known trace ({', '.join(header)}); give "
                     "--format and --columns, e.g. --columns arrival_s=ts,prompt_tokens=in,output_tokens=out", line=1)
-    if columns and fmt not in ("csv", "jsonl", "parquet"):
+    if columns and fmt not in GENERIC:
         raise UserError(f"a column mapping applies to the csv, jsonl and parquet formats, not to {fmt}")
     return fmt
 
 
-def load(path: str | Path, format: str | None = None, columns: dict[str, str] | None = None):
+def load(path: str | Path, format: str | None = None, columns: dict[str, str] | None = None,
+         block_tokens: int | None = None):
     """A Workload from a trace file. `format` overrides detection; `columns` ({workload column -> file column})
-    applies to csv, jsonl and parquet (see `resolve_format`)."""
+    applies to csv, jsonl and parquet (see `resolve_format`), and so does `block_tokens`: the tokens each id of a
+    `prefix_blocks` column stands for (default DEFAULT_PREFIX_BLOCK_TOKENS; Mooncake's are 512 by definition)."""
     from burststudio.workload.formats import azure, burstgpt, mooncake, table
 
     path = Path(path)
     fmt = resolve_format(path, format, columns)
+    if block_tokens is not None:
+        if isinstance(block_tokens, bool) or not isinstance(block_tokens, int) or block_tokens < 1:
+            raise UserError(f"block_tokens must be a whole number of tokens >= 1, got {block_tokens!r}")
+        if fmt not in GENERIC:
+            raise UserError(f"block_tokens applies to the csv, jsonl and parquet formats, not to {fmt} "
+                            "(its own files say how long a prefix block is)")
     if fmt == "burstgpt":
         return burstgpt.load(path)
     if fmt == "azure":
@@ -109,12 +119,16 @@ def load(path: str | Path, format: str | None = None, columns: dict[str, str] | 
     if fmt == "mooncake":
         return mooncake.load(path)
     if fmt == "csv":
-        return table.load_csv(path, columns)
-    if fmt == "jsonl":
-        return table.load_jsonl(path, columns)
-    if fmt == "parquet":
-        return table.load_parquet(path, columns)
-    return table.load_workload(path)
+        w = table.load_csv(path, columns)
+    elif fmt == "jsonl":
+        w = table.load_jsonl(path, columns)
+    elif fmt == "parquet":
+        w = table.load_parquet(path, columns)
+    else:
+        return table.load_workload(path)
+    if block_tokens is not None:
+        w.meta.prefix_block_tokens = int(block_tokens)
+    return w
 
 
 __all__ = ["FORMATS", "detect_format", "load", "resolve_format"]

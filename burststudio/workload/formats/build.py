@@ -80,11 +80,13 @@ def assemble(
     file_names: dict[str, str] | None = None,
     arrival_per_s: float = 1.0,
     extra: dict[str, Any] | None = None,
+    block_tokens: int | None = None,
 ) -> Workload:
     """A Workload from columns already named as workload columns (pyarrow arrays).
 
     `file_names` maps each workload column back to the file's name for it, for error messages. The arrival column
     may be numbers (in units of 1/`arrival_per_s` seconds) or timestamps; it is re-based so that the first request is at 0.
+    `block_tokens` is the tokens each `prefix_blocks` id stands for, kept in the workload's metadata.
     """
     file_names = file_names or {}
     label = lambda col: file_names.get(col, col)  # noqa: E731
@@ -117,7 +119,8 @@ def assemble(
         idx = pa.array(order)
         out = {k: (v[order] if isinstance(v, np.ndarray) else v.take(idx)) for k, v in out.items()}
 
-    meta = WorkloadMeta(name=trace_name(path), origin_path=str(path), origin_format=fmt, extra=dict(extra or {}))
+    meta = WorkloadMeta(name=trace_name(path), origin_path=str(path), origin_format=fmt, extra=dict(extra or {}),
+                        prefix_block_tokens=block_tokens)
     if order is not None:
         meta.extra["sorted_on_load"] = True
     if n:

@@ -23,6 +23,7 @@ SCHEMA = pa.schema([
     ("hash_ids", pa.list_(pa.int64())),
 ])
 KINDS = {"timestamp": "number", "input_length": "integer", "output_length": "integer", "hash_ids": "integer list"}
+BLOCK_TOKENS = 512  # tokens per hash_ids entry, as the trace defines them
 MAPPING = {"timestamp": "arrival_s", "input_length": "prompt_tokens", "output_length": "output_tokens",
            "hash_ids": "prefix_blocks"}
 
@@ -38,4 +39,4 @@ def load(path: str | Path) -> Workload:
     if columns["prefix_blocks"].null_count == len(table):
         del columns["prefix_blocks"]
     return assemble(path, NAME, columns, jsonfile.row_locator(path), file_names={v: k for k, v in MAPPING.items()},
-                    arrival_per_s=1000.0)
+                    arrival_per_s=1000.0, block_tokens=BLOCK_TOKENS)

@@ -70,6 +70,7 @@ def synthesize(spec: dict[str, Any], *, seed: int | None = None, base_dir: Path 
     ids = pa.array(rows.session)
     session_id = pc.binary_join_element_wise(pa.scalar("c"), ids.cast(pa.string()), "")
     offsets, block_ids = prefix_blocks(rows, r["sessions"]["block_tokens"], r["sessions"]["shared_prefix_tokens"])
+    meta.prefix_block_tokens = int(r["sessions"]["block_tokens"])
     blocks = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), pa.array(block_ids, type=pa.int64()))
     return Workload.from_columns(rows.arrival_s, rows.prompt_tokens, rows.output_tokens, meta,
                                  session_id=session_id, prefix_blocks=blocks)
