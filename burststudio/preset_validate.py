@@ -91,7 +91,16 @@ def _check_bounds(path: tuple, value: Any, param: Param) -> None:
         bound = "> 0" if lo > 0 and lo <= 1e-6 else f">= {lo:g}"
         raise Invalid(path, f"must be {bound}, got {show_value(value)}")
     if hi is not None and value > hi:
-        raise Invalid(path, f"must be <= {hi:g}, got {show_value(value)}")
+        bound = str(hi) if isinstance(hi, int) else f"{hi:g}"  # 1000000000, not 1e+09
+        raise Invalid(path, f"must be <= {bound}, got {show_value(value)}")
+
+
+def check_value(path: tuple, value: Any, param: Param) -> Any:
+    """`value` checked as a preset's value of `param` is (its type, bounds and choices); raises Invalid. Numbers a
+    server tells (targets/answers.py) go through here too: they are believed no more than a user's."""
+    value = _coerce(path, value, PYTHON_TYPES[param.type])
+    _check_bounds(path, value, param)
+    return value
 
 
 def unknown_key(path: tuple, known: typing.Iterable[str], what: str = "key") -> Invalid:

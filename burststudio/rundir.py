@@ -137,7 +137,8 @@ def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
                         run_dir=str(run_dir), complete=bool(info.get("complete")))
     summary = {"name": info.get("name"), "started_at": info.get("started_at"), **summary,
                "target": info.get("target"), "cache_config": info.get("cache_config"),
-               "warmup": warmup_view(recorder.read_warmup(run_dir), (info.get("warmup") or {}).get("requests", 0))}
+               "warmup": warmup_view(recorder.read_warmup(run_dir), (info.get("warmup") or {}).get("requests", 0)),
+               "liveness": info.get("liveness")}
     planned = (info.get("plan") or {}).get("planned")
     if planned is not None:
         summary["not_sent"] = max(0, int(planned) - summary["sent"])  # the run ended before their time

@@ -16,6 +16,7 @@ parser sees it.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -140,11 +141,15 @@ def parse_metrics(text: str, with_info: bool = True) -> dict[str, Any]:
 
 
 def _whole(value: Any) -> int | None:
-    """A label's number ("16", "16.0"); None for "None", empty or anything else."""
+    """A label's count ("16", "16.0"); None for "None", empty, and what no cache holds (negative, fractional,
+    infinite, beyond 2**53): a server's numbers are not believed blindly."""
     try:
-        return int(float(value))
+        x = float(value)
     except (TypeError, ValueError):
         return None
+    if not (math.isfinite(x) and 0 <= x <= 2**53 and x == int(x)):
+        return None
+    return int(x)
 
 
 def kv_cache(labels: dict[str, str]) -> dict[str, Any]:

@@ -74,8 +74,6 @@ def run(args: argparse.Namespace) -> int:
     url = None
     if kind is None:  # a URL on the command line
         kind, url = registry.get(registry.ATTACH), choice
-    elif kind.name == registry.ATTACH:
-        url = target_settings.url
     if not kind.calibrate:
         raise UserError(f"the preset's target is {kind.summary}: calibrate a real server (--target vllm or a URL)")
 

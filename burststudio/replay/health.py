@@ -2,16 +2,21 @@
 
 A probe is a GET of `/health` on a fresh connection (pooled keep-alive connections outlive a closed port, so only a
 new connection shows that nothing listens any more), plus, for a target BurstStudio started, whether its process
-still runs. A probe ends one of three ways:
-  ok      any answer below 500 (a server without /health answers 404 and is alive)
-  down    refused or reset, a 5xx from /health, or the managed server's process gone: something is wrong for sure
-  silent  no answer within `timeout_s`: the server may only be busy (a burst is what a replay is for)
+still runs. A probe ends one of four ways:
+  ok         any answer below 500 (a server without /health answers 404 and is alive)
+  down       refused or reset, or the managed server's process gone: nothing serves there for sure
+  unhealthy  /health answered 5xx: the server is there, and says it is not well
+  silent     no answer within `timeout_s`: the server may only be busy (a burst is what a replay is for)
 
-The target is dead after `down_needed` probes in a row are `down`, or when probes have failed for `silent_s` and no
-request got any answer meanwhile. A silent probe that took much longer than its timeout says that this process's own
-event loop was late (a starved client), not that the server was silent: it is not counted. A busy server that answers requests but not /health is therefore never called dead,
-while a killed one is noticed within about a second: a request that fails to connect wakes the watch, which then
-probes `fast_s` apart instead of `interval_s`.
+What the requests see outweighs what /health says. The target is dead after `down_needed` probes in a row are
+`down`; when probes have been `unhealthy` for `silent_s` and no request was served meanwhile (a 2xx answer or a
+token); or when probes have failed for `silent_s` and no request got any answer meanwhile. A /health that answers
+5xx while requests are served is said once (`note`, on `on_note`) and the run goes on: `judged_from` says which
+signal decided ("health" while /health agreed with the requests, "requests" once it did not). A silent probe that
+took much longer than its timeout says that this process's own event loop was late (a starved client), not that
+the server was silent: it is not counted. A busy server that answers requests but not /health is therefore never
+called dead, while a killed one is noticed within about a second: a request that fails to connect wakes the
+watch, which then probes `fast_s` apart instead of `interval_s`.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ FAST_S = 0.3
 TIMEOUT_S = 2.0
 DOWN_NEEDED = 3
 SILENT_S = 15.0
+# Which signal decided whether the target lives (`judged_from`, the summary's liveness.judged_from).
+HEALTH = "health"
+REQUESTS = "requests"
 
 
 class HealthWatch:
     def __init__(self, target, headers: dict[str, str] | None, on_dead: Callable[[str], None], *,
                  interval_s: float = INTERVAL_S, fast_s: float = FAST_S, timeout_s: float = TIMEOUT_S,
-                 down_needed: int = DOWN_NEEDED, silent_s: float = SILENT_S):
+                 down_needed: int = DOWN_NEEDED, silent_s: float = SILENT_S,
+                 on_note: Callable[[str], None] | None = None):
         self.target = target
         self.url = target.url.rstrip("/") + "/health"
         self.headers = headers or {}
@@ -40,7 +49,10 @@ class HealthWatch:
         self.timeout_s = timeout_s
         self.down_needed = down_needed
         self.silent_s = silent_s
-        self.last_life = time.monotonic()
+        self.on_note = on_note
+        self.last_life = self.last_served = time.monotonic()
+        self.judged_from = HEALTH
+        self.note: str | None = None
         self.probes = 0
         self.late_probes = 0
         self.dead_reason: str | None = None
@@ -50,12 +62,16 @@ class HealthWatch:
         """The server answered something (a request's status line, a /metrics page)."""
         self.last_life = time.monotonic()
 
+    def served(self) -> None:
+        """A request was served (a 2xx answer, or a token): the server works, whatever /health says."""
+        self.last_life = self.last_served = time.monotonic()
+
     def kick(self) -> None:
         """A request could not connect: probe now rather than at the next interval."""
         self._kick.set()
 
     async def probe(self, session) -> tuple[str, str]:
-        """(ok | down | silent, what was seen)."""
+        """(ok | down | unhealthy | silent, what was seen)."""
         import aiohttp
 
         if getattr(self.target, "kind", "url") != "url":
@@ -67,7 +83,7 @@ class HealthWatch:
                                    timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as r:
                 await r.read()
                 if r.status >= 500:
-                    return "down", f"/health answered HTTP {r.status}"
+                    return "unhealthy", f"/health answered HTTP {r.status}"
                 return "ok", f"HTTP {r.status}"
         except asyncio.TimeoutError:
             return "silent", f"no answer from /health within {self.timeout_s:g} s"
@@ -120,11 +136,24 @@ class HealthWatch:
                 if failing_since is None:
                     failing_since = now
                 downs = downs + 1 if state == "down" else 0
-                silent_for = now - max(failing_since, self.last_life)
-                if downs >= self.down_needed:
-                    self.dead_reason = f"{self.url}: {seen}, {downs} probes in a row"
-                elif silent_for >= self.silent_s:
-                    self.dead_reason = f"{self.url}: {seen}, and no request answered for {silent_for:.0f} s"
+                if state == "unhealthy":
+                    if self.last_served > failing_since and self.note is None:
+                        self.judged_from = REQUESTS
+                        self.note = (f"{self.url} {seen.removeprefix('/health ')} while requests were served; "
+                                     "liveness judged from the requests")
+                        if self.on_note:
+                            self.on_note(self.note)
+                    unserved = now - max(failing_since, self.last_served)
+                    if unserved >= self.silent_s:
+                        self.judged_from = REQUESTS
+                        self.dead_reason = f"{self.url}: {seen}, and no request was served for {unserved:.0f} s"
+                else:
+                    silent_for = now - max(failing_since, self.last_life)
+                    if downs >= self.down_needed:
+                        self.dead_reason = f"{self.url}: {seen}, {downs} probes in a row"
+                    elif silent_for >= self.silent_s:
+                        self.judged_from = REQUESTS
+                        self.dead_reason = f"{self.url}: {seen}, and no request answered for {silent_for:.0f} s"
                 if self.dead_reason:
                     self.on_dead(self.dead_reason)
                     return

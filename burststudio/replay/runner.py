@@ -28,6 +28,8 @@ from burststudio.replay import recorder as rec_mod
 from burststudio.replay.events import Events, LiveStats, TargetStatus
 from burststudio.replay.health import HealthWatch
 from burststudio.replay.interrupts import Interrupts, kill_pids
+from burststudio.targets.address import redact
+from burststudio.targets.base import auth_headers
 from burststudio.settings import ReplaySettings, TargetSettings
 from burststudio.targets import registry as target_kinds
 from burststudio.vocab import (CANCELLED, CONNECTION, EV_NOTICE, EV_PROGRESS, EV_RUN_FINISHED, EV_RUN_STARTED,
@@ -134,10 +136,10 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
         if len(plan) == 0:
             raise UserError(f"nothing to send: the workload has {plan.stats.rows} requests after its transforms, "
                             f"{plan.stats.skipped_failed} skipped as failed, {plan.stats.overlong_skipped} as too long")
-        api_key = target.api_key()
+        headers = auth_headers(target)
         warmup = target_kinds.warmup(getattr(target, "kind", target_kinds.ATTACH), replay.warmup)
         return _run(plan, target, info, replay, run_dir, name=name, resolved_toml=resolved_toml,
-                    events_stdout=events_stdout, on_progress=on_progress, notice=notice, api_key=api_key,
+                    events_stdout=events_stdout, on_progress=on_progress, notice=notice, headers=headers,
                     interrupts=interrupts, warmup=warmup)
     except Exception as exc:
         status.failed(exc)
@@ -161,13 +163,13 @@ def _kill_target(target) -> None:
 
 
 def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str, resolved_toml: str,
-         events_stdout: bool, on_progress, notice, api_key: str | None, interrupts: Interrupts | None = None,
-         warmup: int = 0) -> RunResult:
+         events_stdout: bool, on_progress, notice, headers: dict[str, str],
+         interrupts: Interrupts | None = None, warmup: int = 0) -> RunResult:
     interrupts = interrupts or Interrupts()
     try:
         recorder = rec_mod.Recorder(run_dir)
         if resolved_toml:
-            recorder.write_preset(resolved_toml)
+            recorder.write_preset(redact(resolved_toml))  # a password in target.url stays out of the run
     except OSError as exc:
         raise UserError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
     interrupts.hard_message = (f"stopped at once; the journal keeps every request that ended: "
@@ -186,7 +188,7 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
     interrupts.cleanups.append(recorder.flush)
     try:
         reason = asyncio.run(_async_run(plan, target, info, replay, recorder, run_info, events_stdout,
-                                        on_progress, notice, api_key, uv, interrupts=interrupts, ended=ended))
+                                        on_progress, notice, headers, uv, interrupts=interrupts, ended=ended))
     finally:
         # The loop's signal handlers are gone with it: a second interrupt while the run winds down still stops it.
         interrupts.on_first = None
@@ -255,7 +257,7 @@ def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
 
 
 async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,
-                     run_info: dict[str, Any], events_stdout: bool, on_progress, notice, api_key, uv: bool, *,
+                     run_info: dict[str, Any], events_stdout: bool, on_progress, notice, headers, uv: bool, *,
                      interrupts: Interrupts | None = None, ended: dict[str, str] | None = None) -> str:
     from burststudio.replay.pool import make_session, warm_pool
     from burststudio.replay.dispatch import Dispatcher, auto_shards, expected_concurrency
@@ -284,7 +286,6 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     recorder.on_error = lambda exc: request_stop(REASON_WRITE_FAILED)
 
     live = _Live(len(plan))
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     fd_limit = _raise_fd_limit(len(plan) + 256)
     cap = replay.max_concurrency if replay.max_concurrency > 0 else (replay.users if replay.mode == "closed" else 0)
     limit = min(cap or len(plan), max(64, fd_limit - 128))
@@ -347,7 +348,9 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         recorder.ended(r.to_json_dict(t0_ns))
         events.request_ended(r)
         o = r.outcome
-        if r.status is not None:
+        if o == OK or r.first_ns:
+            watch.served()
+        elif r.status is not None:
             watch.life()
         elif o == CONNECTION:
             watch.kick()
@@ -399,7 +402,7 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         events.emit(EV_NOTICE, message=f"the target died: {why}; ending the run")
         request_stop(REASON_TARGET_DIED)
 
-    watch = HealthWatch(target, headers, on_dead)
+    watch = HealthWatch(target, headers, on_dead, on_note=say)
 
     def on_sample(s: dict[str, Any]) -> None:
         watch.life()
@@ -427,6 +430,7 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         await asyncio.gather(*aux, return_exceptions=True)
         if scraper is not None and scraper.cache_config:
             run_info["cache_config"] = scraper.cache_config
+        run_info["liveness"] = {"judged_from": watch.judged_from, "note": watch.note}
         progress()
         await session.close()
     return reason[0]

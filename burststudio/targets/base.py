@@ -145,8 +145,22 @@ class Target(abc.ABC):
     def api_key(self) -> str | None:
         return None
 
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate every request to this target (a bearer token from `api_key`)."""
+        return bearer(self.api_key())
+
     def __enter__(self) -> "Target":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def bearer(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def auth_headers(target: Any) -> dict[str, str]:
+    """A target's `auth_headers()`, also for an object that only has `api_key()`."""
+    own = getattr(target, "auth_headers", None)
+    return own() if own is not None else bearer(target.api_key())

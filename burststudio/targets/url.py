@@ -1,31 +1,27 @@
 """The `url` target: attach to an OpenAI-compatible server that already runs.
 
 The model and its `max_model_len` come from `/v1/models` unless the settings name a model; `/health` and
-`/metrics` are checked so the run can say up front what it will see. The API key is read from the environment
-variable the settings name, and is never written anywhere.
+`/metrics` are checked so the run can say up front what it will see. The URL is read by targets/address.py and
+every answer by targets/answers.py: a URL or a server that is not what it should be ends the run before it starts
+with one line (exit 2). The API key is read from the environment variable the settings name, and a user name and
+password in the URL travel only as a header: neither is ever shown or written.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from burststudio.errors import one_line
 from burststudio.settings import TargetSettings
-from burststudio.targets.base import Progress, Target, TargetError, TargetInfo
+from burststudio.targets import address as addresses
+from burststudio.targets import answers
+from burststudio.targets.base import Progress, Target, TargetError, TargetInfo, bearer
 
-
-def _get(url: str, timeout: float, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 (the user's own server)
-            return r.status, r.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read() if exc.fp else b""
+# While a server starts it refuses connections or answers 5xx; these answers will not change by waiting.
+_RETRY_STATUS = frozenset({408, 425, 429})
 
 
 class UrlTarget(Target):
@@ -33,12 +29,8 @@ class UrlTarget(Target):
 
     def __init__(self, settings: TargetSettings, url: str | None = None):
         self.settings = settings
-        base = (url or settings.url or "").strip().rstrip("/")
-        if base.endswith("/v1"):
-            base = base[:-3]
-        if not base.startswith(("http://", "https://")):
-            raise TargetError(f"target URL must start with http:// or https://, got {base!r}")
-        self._url = base
+        self.address = addresses.parse(url or settings.url, "--target" if url else "target.url")
+        self._url = self.address.base
         self._info: TargetInfo | None = None
 
     @property
@@ -52,35 +44,51 @@ class UrlTarget(Target):
         key = os.environ.get(name)
         if not key:
             raise TargetError(f"the environment variable {name} (target.api_key_env) is not set")
+        if not key.isprintable():
+            raise TargetError(f"the environment variable {name} (target.api_key_env) holds a line break or a "
+                              "control character")
         return key
 
-    def _headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         key = self.api_key()
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        if key and self.address.has_credentials:
+            raise TargetError("the target URL holds a user name or password and target.api_key_env names a key: "
+                              "give one of them")
+        return bearer(key) if key else self.address.auth_headers()
+
+    def _get(self, path: str, timeout: float) -> answers.Answer:
+        return answers.get(self.address, path, timeout, self.auth_headers())
 
     def start(self, run_dir: Path | None = None, progress: Progress | None = None) -> None:
         if progress:
             progress(f"attaching to {self._url}")
 
     def wait_healthy(self, timeout_s: float) -> None:
+        """Until /v1/models answers 200. Refusals and 5xx are waited on (a server that starts answers them first);
+        an answer that is not HTTP, or a status that waiting will not change, ends the wait at once."""
         deadline = time.monotonic() + timeout_s
         last = "no answer"
-        refused = False
+        immediate = False
         while True:
             try:
-                status, _ = _get(self._url + "/v1/models", min(5.0, max(0.5, timeout_s)), self._headers())
-                if status == 200:
+                answer = self._get("/v1/models", min(5.0, max(0.5, timeout_s)))
+                if answer.status == 200:
                     return
-                last = f"/v1/models answered HTTP {status}"
-                if status in (401, 403):
+                last = f"/v1/models answered HTTP {answer.status}"
+                if answer.status in (401, 403):
                     raise TargetError(f"{self._url}: {last} (check target.api_key_env)")
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
-                reason = getattr(exc, "reason", exc)
-                last = str(reason)
-                # Nothing listens there: a server that is starting answers 503 first, so give up soon.
-                if isinstance(reason, ConnectionRefusedError):
-                    deadline = min(deadline, time.monotonic() + 1.0) if refused else deadline
-                    refused = True
+                if 300 <= answer.status < 400:
+                    to = f" to {addresses.shown(answer.location)}" if answer.location else ""
+                    raise TargetError(f"{self._url}: {last}, a redirect{to}: give the URL it points to")
+                if answer.status < 500 and answer.status not in _RETRY_STATUS:
+                    raise TargetError(f"{self._url}: {last}: not an OpenAI-compatible server at this URL?")
+            except answers.Unreachable as exc:
+                last = str(exc).removeprefix(self._url + "/v1/models: ")
+                # Nothing listens there, or it hangs up at once: a server that is starting answers 503 first, so
+                # give up soon.
+                if exc.immediate:
+                    deadline = min(deadline, time.monotonic() + 1.0) if immediate else deadline
+                    immediate = True
             if time.monotonic() >= deadline:
                 raise TargetError(f"{self._url} is not reachable: {last}")
             time.sleep(0.25)
@@ -88,32 +96,27 @@ class UrlTarget(Target):
     def describe(self) -> TargetInfo:
         if self._info is not None:
             return self._info
-        try:
-            status, body = _get(self._url + "/v1/models", 10.0, self._headers())
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            raise TargetError(f"{self._url}/v1/models: {getattr(exc, 'reason', exc)}") from None
-        if status != 200:
-            raise TargetError(f"{self._url}/v1/models answered HTTP {status}")
-        try:
-            models: list[dict[str, Any]] = json.loads(body).get("data") or []
-        except (ValueError, AttributeError):
-            raise TargetError(f"{self._url}/v1/models did not answer a model list") from None
+        where = self._url + "/v1/models"
+        answer = self._get("/v1/models", 10.0)
+        if answer.status != 200:
+            raise TargetError(f"{where} answered HTTP {answer.status}")
+        models = answers.models_of(answers.json_of(answer.body, where), where)
         want = self.settings.model
-        entry: dict[str, Any] | None = None
+        entry: answers.Model | None = None
         if want:
-            entry = next((m for m in models if m.get("id") == want), None)
+            entry = next((m for m in models if m.id == want), None)
             if entry is None and models:
-                names = ", ".join(str(m.get("id")) for m in models)
-                raise TargetError(f"{self._url} does not serve the model {want!r} (it serves: {names})")
+                names = one_line(", ".join(m.id for m in models), 200)
+                raise TargetError(f"{self._url} does not serve the model {one_line(want, 80)!r} (it serves: "
+                                  f"{names})")
         elif models:
             entry = models[0]
         else:
-            raise TargetError(f"{self._url}/v1/models lists no model; name one in target.model")
-        model = want or str(entry["id"])  # type: ignore[index]
-        max_len = entry.get("max_model_len") if entry else None
+            raise TargetError(f"{where} lists no model; name one in target.model")
+        model = want or entry.id  # type: ignore[union-attr]
         has_metrics = self._probe_metrics()
         info = TargetInfo(kind="url", url=self._url, model=model,
-                          max_model_len=int(max_len) if isinstance(max_len, (int, float)) else None,
+                          max_model_len=entry.max_model_len if entry else None,
                           vocab_size=self.settings.vocab_size, has_metrics=has_metrics)
         if has_metrics:
             self.kv_from_metrics(info)
@@ -121,19 +124,16 @@ class UrlTarget(Target):
         return info
 
     def _probe_metrics(self) -> bool:
-        try:
-            status, body = _get(self._url + "/metrics", 5.0, self._headers())
-        except (urllib.error.URLError, OSError, TimeoutError):
-            return False
-        if status != 200:
+        answer = self._get("/metrics", 5.0)
+        if answer.status != 200:
             return False
         if self._info is None:
             from burststudio.vllm_metrics import parse_cache_config
 
             try:
-                self._kv_cache = parse_cache_config(body.decode("utf-8", "replace"))
-            except (ValueError, TypeError):
-                return True
+                self._kv_cache = parse_cache_config(answer.body.decode("utf-8", "replace"))
+            except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+                return True  # a page the parser cannot read tells no cache: the scraper says so during the run
         return True
 
     _kv_cache: dict[str, Any] | None = None
@@ -146,8 +146,8 @@ class UrlTarget(Target):
 
     def alive(self) -> bool:
         try:
-            status, _ = _get(self._url + "/health", 2.0, self._headers())
-        except (urllib.error.URLError, OSError, TimeoutError):
+            status = self._get("/health", 2.0).status
+        except TargetError:
             return False
         # A server without /health (404) is alive as long as it answers.
         return status != 503 and status < 500
