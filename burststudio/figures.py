@@ -50,6 +50,17 @@ LATENCIES: dict[str, str] = {"ttft_s": "TTFT", "itl_s": "ITL", "tpot_s": "TPOT",
 STATS = ("mean", "p50", "p90", "p99", "max")
 
 
+def stats_of(summary: Any) -> tuple[str, ...]:
+    """The statistics a summary's latency figures hold, in order: mean, std, every percentile (pNN) rising, max
+    (STATS for a summary written before std and `replay.percentiles`)."""
+    st = summary.get("ttft_s") if isinstance(summary, dict) else None
+    if not isinstance(st, dict) or "std" not in st:
+        return STATS
+    pcts = sorted((k for k in st if k.startswith("p") and k[1:].replace(".", "", 1).isdigit()),
+                  key=lambda k: float(k[1:]))
+    return ("mean", "std", *pcts, "max")
+
+
 def latency(key: str, stat: str, unit: str = "ms") -> Figure:
     """One statistic of one latency (`key` of LATENCIES), e.g. latency("ttft_s", "p99") is "TTFT p99 ms"."""
     short = "lateness" if key == "dispatch_lateness_s" else key[:-2]
@@ -62,6 +73,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("failed", "failed", ("failed",), "count", LOWER),
     Figure("cancelled", "cancelled", ("cancelled",), "count", LOWER),
     Figure("goodput", "goodput", ("goodput", "share"), "share", HIGHER),
+    Figure("goodput_rate", "goodput req/s", ("goodput", "rate"), "per_s", HIGHER),
     Figure("requests_per_s", "req/s", ("throughput", "requests_per_s"), "per_s", HIGHER),
     Figure("sent_per_s", "sent req/s", ("throughput", "sent_per_s"), "per_s", HIGHER),
     Figure("output_tokens_per_s", "out tok/s", ("throughput", "output_tokens_per_s"), "tokens_per_s", HIGHER),

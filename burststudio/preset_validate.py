@@ -84,6 +84,14 @@ def _coerce(path: tuple, value: Any, kind: type) -> Any:
 
 
 def _check_bounds(path: tuple, value: Any, param: Param) -> None:
+    if isinstance(value, list):
+        if param.min is not None or param.max is not None:
+            # An array of numbers in bounds: each item is checked as a value of its own would be.
+            for k, item in enumerate(value):
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    raise Invalid(path, f"item {k + 1} must be a number, got {show_value(item)}")
+                _check_bounds(path, item, param)
+        return
     if param.choices is not None and value not in param.choices:
         raise Invalid(path, f"must be one of {', '.join(map(str, param.choices))}; got {show_value(value)}")
     lo, hi = param.min, param.max

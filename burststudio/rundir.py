@@ -78,7 +78,8 @@ def _stamp(t: _dt.datetime) -> str:
 def summary_settings(replay) -> dict[str, Any]:
     """The replay settings the summary needs (objectives, burst view, the concurrency cap, limits), as run.json
     keeps them."""
-    return {"slo_ttft_s": replay.slo_ttft_s, "slo_tpot_s": replay.slo_tpot_s,
+    return {"slo_ttft_s": replay.slo_ttft_s, "slo_tpot_s": replay.slo_tpot_s, "slo_itl_s": replay.slo_itl_s,
+            "slo_e2e_s": replay.slo_e2e_s, "percentiles": list(replay.percentiles), "slice_s": replay.slice_s,
             "burst_window_s": replay.burst_window_s, "burst_rate_factor": replay.burst_rate_factor,
             "max_concurrency": replay.max_concurrency, "short_answers": replay.short_answers,
             "limits": dataclasses.asdict(replay.limits)}
@@ -142,8 +143,19 @@ def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
     planned = (info.get("plan") or {}).get("planned")
     if planned is not None:
         summary["not_sent"] = max(0, int(planned) - summary["sent"])  # the run ended before their time
+    from burststudio.replay import timeline
+
+    slice_s = float((info.get("settings") or {}).get("slice_s") or 0)
+    if slice_s > 0:
+        summary["slices"] = {"width_s": slice_s, "file": timeline.SLICES}
     if write:
         recorder.write_tables(run_dir, records, samples)
+        if slice_s > 0:
+            import pyarrow.parquet as pq
+
+            table = timeline.slice_table(records, samples, slice_s)
+            summary["slices"]["count"] = table.num_rows
+            pq.write_table(table, str(run_dir / timeline.SLICES), compression="zstd")
         write_summary(run_dir, summary)
     return summary
 

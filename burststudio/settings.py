@@ -144,6 +144,15 @@ class ReplaySettings:
     scrape_interval_s: float = setting(0.5, "Seconds between two /metrics samples; 0: do not sample.", min=0.0)
     slo_ttft_s: float = setting(0.0, "TTFT objective for goodput, seconds; 0: none.", min=0.0)
     slo_tpot_s: float = setting(0.0, "TPOT objective for goodput, seconds; 0: none.", min=0.0)
+    slo_itl_s: float = setting(0.0, "ITL objective for goodput: no gap between two chunks of a request longer than "
+                               "this, seconds; 0: none.", min=0.0)
+    slo_e2e_s: float = setting(0.0, "E2E objective for goodput, seconds from sending to the last token; 0: none.",
+                               min=0.0)
+    # p50, p90 and p99 are always reported (the figures read them); these are added to every latency figure.
+    percentiles: list = setting([50.0, 90.0, 99.0], "Percentiles of every latency figure (p50, p90 and p99 "
+                                "always; others added, e.g. [50, 90, 95, 99, 99.9]).", min=0.0, max=100.0)
+    slice_s: float = setting(0.0, "Write slices.parquet: rate, latency percentiles and failures per slice of this "
+                             "many seconds; 0: none.", min=0.0)
     burst_window_s: float = setting(10.0, "Window length of the burst view: about the shortest burst's length.",
                                     min=0.001)
     # Twice the median rate: a burst the BurstGPT study would call one, well above a steady stream's noise.

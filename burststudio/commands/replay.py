@@ -9,8 +9,9 @@ import argparse
 import sys
 from typing import Any
 
-from burststudio.commands._preset_args import add_set_argument, apply_sets
+from burststudio.commands._preset_args import add_set_argument
 from burststudio.commands._repeat import add_repeat_argument, check_repeat, run_repeated
+from burststudio.commands._replay_args import add_replay_arguments, apply_replay_arguments
 
 HELP = "replay a preset or trace against a server, measure every token, keep every result"
 
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
     add_set_argument(p)
+    add_replay_arguments(p)
     add_repeat_argument(p)
     p.add_argument("--json", action="store_true", help="end stdout with the summary as one JSON object")
     p.add_argument("--events", action="store_true", help="write live events as JSON lines on stdout")
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     from burststudio.replay.runner import run_replay
 
-    preset = apply_sets(load_source(args.source, args.format), args)
+    preset = apply_replay_arguments(load_source(args.source, args.format), args)
     apply_overrides(preset, args)
     if check_repeat(args) > 1:
         if args.events:

@@ -148,6 +148,8 @@ def write_reports(args: argparse.Namespace, runs: list[str], summaries: list[dic
 
 def print_summary(s: dict[str, Any]) -> None:
     """The summary as readable tables (rich)."""
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
@@ -156,7 +158,7 @@ def print_summary(s: dict[str, Any]) -> None:
     def show(summary: Any, key: str) -> str:
         return fg.show(summary, fg.BY_KEY[key])
 
-    c = Console()
+    c = Console() if sys.stdout.isatty() else Console(width=160)  # a pipe gets whole rows
     state = "" if s.get("complete", True) else " [yellow](rebuilt from the journal: the run did not finish)[/yellow]"
     c.print(f"[bold]{s.get('name') or 'run'}[/bold] {s.get('run_dir') or ''}{state}")
     c.print(f"sent {s['sent']} = finished {s['finished']} + failed {s['failed']} + cancelled {s['cancelled']}"
@@ -164,17 +166,20 @@ def print_summary(s: dict[str, Any]) -> None:
     if s.get("failures_by_class"):
         c.print("failures: " + ", ".join(f"{k} {v}" for k, v in s["failures_by_class"].items()))
     t = Table(title="latency (ms)", title_justify="left")
-    for col in ("figure", *fg.STATS, "requests", "failed left out"):
+    stats = fg.stats_of(s)
+    for col in ("figure", *stats, "requests", "failed left out"):
         t.add_column(col, justify="right" if col != "figure" else "left")
     for key, label in fg.LATENCIES.items():
         st = s.get(key) or {}
-        t.add_row(label, *(fg.show(s, fg.latency(key, k)) for k in fg.STATS),
+        t.add_row(label, *(fg.show(s, fg.latency(key, k)) for k in stats),
                   str(st.get("count", "")), str(st.get("failed_excluded", "")))
     c.print(t)
     tp = s.get("throughput") or {}
     gp = s.get("goodput") or {}
     c.print(f"throughput {show(s, 'requests_per_s')} req/s, {show(s, 'output_tokens_per_s')} tok/s"
-            f" over {tp.get('duration_s') or 0:.1f} s; goodput {show(s, 'goodput')} ({gp.get('met')} of {gp.get('of')})")
+            f" over {tp.get('duration_s') or 0:.1f} s; goodput {show(s, 'goodput')} ({gp.get('met')} of {gp.get('of')}"
+            f", {show(s, 'goodput_rate')} req/s)")
+    print_slices(c, s)
     if s.get("metrics_samples"):
         c.print("server: " + ", ".join(f"{fg.BY_KEY[k].label} {show(s, k)}" for k in (
             "kv_peak", "waiting_peak", "preemptions", "rejections", "prefix_hit_rate")))
@@ -182,6 +187,36 @@ def print_summary(s: dict[str, Any]) -> None:
     print_bursts(c, s.get("burst") or {})
     for line in s.get("limits_broken") or []:
         c.print(f"[red]limit broken:[/red] {line}")
+
+
+def print_slices(c, s: dict[str, Any], limit: int = 60) -> None:
+    """The run's time slices (slices.parquet), at most `limit` rows."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from burststudio import figures as fg
+
+    info = s.get("slices") or {}
+    path = Path(s.get("run_dir") or ".") / str(info.get("file") or "")
+    if not info or not path.is_file():
+        return
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path).to_pylist()
+    t = Table(title=f"slices of {info['width_s']:g} s ({len(rows)}, in {path})", title_justify="left")
+    ms = fg.BY_KEY["ttft_p50"]
+    cols = (("start s", None), ("sent", None), ("finished", None), ("failed", None), ("TTFT p50 ms", "ttft_p50_s"),
+            ("TTFT p99 ms", "ttft_p99_s"), ("ITL p99 ms", "itl_p99_s"), ("KV peak", "kv_cache_usage_peak"))
+    for name, _ in cols:
+        t.add_column(name, justify="right")
+    for r in rows[:limit]:
+        t.add_row(f"{r['start_s']:g}", str(r["sent"]), str(r["finished"]), str(r["failed"]),
+                  *(fg.show_raw(ms, r[k]) for k in ("ttft_p50_s", "ttft_p99_s", "itl_p99_s")),
+                  fg.show_raw(fg.BY_KEY["kv_peak"], r.get("kv_cache_usage_peak")))
+    c.print(t)
+    if len(rows) > limit:
+        c.print(f"... {len(rows) - limit} more slices in {path}")
 
 
 def print_bursts(c, b: dict[str, Any]) -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from burststudio.commands._preset_args import add_set_argument, apply_sets
+from burststudio.commands._preset_args import add_set_argument
 from burststudio.commands._repeat import add_repeat_argument, check_repeat, run_repeated
+from burststudio.commands._replay_args import add_replay_arguments, apply_replay_arguments
 
 HELP = "run a preset's workload through the simulated vLLM engine in virtual time (no server, no GPU)"
 
@@ -26,6 +27,7 @@ def register(subparsers) -> None:
                    "(default: [target.sim] profile)")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="workload seed (default: the preset's)")
     add_set_argument(p)
+    add_replay_arguments(p, target=False)
     add_repeat_argument(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.set_defaults(func=run)
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--duration must be a positive number of seconds, got {args.duration}")
     if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
-    preset = apply_sets(load_preset(args.preset), args)
+    preset = apply_replay_arguments(load_preset(args.preset), args)
     sim = preset.target.sim
     if args.profile:
         import dataclasses

@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from burststudio import figures
+from burststudio.commands._replay_args import add_replay_arguments, set_items
 
 HELP = "replay one preset at several rate scales or values of any key, or search the highest that holds"
 RATE_SCALE = "rate-scale"  # the dimension of --rate-scale (and a --search key)
@@ -59,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY.PATH=VALUE[,VALUE...]",
                    help="change one value of the preset for every run, or sweep it over several comma-separated "
                         "values (repeatable; several swept keys make a grid), e.g. --set workload.arrivals.cv=1,2,4,8")
+    add_replay_arguments(p, rate=False)
     p.add_argument("--json", action="store_true", help="end stdout with the sweep as one JSON object")
     p.set_defaults(func=run)
 
@@ -223,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
 
     source = load_source(args.source)
     fixed, dims = dimensions(args)
+    fixed += set_items(args)
     search = parse_search(args.search, args.search_steps) if args.search else None
     if search and search[0] in dims:
         raise UserError(f"--search {args.search}: {search[0]} is also swept")

@@ -8,13 +8,16 @@ microseconds from `sent_s`) and returns a JSON-ready dict. Definitions:
   sent but never journaled (a killed run: `lost_in_flight`).
 - TTFT, ITL, TPOT and E2E as in vLLM's benchmark, over finished requests; each figure says how many requests it
   covers (`count`) and how many failed ones it leaves out (`failed_excluded`). ITL pools every gap of every finished
-  request; TPOT needs at least two tokens.
+  request; TPOT needs at least two tokens. Each has mean, std, p50, p90, p99 (and any other percentile of
+  `replay.percentiles`, as `p95`, `p99.9`), max.
 - `dispatch_lateness_s`: sent - scheduled, over every sent request (`sent`: the request had its connection).
 - `overload`: did the run keep its schedule (replay/overload.py); requests cancelled before they left are counted
   there (`never_sent`), not in `sent`.
 - `client`: whether the client's own delays (dispatch lateness) got into the figures, and where
   (replay/client_limits.py).
-- `goodput`: share of finished + failed requests that finished and met the SLOs (failures are misses).
+- `goodput`: `share` of finished + failed requests that finished and met every objective (TTFT, TPOT, ITL: the
+  request's longest chunk gap, E2E; failures are misses), `met` of `of`, and `rate`: met per second of the run
+  (`throughput.duration_s`), the figure vLLM's and AIPerf's goodput name.
 - `short_answers`: answers that ended cleanly with fewer tokens than asked (`shortfall`), counted apart: how many,
   how many of them count as finished (`[replay] short_answers = "ok"`) or failed (as `truncated`), and the mean
   number of tokens they lacked.
@@ -37,7 +40,13 @@ from burststudio.vocab import (ADMISSION_REJECTIONS_TOTAL, CANCELLED, FAILURES, 
                                PREEMPTIONS_TOTAL, PREFIX_CACHE_HITS_TOTAL, PREFIX_CACHE_QUERIES_TOTAL, RUNNING,
                                SHORT_FAIL, UNKNOWN, WAITING)
 
-STAT_KEYS = ("mean", "p50", "p90", "p99", "max")
+STAT_KEYS = ("mean", "std", "p50", "p90", "p99", "max")
+BASE_PERCENTILES = (50.0, 90.0, 99.0)  # always in every latency figure: the figures (figures.py) read them
+
+
+def percentile_key(q: float) -> str:
+    """The summary's key of a percentile: p50, p95, p99.9."""
+    return f"p{q:g}"
 
 
 def _num(x: Any) -> float | None:
@@ -47,13 +56,17 @@ def _num(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def stat(values: np.ndarray, *, failed_excluded: int = 0) -> dict[str, Any]:
+def stat(values: np.ndarray, *, failed_excluded: int = 0,
+         percentiles: tuple[float, ...] = BASE_PERCENTILES) -> dict[str, Any]:
+    """mean, std (sample), the percentiles (p50, p90, p99 and any others asked), max, count, failed_excluded."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
-    out: dict[str, Any] = {k: None for k in STAT_KEYS}
+    qs = sorted(set(BASE_PERCENTILES) | {float(q) for q in percentiles})
+    out: dict[str, Any] = {"mean": None, "std": None, **{percentile_key(q): None for q in qs}, "max": None}
     if v.size:
-        p50, p90, p99 = np.quantile(v, [0.5, 0.9, 0.99])
-        out.update(mean=_num(v.mean()), p50=_num(p50), p90=_num(p90), p99=_num(p99), max=_num(v.max()))
+        out.update(mean=_num(v.mean()), std=_num(v.std(ddof=1)) if v.size > 1 else None, max=_num(v.max()))
+        for q, x in zip(qs, np.quantile(v, np.array(qs) / 100)):
+            out[percentile_key(q)] = _num(x)
     out["count"] = int(v.size)
     out["failed_excluded"] = int(failed_excluded)
     return out
@@ -107,6 +120,7 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
         by_class[UNKNOWN] = unknown
 
     itl = _itl(records, ok)
+    qs = tuple(settings.get("percentiles") or BASE_PERCENTILES)
     out: dict[str, Any] = {
         "complete": bool(complete),
         "sent": sent,
@@ -115,15 +129,18 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
         "cancelled": n_cancelled,
         "lost_in_flight": lost,
         "failures_by_class": by_class,
-        "ttft_s": stat(a["ttft"][ok], failed_excluded=n_failed),
-        "itl_s": stat(itl, failed_excluded=n_failed),
-        "tpot_s": stat(a["tpot"][ok], failed_excluded=n_failed),
-        "e2e_s": stat(a["e2e"][ok], failed_excluded=n_failed),
-        "dispatch_lateness_s": stat(a["lateness"], failed_excluded=0),
+        "ttft_s": stat(a["ttft"][ok], failed_excluded=n_failed, percentiles=qs),
+        "itl_s": stat(itl, failed_excluded=n_failed, percentiles=qs),
+        "tpot_s": stat(a["tpot"][ok], failed_excluded=n_failed, percentiles=qs),
+        "e2e_s": stat(a["e2e"][ok], failed_excluded=n_failed, percentiles=qs),
+        "dispatch_lateness_s": stat(a["lateness"], failed_excluded=0, percentiles=qs),
         "throughput": _throughput(a, ok),
-        "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, (OK, CANCELLED) + FAILURES), settings),
+        "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, (OK, CANCELLED) + FAILURES), settings,
+                            _max_gaps(records)),
         "short_answers": short_answers_view(records, ok, settings.get("short_answers") or SHORT_FAIL),
     }
+    out["goodput"]["rate"] = _num(out["goodput"]["met"] / out["throughput"]["duration_s"]) \
+        if out["throughput"]["duration_s"] else None
     out.update(server_figures(samples))
     out["overload"] = overload_view(a, records, unsent, stat)
     out["client"] = client_view(a, int(settings.get("max_concurrency") or 0), out["overload"]["behind_schedule"])
@@ -170,18 +187,35 @@ def _throughput(a: dict[str, np.ndarray], ok: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _goodput(a: dict[str, np.ndarray], ok: np.ndarray, failed: np.ndarray, settings: dict[str, Any]) -> dict:
-    slo_ttft = float(settings.get("slo_ttft_s") or 0)
-    slo_tpot = float(settings.get("slo_tpot_s") or 0)
+def _max_gaps(records: list[dict[str, Any]]) -> np.ndarray:
+    """Each request's longest gap between two chunks, seconds (NaN with fewer than two chunks)."""
+    out = np.full(len(records), np.nan)
+    for k, r in enumerate(records):
+        c = r.get("chunks_us") or []
+        if len(c) > 1:
+            out[k] = float(np.max(np.diff(np.asarray(c, dtype=np.float64)))) / 1e6
+    return out
+
+
+# Goodput objectives: the setting, the per-request figure it bounds, and what a request without that figure does.
+SLOS = (("slo_ttft_s", "ttft"), ("slo_tpot_s", "tpot"), ("slo_itl_s", "max_gap"), ("slo_e2e_s", "e2e"))
+
+
+def _goodput(a: dict[str, np.ndarray], ok: np.ndarray, failed: np.ndarray, settings: dict[str, Any],
+             max_gap: np.ndarray) -> dict:
+    """The share of requests that finished and met every objective, of all that finished or failed; `rate` (met
+    per second of the run) is added by summarize. An objective on a figure a request does not have (TPOT and ITL of
+    a one-token answer) cannot be missed; an ITL objective bounds every gap of a request (its longest)."""
+    figures = {**a, "max_gap": max_gap}
     met = ok.copy()
-    if slo_ttft > 0:
-        met &= a["ttft"] <= slo_ttft
-    if slo_tpot > 0:
-        # A one-token answer has no TPOT; it cannot miss a TPOT objective.
-        met &= ~(a["tpot"] > slo_tpot)
+    objectives: dict[str, float | None] = {}
+    for key, fig in SLOS:
+        slo = float(settings.get(key) or 0)
+        objectives[key] = slo or None
+        if slo > 0:
+            met &= ~(figures[fig] > slo)
     total = int(ok.sum() + failed.sum())
-    return {"share": _num(met.sum() / total) if total else None, "met": int(met.sum()), "of": total,
-            "slo_ttft_s": slo_ttft or None, "slo_tpot_s": slo_tpot or None}
+    return {"share": _num(met.sum() / total) if total else None, "met": int(met.sum()), "of": total, **objectives}
 
 
 def server_figures(samples: list[dict[str, Any]]) -> dict[str, Any]:

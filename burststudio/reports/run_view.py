@@ -16,7 +16,7 @@ from burststudio import figures
 from burststudio.replay import recorder
 from burststudio.replay.overload import split_unsent
 from burststudio.replay.summary import per_request
-from burststudio.reports.timeline import json_floats, chunk_gaps, story
+from burststudio.replay.timeline import json_floats, chunk_gaps, story
 from burststudio.vocab import OK
 
 MAX_POINTS = 4000

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from burststudio.reports import timeline
+from burststudio.replay import timeline
 from burststudio.reports.csv_tables import flatten
 from burststudio.reports.run_view import MAX_POINTS, MIN_POINTS_PER_OUTCOME, cdf, sample_indices
 

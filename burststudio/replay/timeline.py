@@ -3,7 +3,8 @@ failures, per time bin, from the journal's records and the /metrics samples.
 
 A run of any length is cut into at most `MAX_BINS` bins of a round width, so a page or a chart draws a few hundred
 points whatever the run's size; every value of a bin is computed from every request in it (exact percentiles per
-bin, not of a sample). Times are seconds on the run's clock, as the journal keeps them.
+bin, not of a sample). Times are seconds on the run's clock, as the journal keeps them. The same bins, of a width
+the user sets (`replay.slice_s`, `--slice`), are the run's time slices: `slice_table` writes them as slices.parquet.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from burststudio.replay.overload import split_unsent
 from burststudio.replay.summary import per_request
@@ -108,8 +108,8 @@ def _sample_series(samples: list[dict[str, Any]], width: float, n: int) -> dict[
             np.fmax.at(peak, idx[good], v[good])
             # A gauge holds its value until the next sample: carry it over a bin no sample fell in.
             last = int(idx[good].max())
-            filled = pd.Series(peak[:last + 1]).ffill().to_numpy()
-            peak[:last + 1] = filled
+            have = np.where(np.isfinite(peak[:last + 1]), np.arange(last + 1), 0)
+            peak[:last + 1] = peak[np.maximum.accumulate(have)]
             out[key] = json_floats(peak)
     for key in (PREEMPTIONS_TOTAL, ADMISSION_REJECTIONS_TOTAL):
         v = col(key)
@@ -123,9 +123,10 @@ def _sample_series(samples: list[dict[str, Any]], width: float, n: int) -> dict[
     return out
 
 
-def story(records: list[dict[str, Any]], samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def story(records: list[dict[str, Any]], samples: list[dict[str, Any]] | None = None, *,
+          width: float | None = None) -> dict[str, Any]:
     """The run's time series (module doc): `t` the bins' start times, then one list per series (null where a bin has
-    no value). Rates are per second; latencies in seconds."""
+    no value). Rates are per second; latencies in seconds. `width` fixes the bins' width (time slices)."""
     samples = samples or []
     sent_records, unsent = split_unsent(records)
     a = per_request(sent_records)
@@ -137,8 +138,9 @@ def story(records: list[dict[str, Any]], samples: list[dict[str, Any]] | None = 
     span = max([float(e.max()) for e in finite if e.size] or [1.0])
     # A few requests a bin at least (a percentile of one request is noise), and no bin shorter than the interval
     # between /metrics samples (a gauge would show gaps, a counter spikes).
-    bins = int(min(MAX_BINS, max(MIN_BINS, a["sent"].size // REQUESTS_PER_BIN)))
-    width = max(bin_width(max(span, 1e-9), bins), bin_width(_sample_interval(finite[-1]), 1))
+    if width is None:
+        bins = int(min(MAX_BINS, max(MIN_BINS, a["sent"].size // REQUESTS_PER_BIN)))
+        width = max(bin_width(max(span, 1e-9), bins), bin_width(_sample_interval(finite[-1]), 1))
     n = int(np.floor(span / width + 1e-9)) + 1
     outcome = a["outcome"]
     ok = outcome == OK
@@ -160,3 +162,35 @@ def story(records: list[dict[str, Any]], samples: list[dict[str, Any]] | None = 
         "failures_per_s": failures,
         "server": _sample_series(samples, width, n),
     }
+
+
+# slices.parquet: column -> (series of `story`, scale). Counts are per slice (a rate times the width).
+SLICE_COLUMNS = (
+    ("scheduled", "scheduled_per_s"), ("sent", "sent_per_s"), ("finished", "finished_per_s"),
+    ("ttft_p50_s", "ttft_p50_s"), ("ttft_p99_s", "ttft_p99_s"), ("itl_p50_s", "itl_p50_s"),
+    ("itl_p99_s", "itl_p99_s"), ("lateness_p99_s", "lateness_p99_s"),
+)
+SLICES = "slices.parquet"
+
+
+def slice_table(records: list[dict[str, Any]], samples: list[dict[str, Any]], width: float):
+    """The run's time slices of `width` seconds as an arrow table: start_s, end_s, requests scheduled / sent /
+    finished / failed in each, TTFT and ITL p50 and p99, lateness p99, and the server's KV-cache and waiting peaks."""
+    import pyarrow as pa
+
+    s = story(records, samples, width=width)
+    n = len(s["t"])
+    cols: dict[str, Any] = {"start_s": s["t"], "end_s": [t + width for t in s["t"]]}
+    for name, key in SLICE_COLUMNS:
+        v = s[key]
+        cols[name] = ([None if x is None else int(round(x * width)) for x in v] if key.endswith("_per_s") else v)
+    failed = np.zeros(n)
+    for per_s in s["failures_per_s"].values():
+        failed += np.nan_to_num(np.array(per_s, dtype=np.float64))
+    cols["failed"] = [int(round(x * width)) for x in failed]
+    for cls, per_s in s["failures_per_s"].items():
+        cols[f"failed_{cls}"] = [int(round((x or 0) * width)) for x in per_s]
+    for key, name in (("kv_cache_usage", "kv_cache_usage_peak"), ("waiting", "waiting_peak")):
+        cols[name] = s["server"].get(key, [None] * n)
+    return pa.table({k: pa.array(v, type=pa.int64() if k in ("scheduled", "sent", "finished", "failed")
+                                  or k.startswith("failed_") else pa.float64()) for k, v in cols.items()})
