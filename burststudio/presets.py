@@ -210,6 +210,10 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
         line = line_of(key_lines(text), exc.path) if text else None
         raise PresetError(file, line, key_name(exc.path), exc.message) from None
     target = _settings_paths(target, base)
+    for key in ("tokenizer", "dataset"):  # files beside the preset, as the workload's trace is
+        value = getattr(replay, key)
+        if value and not os.path.isabs(value) and (base / value).exists():
+            setattr(replay, key, str((base / value).resolve()))
     name = workload.get("name") or (Path(path).stem if path else "preset")
     return Preset(path=Path(path).resolve() if path else None, name=name, text=text, workload_spec=workload,
                   target=target, replay=replay, sweep_sets=sweep_sets)

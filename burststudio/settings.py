@@ -151,6 +151,10 @@ class ReplaySettings:
     # p50, p90 and p99 are always reported (the figures read them); these are added to every latency figure.
     percentiles: list = setting([50.0, 90.0, 99.0], "Percentiles of every latency figure (p50, p90 and p99 "
                                 "always; others added, e.g. [50, 90, 95, 99, 99.9]).", min=0.0, max=100.0)
+    tokenizer: str = setting("", "A Hugging Face tokenizer (folder or tokenizer.json): text prompts of exactly each "
+                             "row's token count in it; empty: token-id prompts (completions) or words (chat).")
+    dataset: str = setting("", "A JSONL file of prompts or ShareGPT-style conversations whose content fills the "
+                           "prompts, fitted to each row's length (needs tokenizer); empty: none.")
     slice_s: float = setting(0.0, "Write slices.parquet: rate, latency percentiles and failures per slice of this "
                              "many seconds; 0: none.", min=0.0)
     burst_window_s: float = setting(10.0, "Window length of the burst view: about the shortest burst's length.",

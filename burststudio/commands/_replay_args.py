@@ -5,6 +5,7 @@ checked as a line of the preset would be and recorded in the run's resolved pres
   --percentiles 50,90,95,99,99.9                 percentiles of every latency figure
   --slice 10s                                    time slices (slices.parquet)
   --model NAME, --endpoint completions|chat, --api-key-env NAME
+  --tokenizer DIR, --dataset FILE                real text of exact token counts, real content
   --request-rate R                               the workload's mean rate, its shape kept (replay.rate_scale)
 
 Only argparse at import time.
@@ -35,6 +36,12 @@ def add_replay_arguments(p: argparse.ArgumentParser, *, target: bool = True, rat
                        help="send the workload at a mean of R requests/s, its burst shape kept (sets "
                             "replay.rate_scale)")
     p.add_argument("--endpoint", choices=("completions", "chat"), default=None, help="the API to call")
+    p.add_argument("--tokenizer", metavar="DIR", default=None,
+                   help="a Hugging Face tokenizer folder (or tokenizer.json): text prompts of exactly each row's "
+                        "token count in it (replay.tokenizer)")
+    p.add_argument("--dataset", metavar="FILE", default=None,
+                   help="JSONL of prompts or ShareGPT-style conversations: real content fitted to each row's length "
+                        "(replay.dataset; needs --tokenizer)")
     if target:
         p.add_argument("--model", metavar="NAME", default=None,
                        help="the model name to request (target.model; default: the first /v1/models lists)")
@@ -82,6 +89,12 @@ def set_items(args: argparse.Namespace) -> list[str]:
         items.append(f"replay.percentiles=[{', '.join(repr(v) for v in values)}]")
     if getattr(args, "slice", None):
         items.append(f"replay.slice_s={duration_s(args.slice, '--slice')!r}")
+    for flag in ("tokenizer", "dataset"):
+        value = getattr(args, flag, None)
+        if value:
+            from pathlib import Path
+
+            items.append(f"replay.{flag}={_toml_string(str(Path(value).resolve()))}")
     if getattr(args, "endpoint", None):
         items.append(f'replay.endpoint="{args.endpoint}"')
     for flag, key in (("model", "target.model"), ("api_key_env", "target.api_key_env")):

@@ -109,6 +109,8 @@ class Plan:
     _pool: _IdText | None = field(default=None, repr=False)
     _word_cache: dict[int, list[str]] = field(default_factory=dict, repr=False)
     _pool_words: list[str] | None = field(default=None, repr=False)
+    # Real text (replay/texts.py): exact counts in the user's tokenizer, content from a dataset.
+    texts: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.scheduled_s.size)
@@ -207,7 +209,10 @@ class Plan:
 
     def prompt_text(self, i: int) -> str:
         """`prompt_tokens[i]` words (chat mode: the server's tokenizer decides the exact token count): the words of
-        the shared prefix blocks, then the row's own, as `prompt_bytes` lays out ids."""
+        the shared prefix blocks, then the row's own, as `prompt_bytes` lays out ids. With a tokenizer: exactly
+        `prompt_tokens[i]` tokens in it (replay/texts.py)."""
+        if self.texts is not None:
+            return self.texts.text(self, i)
         n = int(self.prompt_tokens[i])
         words: list[str] = []
         for b, take in self._shared(i, n):
@@ -229,9 +234,12 @@ class Plan:
                 "stream": True,
                 "stream_options": {"include_usage": True},
             }, separators=(",", ":")).encode()
+        # A dataset's content goes out as text; otherwise the exact ids.
+        prompt = (json.dumps(self.prompt_text(i)).encode() if self.texts is not None and self.texts.prompts
+                  else b"[" + self.prompt_bytes(i) + b"]")
         return b"".join((
-            b'{"model":', json.dumps(self.model).encode(), b',"prompt":[', self.prompt_bytes(i),
-            b'],"max_tokens":%d,"min_tokens":%d' % (out, out),
+            b'{"model":', json.dumps(self.model).encode(), b',"prompt":', prompt,
+            b',"max_tokens":%d,"min_tokens":%d' % (out, out),
             b',"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}',
         ))
 
@@ -305,6 +313,7 @@ def build_plan(workload: Workload, settings: ReplaySettings, *, model: str, voca
         if any(col):
             prefix = col
     return Plan(
+        texts=_texts(settings, workload, rows),
         model=model,
         endpoint=endpoint or settings.endpoint,
         vocab_size=int(vocab_size),
@@ -318,6 +327,25 @@ def build_plan(workload: Workload, settings: ReplaySettings, *, model: str, voca
         block_tokens=workload.prefix_block_tokens,
         stats=stats,
     )
+
+
+def _texts(settings: ReplaySettings, workload: Workload, rows: np.ndarray):
+    """The real-text source of `replay.tokenizer` / `replay.dataset`, or None (module doc of replay/texts.py)."""
+    from burststudio.errors import UserError
+
+    if not settings.tokenizer:
+        if settings.dataset:
+            raise UserError("replay.dataset needs replay.tokenizer (--tokenizer DIR): a dataset's prompts are fitted "
+                            "to each row's token count in it")
+        return None
+    from burststudio.replay.texts import TextError, TextPrompts, Tokenizer
+
+    sessions = (workload.table.column("session_id").take(rows).to_pylist()
+                if workload.has("session_id") and rows.size else None)
+    try:
+        return TextPrompts(Tokenizer(settings.tokenizer), dataset=settings.dataset or None, sessions=sessions)
+    except TextError as exc:
+        raise UserError(str(exc)) from None
 
 
 def warmup_plan(plan: Plan, n: int) -> Plan:
