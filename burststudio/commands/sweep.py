@@ -249,6 +249,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"burststudio sweep: {msg}", file=sys.stderr)
 
     rows: list[dict[str, Any]] = []
+    kept: dict[str, Any] = {}  # the managed target of the points that share its settings
+
+    def target_for(preset) -> Any:
+        """A managed target (vllm, sim) started once for every point with the same target settings."""
+        from burststudio.presets import settings_to_dict
+        from burststudio.targets import make_target
+        from burststudio.targets import registry as target_kinds
+        from burststudio.targets.kept import KeptTarget
+
+        if args.target or preset.target.kind == target_kinds.ATTACH:
+            return None
+        key = json.dumps(settings_to_dict(preset.target), sort_keys=True, default=str)
+        if key not in kept:
+            for other in kept.values():
+                other.close()
+            kept.clear()
+            kept[key] = KeptTarget(make_target(preset.target, None))
+        return kept[key]
 
     def run_point(point: dict[str, Any]) -> dict[str, Any]:
         keys = [f"{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in point.items() if k != RATE_SCALE]
@@ -262,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
         name = point_name(point)
         result = run_replay(workload, preset.target, replay, name=f"{base.name}-{name}",
                             resolved_toml=preset.resolved_toml(), run_dir=sweep_dir / name, target_url=args.target,
-                            on_notice=notice, seed=args.seed)
+                            on_notice=notice, seed=args.seed, target=target_for(preset))
         row = _row(point, result.summary, result.exit_code)
         rows.append(row)
         notice(f"{name}: sent {row['sent']}, goodput {_cell(row, 'goodput')}, "
@@ -273,15 +291,20 @@ def run(args: argparse.Namespace) -> int:
 
     code = EXIT_OK
     found = None
+    # Engine settings vary slowest, so the points that share a managed server run one after another on it.
+    order = sorted(dims, key=lambda k: not k.startswith("target."))
     try:
         if search:
             found = bisect(run_point, *search, steps=args.search_steps, goodput_min=goodput_min)
         else:
-            for combo in itertools.product(*dims.values()):
-                run_point(dict(zip(dims, combo)))
+            for combo in itertools.product(*(dims[k] for k in order)):
+                run_point({k: v for k, v in zip(order, combo)})
     except _Stop as stop:
         notice(stop.reason)
         code = stop.code
+    finally:
+        for target in kept.values():
+            target.close()
     out = {"sweep_dir": str(sweep_dir), "source": str(args.source), "goodput_min": goodput_min,
            "goodput_min_from": "preset" if limit is not None and limit >= 0 else "default",
            "dimensions": {k: v for k, v in dims.items()}, "runs": rows, "exit_code": code}

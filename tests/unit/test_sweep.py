@@ -144,3 +144,20 @@ def test_the_burstiness_sweep_preset_sweeps_the_cv():
     assert p.sweep_sets == ["workload.arrivals.cv=1,2,4,8"]
     assert p.workload_spec["arrivals"]["rate"] == 4.0
     assert "[sweep]" in p.resolved_toml()
+
+
+def test_a_managed_server_is_started_once_per_engine_setting(tmp_path):
+    # Two engine settings x two rate scales: the simulated server starts twice, each serving both scales, and
+    # every run's figures still come from its own requests.
+    p = cli("sweep", ROOT / "presets" / "vllm-cpu-kv-pressure.toml", "--set", "target.kind=sim",
+            "--set", "target.sim.num_blocks=16,32", "--rate-scale", "0.5,1", "--duration", "3",
+            "--out", tmp_path / "eng", "--json", timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("starting the simulator") == 2, p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    points = [r["point"] for r in res["runs"]]
+    assert points == [{"rate-scale": s, "target.sim.num_blocks": b} for b in (16, 32) for s in (0.5, 1.0)]
+    for r in res["runs"]:
+        s = json.loads((Path(r["run_dir"]) / "summary.json").read_text())
+        assert s["target"]["kv_blocks"] == r["point"]["target.sim.num_blocks"]
+        assert s["sent"] == s["finished"] + s["failed"] + s["cancelled"] == r["sent"] > 0
