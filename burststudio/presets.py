@@ -38,7 +38,7 @@ from burststudio.preset_validate import (Invalid, PresetError, key_name, setting
                                          show_value, unknown_key)
 from burststudio.preset_workload import (COMMON_KEYS, TRACE_KEYS, filled_generator, filled_trace_spec, is_trace_spec,
                                          path_keys, relative_spec_paths, validate_workload)
-from burststudio.settings import ReplaySettings, TargetSettings
+from burststudio.settings import BODY_FIELDS, ReplaySettings, TargetSettings
 from burststudio.targets import registry as target_kinds
 from burststudio.toml_key_lines import key_lines, line_of
 
@@ -206,6 +206,10 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
         target = settings_from_table(TargetSettings, data.get("target", {}), ("target",))
         replay = settings_from_table(ReplaySettings, data.get("replay", {}), ("replay",))
         sweep_sets = _sweep_table(data.get("sweep", {}))
+        taken = sorted(BODY_FIELDS & set(replay.extra_body))
+        if taken:
+            raise Invalid(("replay", "extra_body", taken[0]), "is set by BurstStudio for every request (the "
+                          "workload's lengths, streaming, the model) and cannot be replaced")
     except Invalid as exc:
         line = line_of(key_lines(text), exc.path) if text else None
         raise PresetError(file, line, key_name(exc.path), exc.message) from None

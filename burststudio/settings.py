@@ -77,6 +77,8 @@ class TargetSettings:
     url: str = setting("http://127.0.0.1:8000", "Base URL of an OpenAI-compatible server (kind = url).")
     model: str = setting("", "Model name to request; empty: the first one /v1/models lists.")
     api_key_env: str = setting("", "Name of an environment variable holding the API key (never stored in a run).")
+    headers: dict = setting({}, 'More HTTP headers on every request, e.g. { "X-Tenant" = "a" } (stored in the run: '
+                            "put keys in api_key_env).")
     vocab_size: int = setting(32000, "Token ids sent stay below this (an id outside the vocabulary crashes vLLM).", min=2)
     vllm: VllmSettings = field(default_factory=VllmSettings, metadata={"doc": "Managed vLLM settings."})
     sim: SimSettings = field(default_factory=SimSettings, metadata={"doc": "Simulator settings."})
@@ -105,6 +107,15 @@ class LimitSettings:
     goodput_min: float = setting(-1.0, "Fail when the share of requests meeting the SLOs is below this (0-1).", max=1.0)
     failed_share_max: float = setting(-1.0, "Fail when the share of failed requests is above this (0-1).", max=1.0)
     ttft_p99_max_s: float = setting(-1.0, "Fail when TTFT p99 in seconds is above this.")
+    tpot_p99_max_s: float = setting(-1.0, "Fail when TPOT p99 in seconds is above this.")
+    itl_p99_max_s: float = setting(-1.0, "Fail when ITL p99 in seconds is above this.")
+    e2e_p99_max_s: float = setting(-1.0, "Fail when E2E p99 in seconds is above this.")
+    goodput_rate_min: float = setting(-1.0, "Fail when fewer requests a second than this met every objective.")
+
+
+# The fields every request body has (either endpoint): `extra_body` adds to them and cannot replace one.
+BODY_FIELDS = frozenset({"model", "prompt", "messages", "max_tokens", "max_completion_tokens", "min_tokens",
+                         "ignore_eos", "stream", "stream_options"})
 
 
 @dataclass
@@ -155,6 +166,8 @@ class ReplaySettings:
                              "row's token count in it; empty: token-id prompts (completions) or words (chat).")
     dataset: str = setting("", "A JSONL file of prompts or ShareGPT-style conversations whose content fills the "
                            "prompts, fitted to each row's length (needs tokenizer); empty: none.")
+    extra_body: dict = setting({}, 'More fields of every request body (sampling parameters, ...), e.g. '
+                               '{ temperature = 0.7 }; the fields BurstStudio sets cannot be replaced.')
     slice_s: float = setting(0.0, "Write slices.parquet: rate, latency percentiles and failures per slice of this "
                              "many seconds; 0: none.", min=0.0)
     burst_window_s: float = setting(10.0, "Window length of the burst view: about the shortest burst's length.",

@@ -4,7 +4,7 @@ checked as a line of the preset would be and recorded in the run's resolved pres
   --goodput ttft:200 tpot:50 itl:100 e2el:5000   objectives in milliseconds, as vLLM writes them
   --percentiles 50,90,95,99,99.9                 percentiles of every latency figure
   --slice 10s                                    time slices (slices.parquet)
-  --model NAME, --endpoint completions|chat, --api-key-env NAME
+  --model NAME, --endpoint completions|chat, --api-key-env NAME, --header K:V, --extra-body JSON
   --tokenizer DIR, --dataset FILE                real text of exact token counts, real content
   --request-rate R                               the workload's mean rate, its shape kept (replay.rate_scale)
 
@@ -42,7 +42,12 @@ def add_replay_arguments(p: argparse.ArgumentParser, *, target: bool = True, rat
     p.add_argument("--dataset", metavar="FILE", default=None,
                    help="JSONL of prompts or ShareGPT-style conversations: real content fitted to each row's length "
                         "(replay.dataset; needs --tokenizer)")
+    p.add_argument("--extra-body", metavar="JSON", default=None,
+                   help='more fields of every request body, e.g. \'{"temperature": 0.7}\' (replay.extra_body)')
     if target:
+        p.add_argument("--header", metavar="NAME:VALUE", action="append", default=[],
+                       help="one more HTTP header on every request (repeatable; target.headers; put keys in "
+                            "--api-key-env, not here: headers are stored in the run)")
         p.add_argument("--model", metavar="NAME", default=None,
                        help="the model name to request (target.model; default: the first /v1/models lists)")
         p.add_argument("--api-key-env", metavar="NAME", default=None,
@@ -97,11 +102,30 @@ def set_items(args: argparse.Namespace) -> list[str]:
             items.append(f"replay.{flag}={_toml_string(str(Path(value).resolve()))}")
     if getattr(args, "endpoint", None):
         items.append(f'replay.endpoint="{args.endpoint}"')
+    if getattr(args, "extra_body", None):
+        import json
+
+        try:
+            extra = json.loads(args.extra_body)
+        except ValueError:
+            raise UserError(f"--extra-body {args.extra_body}: not JSON (e.g. '{{\"temperature\": 0.7}}')") from None
+        if not isinstance(extra, dict):
+            raise UserError(f"--extra-body {args.extra_body}: must be a JSON object")
+        items += [f"replay.extra_body.{_toml_key(k)}={json.dumps(v)}" for k, v in extra.items()]
+    for header in getattr(args, "header", None) or []:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t\r\n") or any(c in value for c in "\r\n"):
+            raise UserError(f"--header {header}: expected NAME:VALUE, e.g. X-Tenant:team-a")
+        items.append(f"target.headers.{_toml_key(name.strip())}={_toml_string(value.strip())}")
     for flag, key in (("model", "target.model"), ("api_key_env", "target.api_key_env")):
         value = getattr(args, flag, None)
         if value is not None:
             items.append(f"{key}={_toml_string(value)}")
     return items
+
+
+def _toml_key(name: str) -> str:
+    return _toml_string(name)  # a quoted key holds any name
 
 
 def _toml_string(text: str) -> str:

@@ -111,6 +111,7 @@ class Plan:
     _pool_words: list[str] | None = field(default=None, repr=False)
     # Real text (replay/texts.py): exact counts in the user's tokenizer, content from a dataset.
     texts: Any = field(default=None, repr=False)
+    extra_body: dict = field(default_factory=dict)  # replay.extra_body: more fields of every body
 
     def __len__(self) -> int:
         return int(self.scheduled_s.size)
@@ -226,6 +227,7 @@ class Plan:
         out = int(self.output_tokens[i])
         if self.endpoint == "chat":
             return json.dumps({
+                **self.extra_body,
                 "model": self.model,
                 "messages": [{"role": "user", "content": self.prompt_text(i)}],
                 "max_completion_tokens": out,
@@ -237,8 +239,9 @@ class Plan:
         # A dataset's content goes out as text; otherwise the exact ids.
         prompt = (json.dumps(self.prompt_text(i)).encode() if self.texts is not None and self.texts.prompts
                   else b"[" + self.prompt_bytes(i) + b"]")
+        extra = json.dumps(self.extra_body, separators=(",", ":")).encode()[1:-1] + b"," if self.extra_body else b""
         return b"".join((
-            b'{"model":', json.dumps(self.model).encode(), b',"prompt":', prompt,
+            b'{', extra, b'"model":', json.dumps(self.model).encode(), b',"prompt":', prompt,
             b',"max_tokens":%d,"min_tokens":%d' % (out, out),
             b',"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}',
         ))
@@ -314,6 +317,7 @@ def build_plan(workload: Workload, settings: ReplaySettings, *, model: str, voca
             prefix = col
     return Plan(
         texts=_texts(settings, workload, rows),
+        extra_body=dict(settings.extra_body),  # checked against the body's own fields with the preset
         model=model,
         endpoint=endpoint or settings.endpoint,
         vocab_size=int(vocab_size),
@@ -357,7 +361,7 @@ def warmup_plan(plan: Plan, n: int) -> Plan:
     k = np.arange(n) % len(plan)
     first_row = max(int(plan.stats.rows), int(plan.rows.max()) + 1)
     return Plan(model=plan.model, endpoint=plan.endpoint, vocab_size=plan.vocab_size, seed=plan.seed,
-                scheduled_s=np.zeros(n), prompt_tokens=plan.prompt_tokens[k].copy(),
+                extra_body=plan.extra_body, scheduled_s=np.zeros(n), prompt_tokens=plan.prompt_tokens[k].copy(),
                 output_tokens=plan.output_tokens[k].copy(), rows=first_row + np.arange(n, dtype=np.int64),
                 block_tokens=plan.block_tokens,
                 stats=PlanStats(rows=n, planned=n, max_model_len=plan.stats.max_model_len))

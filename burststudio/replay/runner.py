@@ -136,7 +136,7 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
         if len(plan) == 0:
             raise UserError(f"nothing to send: the workload has {plan.stats.rows} requests after its transforms, "
                             f"{plan.stats.skipped_failed} skipped as failed, {plan.stats.overlong_skipped} as too long")
-        headers = auth_headers(target)
+        headers = {**target_settings.headers, **auth_headers(target)}  # the key's own header wins
         warmup = target_kinds.warmup(getattr(target, "kind", target_kinds.ATTACH), replay.warmup)
         return _run(plan, target, info, replay, run_dir, name=name, resolved_toml=resolved_toml,
                     events_stdout=events_stdout, on_progress=on_progress, notice=notice, headers=headers,

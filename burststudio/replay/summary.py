@@ -252,10 +252,15 @@ def check_limits(summary: dict[str, Any], limits: dict[str, Any]) -> list[str]:
     fshare = summary["failed"] / done if done else None
     if fmax is not None and fmax >= 0 and fshare is not None and fshare > fmax:
         broken.append(f"failed share {_fmt(fshare)} is above the limit failed_share_max = {fmax}")
-    tmax = limits.get("ttft_p99_max_s", -1)
-    p99 = summary["ttft_s"].get("p99")
-    if tmax is not None and tmax >= 0 and (p99 is None or p99 > tmax):
-        broken.append(f"TTFT p99 {_fmt(p99)} s is above the limit ttft_p99_max_s = {tmax}")
+    for key, name in (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL"), ("e2e", "E2E")):
+        tmax = limits.get(f"{key}_p99_max_s", -1)
+        p99 = (summary.get(f"{key}_s") or {}).get("p99")
+        if tmax is not None and tmax >= 0 and (p99 is None or p99 > tmax):
+            broken.append(f"{name} p99 {_fmt(p99)} s is above the limit {key}_p99_max_s = {tmax}")
+    rmin = limits.get("goodput_rate_min", -1)
+    rate = (summary.get("goodput") or {}).get("rate")
+    if rmin is not None and rmin >= 0 and (rate is None or rate < rmin):
+        broken.append(f"goodput rate {_fmt(rate)} req/s is below the limit goodput_rate_min = {rmin}")
     return broken
 
 

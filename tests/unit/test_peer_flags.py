@@ -117,3 +117,30 @@ def test_bad_values_are_one_line(flags, said, tmp_path):
     r = bs("simulate", KV, "--out", tmp_path / "x", *flags)
     assert r.returncode == 2 and said in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_headers_and_extra_body_reach_the_server(tmp_path):
+    trace = tmp_path / "w.parquet"
+    workload(4, gap_s=0.01, output=3).to_parquet(trace)
+    with TestServer(ServerConfig(record_bodies=True)) as srv:
+        p = write_preset(tmp_path / "p.toml", trace, srv.url)
+        r = bs("replay", p, "--header", "X-Tenant:team-a", "--extra-body", '{"temperature": 0.5, "top_p": 0.9}',
+               "--out", tmp_path / "r")
+        assert r.returncode == 0, r.stderr
+        bodies = [b for b in srv.state.bodies if "prompt" in b]
+    assert len(bodies) == 4
+    assert all(b["temperature"] == 0.5 and b["top_p"] == 0.9 and b["max_tokens"] == 3 for b in bodies)
+    text = (tmp_path / "r" / "preset.toml").read_text()
+    assert "X-Tenant" in text and "temperature = 0.5" in text
+    # Refused with the preset, before any server is reached.
+    bad = bs("replay", p, "--extra-body", '{"max_tokens": 9}', "--out", tmp_path / "b")
+    assert bad.returncode == 2 and "replay.extra_body.max_tokens" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_limits_on_any_figure(tmp_path):
+    r = bs("simulate", KV, "--out", tmp_path / "l", "--set", "replay.limits.e2e_p99_max_s=0.5",
+           "--set", "replay.limits.goodput_rate_min=100")
+    assert r.returncode == 3, r.stderr
+    s = json.loads((tmp_path / "l" / "summary.json").read_text())
+    assert any(x.startswith("E2E p99") for x in s["limits_broken"])
+    assert any(x.startswith("goodput rate") for x in s["limits_broken"])
