@@ -307,9 +307,14 @@ class _Events:
         *lines, self.buf = data.split(b"\n")
         chunk_ns = rec.chunk_ns
         for line in lines:
-            payload = data_of(line)
-            if payload is None:
-                continue
+            if line[:5] == b"data:":
+                payload = line[5:].strip()  # what data_of gives, without its call for the common line
+            elif not line or line == b"\r":
+                continue  # the blank line after each event
+            else:
+                payload = data_of(line)
+                if payload is None:
+                    continue
             if payload == DONE:
                 rec.done = True
                 continue
