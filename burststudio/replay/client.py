@@ -18,12 +18,14 @@ import aiohttp
 
 from burststudio.journal import end_record
 from burststudio.replay.pool import CURRENT, confirm
+from burststudio.replay.wire import Tap
 from burststudio.sse import DONE, data_of
 from burststudio.settings import TimeoutSettings
 from burststudio.vocab import (CANCELLED, CONNECTION, MALFORMED, OK, STREAM_ERROR, TIMEOUT, TRUNCATED,
                                outcome_of_status)
 
 _ERROR_TEXT_MAX = 300
+END_GRACE_S = 0.5  # after [DONE], how long the end of the message may take before the connection is let go
 HEADERS = "headers"  # the timeout kind of a request the server's application never answered
 _TIMEOUT_TEXT = {HEADERS: "no response headers within the limit: the server never took the request",
                  "first_token": "no first token within the limit", "idle": "stream idle past the limit",
@@ -41,7 +43,7 @@ class RequestRecord:
 
     __slots__ = ("i", "row", "prompt_tokens", "output_tokens", "scheduled_ns", "sent_ns", "first_ns", "end_ns",
                  "chunk_ns", "usage_prompt", "usage_completion", "chunk_tokens", "status", "outcome", "error",
-                 "timeout_kind", "retry_after", "done", "_stopping", "headers_ns", "_opening", "_on_sent")
+                 "timeout_kind", "retry_after", "done", "_stopping", "headers_ns", "_opening", "_on_sent", "_tap")
 
     def __init__(self, i: int, row: int, prompt_tokens: int, output_tokens: int, scheduled_ns: int):
         self.i = i
@@ -66,6 +68,7 @@ class RequestRecord:
         self.headers_ns = 0  # the response headers came: the server's application holds the request
         self._opening = None  # the connector whose opening slot this request holds (replay/pool.py)
         self._on_sent = None
+        self._tap = None  # the body reader the connector attaches to the request's connection (replay/wire.py)
 
     def to_wire(self) -> list[Any]:
         """The record as a JSON-ready list, for a dispatch shard to hand to the engine's process (chunk times as
@@ -228,20 +231,28 @@ async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, he
     rec._on_sent = on_sent
     token = CURRENT.set(rec)
     dog = _Watchdog(loop, task, rec, timeouts)  # type: ignore[arg-type]
+    # The connector puts the tap in front of the connection it finds (replay/pool.py), before the request leaves.
+    rec._tap = tap = Tap(_Events(rec).feed)
     try:
         async with session.post(url, data=body, headers=headers) as resp:
-            rec.headers_ns = perf()
-            confirm(rec)
-            rec.status = resp.status
-            if resp.status != 200:
-                rec.outcome = outcome_of_status(resp.status)
-                rec.retry_after = resp.headers.get("Retry-After")
-                try:
-                    rec.error = _error_message(await resp.text(errors="replace"))
-                except (aiohttp.ClientError, asyncio.TimeoutError):
-                    rec.error = f"HTTP {resp.status}"
-                return rec
-            await _read_stream(resp, rec, perf)
+            try:
+                rec.headers_ns = perf()
+                confirm(rec)
+                rec.status = resp.status
+                if resp.status != 200:
+                    rec.outcome = outcome_of_status(resp.status)
+                    rec.retry_after = resp.headers.get("Retry-After")
+                    try:
+                        rec.error = _error_message(await resp.text(errors="replace"))
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        rec.error = f"HTTP {resp.status}"
+                    return rec
+                if tap.capturing:
+                    await _read_tapped(resp, rec, tap, perf)
+                else:
+                    await _read_stream(resp, rec, perf)
+            finally:
+                tap.release()  # before aiohttp takes the connection back
     except asyncio.CancelledError:
         if rec._stopping:
             rec.outcome = TIMEOUT
@@ -272,6 +283,8 @@ async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, he
     finally:
         dog.cancel()
         confirm(rec)
+        tap.release()
+        rec._tap = None
         CURRENT.reset(token)
         rec._on_sent = None
         if not rec.end_ns:
@@ -285,32 +298,37 @@ async def send_request(session: aiohttp.ClientSession, url: str, body: bytes, he
     return rec
 
 
-async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -> None:
-    """Read server-sent events; stamp each read with one time (events that arrive together share it)."""
-    ctype = resp.headers.get("Content-Type", "")
-    if "event-stream" not in ctype and "json" in ctype:
-        # A server that ignored stream=true: one JSON body. Not what a replay asked for.
-        text = await resp.text(errors="replace")
-        rec.end_ns = perf()
-        rec.outcome = MALFORMED
-        rec.error = f"expected a stream, got {ctype}: {text[:120]}"
-        return
-    buf = b""
-    content = resp.content
-    chunk_ns = rec.chunk_ns
-    while True:
-        data = await content.readany()
-        if not data:
-            break
-        now = perf()
-        buf += data
+class _Events:
+    """The server-sent events of one response body, fed as they arrive, into the request's record. Each feed is
+    one read, stamped with one time (events that arrive together share it); a line cut by a read's end waits for
+    the rest."""
+
+    __slots__ = ("rec", "buf")
+
+    def __init__(self, rec: RequestRecord):
+        self.rec = rec
+        self.buf = b""
+
+    def feed(self, data: bytes, now: int) -> bool:
+        """True once the stream has nothing more to say: [DONE] came, or the request ended on a bad or error chunk
+        (its outcome is then set)."""
+        rec = self.rec
+        if self.buf:
+            data = self.buf + data
         if b"\n" not in data:
-            continue
-        *lines, buf = buf.split(b"\n")
+            self.buf = data
+            return False
+        *lines, self.buf = data.split(b"\n")
+        chunk_ns = rec.chunk_ns
         for line in lines:
-            payload = data_of(line)
-            if payload is None:
-                continue
+            if line[:5] == b"data:":
+                payload = line[5:].strip()  # what data_of gives, without its call for the common line
+            elif not line or line == b"\r":
+                continue  # the blank line after each event
+            else:
+                payload = data_of(line)
+                if payload is None:
+                    continue
             if payload == DONE:
                 rec.done = True
                 continue
@@ -318,7 +336,7 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
                 rec.end_ns = now
                 rec.outcome = MALFORMED
                 rec.error = f"unparseable chunk: {payload[:120].decode(errors='replace')}"
-                return
+                return True
             if _PLAIN_TOKEN_CHUNK(payload):
                 # Most chunks carry one token and nothing else worth parsing: at 1,000 streams a second, skipping
                 # json.loads for them halves the client's CPU. Anything else takes the full path below.
@@ -333,18 +351,18 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
                 rec.end_ns = now
                 rec.outcome = MALFORMED
                 rec.error = f"unparseable chunk: {payload[:120].decode(errors='replace')}"
-                return
+                return True
             if not isinstance(obj, dict):
                 rec.end_ns = now
                 rec.outcome = MALFORMED
                 rec.error = f"chunk is not an object: {payload[:120].decode(errors='replace')}"
-                return
+                return True
             err = obj.get("error")
             if err is not None:
                 rec.end_ns = now
                 rec.outcome = STREAM_ERROR
                 rec.error = _error_message(json.dumps(obj))
-                return
+                return True
             choices = obj.get("choices")
             if not isinstance(choices, list):
                 choices = None  # not a token: a server's own field of that name is not ours to count
@@ -365,9 +383,12 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
                 # continuous usage stats: keep the latest running total
                 rec.usage_completion = _count(usage.get("completion_tokens"), rec.usage_completion)
                 rec.usage_prompt = _count(usage.get("prompt_tokens"), rec.usage_prompt)
-        if rec.done:
-            break
-    rec.end_ns = perf()
+        return rec.done
+
+
+def _finish(rec: RequestRecord, end_ns: int) -> None:
+    """The outcome of a stream that ended without an error chunk."""
+    rec.end_ns = end_ns
     if rec.completion_tokens < rec.output_tokens:
         rec.outcome = TRUNCATED
         rec.error = f"{rec.completion_tokens} of {rec.output_tokens} tokens" + ("" if rec.done else ", no [DONE]")
@@ -376,3 +397,40 @@ async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -
         rec.error = "stream ended without [DONE]"
     else:
         rec.outcome = OK
+
+
+async def _read_tapped(resp: aiohttp.ClientResponse, rec: RequestRecord, tap: Tap, perf) -> None:
+    """The body as the tap read it (replay/wire.py): its events are in the record by the time it says so."""
+    await tap.finished
+    if rec.outcome:  # an error or unparseable chunk ended it
+        return
+    if rec.done and not tap.ended.done():
+        # The end of the message normally follows [DONE] within a read or two: waiting for it keeps the
+        # connection for the next request (a message cut short is a connection closed). The times are taken.
+        await asyncio.wait((tap.ended,), timeout=END_GRACE_S)
+    elif tap.lost:
+        await resp.read()  # aiohttp has the bytes and the loss: it raises what went wrong
+    _finish(rec, tap.end_ns or perf())
+
+
+async def _read_stream(resp: aiohttp.ClientResponse, rec: RequestRecord, perf) -> None:
+    """Read server-sent events through aiohttp (a response the tap did not take); stamp each read with one time."""
+    ctype = resp.headers.get("Content-Type", "")
+    if "event-stream" not in ctype and "json" in ctype:
+        # A server that ignored stream=true: one JSON body. Not what a replay asked for.
+        text = await resp.text(errors="replace")
+        rec.end_ns = perf()
+        rec.outcome = MALFORMED
+        rec.error = f"expected a stream, got {ctype}: {text[:120]}"
+        return
+    events = _Events(rec)
+    content = resp.content
+    while True:
+        data = await content.readany()
+        if not data:
+            break
+        if events.feed(data, perf()):
+            if rec.outcome:
+                return
+            break
+    _finish(rec, perf())

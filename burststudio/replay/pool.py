@@ -31,7 +31,8 @@ from typing import Any
 import aiohttp
 
 # The request a task is sending (a RequestRecord, or a warm-up's holder): the connector stamps its `sent_ns` when the
-# request has its connection, calls its `_on_sent`, and marks a connection it opened for it in `_opening`.
+# request has its connection, calls its `_on_sent`, marks a connection it opened for it in `_opening`, and puts its
+# `_tap` (the body reader of replay/wire.py) in front of the connection before the request is written.
 CURRENT: contextvars.ContextVar[Any] = contextvars.ContextVar("burststudio_request", default=None)
 
 # A quarter of the smallest common listen backlog (128): a pool that grows this fast never fills the accept queue
@@ -43,12 +44,13 @@ WARM_MAX = 512  # connections one process opens before the clock starts
 class _Holder:
     """What the connector needs of a request (RequestRecord has the same slots)."""
 
-    __slots__ = ("sent_ns", "_opening", "_on_sent")
+    __slots__ = ("sent_ns", "_opening", "_on_sent", "_tap")
 
     def __init__(self) -> None:
         self.sent_ns = 0
         self._opening = None
         self._on_sent = None
+        self._tap = None
 
 
 class PacedConnector(aiohttp.TCPConnector):
@@ -122,6 +124,9 @@ class PacedConnector(aiohttp.TCPConnector):
             self._release(req.connection_key, got)
 
     def _release(self, key, protocol, *, should_close: bool = False) -> None:
+        transport = protocol.transport
+        if transport is not None and transport.get_protocol() is not protocol:
+            should_close = True  # a body reader (replay/wire.py) still in front of it: the message is not whole
         if (self._slots and self.handover and not should_close and not self._closed and not self._force_close
                 and not protocol.should_close and protocol.is_connected()):
             while self._slots and self._slots[0][1].done():
@@ -140,6 +145,8 @@ class PacedConnector(aiohttp.TCPConnector):
         conn = await super().connect(req, traces, timeout)
         holder = CURRENT.get()
         if holder is not None:
+            if holder._tap is not None:
+                holder._tap.attach(conn.transport)
             holder.sent_ns = time.perf_counter_ns()
             if holder._on_sent is not None:
                 holder._on_sent(holder)
