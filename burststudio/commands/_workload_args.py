@@ -31,6 +31,9 @@ def add_workload_arguments(parser: argparse.ArgumentParser, *, file_help: str | 
         help="for csv, jsonl and parquet files: workload column = file column pairs, e.g. "
         "arrival_s=ts,prompt_tokens=in,output_tokens=out (arrival may be seconds or date-times)",
     )
+    from burststudio.commands._preset_args import add_limit_argument
+
+    add_limit_argument(parser)
 
 
 def parse_columns(text: str | None) -> dict[str, str] | None:

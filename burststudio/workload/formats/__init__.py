@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from burststudio import limits
 from burststudio.errors import InputFileError, UserError
 from burststudio.workload.formats import io
 
@@ -97,11 +98,17 @@ def resolve_format(path: str | Path, format: str | None = None, columns: dict[st
 
 def load(path: str | Path, format: str | None = None, columns: dict[str, str] | None = None):
     """A Workload from a trace file. `format` overrides detection; `columns` ({workload column -> file column})
-    applies to csv, jsonl and parquet (see `resolve_format`)."""
-    from burststudio.workload.formats import azure, burstgpt, mooncake, table
-
+    applies to csv, jsonl and parquet (see `resolve_format`). A file of more rows than the request limit
+    (burststudio.limits) is refused while it is read."""
     path = Path(path)
     fmt = resolve_format(path, format, columns)
+    with limits.building(f"the workload of {path}"):
+        return _load(path, fmt, columns)
+
+
+def _load(path: Path, fmt: str, columns: dict[str, str] | None):
+    from burststudio.workload.formats import azure, burstgpt, mooncake, table
+
     if fmt == "burstgpt":
         return burstgpt.load(path)
     if fmt == "azure":

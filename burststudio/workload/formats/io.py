@@ -7,8 +7,10 @@ byte stream whatever the file holds.
 
 from __future__ import annotations
 
+import io as _io
 from pathlib import Path
 
+from burststudio import limits
 from burststudio.errors import InputFileError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -21,6 +23,11 @@ HEAD_BYTES = 64 * 1024
 
 
 def _raw_start(path: Path, n: int = 8) -> bytes:
+    # Every reader comes here first: a FIFO or a device is refused before anything opens it (an open of a FIFO
+    # waits for a writer, and each pass over a file opens it again).
+    problem = limits.file_problem(path)
+    if problem:
+        raise InputFileError(str(path), problem)
     try:
         with open(path, "rb") as fh:
             return fh.read(n)
@@ -54,15 +61,67 @@ def is_parquet(path: str | Path) -> bool:
     return _raw_start(Path(path), 4) == PARQUET_MAGIC
 
 
+class _Bounded(_io.RawIOBase):
+    """The decompressed bytes of a trace, counted as they are read: a file with more lines than the request limit
+    allows rows (or more bytes than its budget) is refused while it streams, so a small gzip that expands to
+    gigabytes stops at the limit instead of filling memory. Lines bound rows from above (a row is at least a line),
+    so no file within the limit is refused."""
+
+    def __init__(self, stream, path: str):
+        self._stream, self._path = stream, path
+        # The header (CSV) and a last line without its end are the only lines that are not rows.
+        self._limit = limits.current()
+        self._max_lines = self._limit[0] + 1
+        self._max_bytes = self._limit[0] * limits.BYTES_PER_REQUEST
+        self.lines = 0
+        self.nbytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read() if n is None or n < 0 else self._stream.read(n)
+        self.lines += data.count(b"\n")
+        self.nbytes += len(data)
+        if self.lines > self._max_lines or self.nbytes > self._max_bytes:
+            limits.check(self.lines - 1, self.nbytes, what="the trace (counted while decompressing it)",
+                         keys=[self._path], at_least=True, limit=self._limit)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
 def open_stream(path: str | Path):
-    """A pyarrow input stream of the file's decompressed bytes."""
+    """The file's decompressed bytes as a readable stream, bounded by the request limit (`_Bounded`)."""
     import pyarrow as pa
 
     compression = compression_of(path)
     try:
-        return pa.input_stream(str(path), compression=compression)
+        stream = pa.input_stream(str(path), compression=compression)
     except (OSError, pa.ArrowException) as exc:
         raise InputFileError(str(path), f"cannot be opened ({exc})") from None
+    return _Bounded(stream, str(path))
+
+
+def check_parquet_size(path: str | Path) -> None:
+    """A Parquet file says its rows and their decompressed bytes in its footer: refuse one over the limit before
+    reading a column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(str(path))
+    except (OSError, pa.ArrowException):
+        return  # the reader names what is wrong with the file
+    nbytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    limits.check(meta.num_rows, nbytes, what="the table", keys=[str(path)])
 
 
 def read_head(path: str | Path, n: int = HEAD_BYTES) -> bytes:
