@@ -7,7 +7,7 @@ byte stream whatever the file holds.
 
 from __future__ import annotations
 
-import io as _io
+import os
 from pathlib import Path
 
 from burststudio import limits
@@ -61,53 +61,54 @@ def is_parquet(path: str | Path) -> bool:
     return _raw_start(Path(path), 4) == PARQUET_MAGIC
 
 
-class _Bounded(_io.RawIOBase):
-    """The decompressed bytes of a trace, counted as they are read: a file with more lines than the request limit
-    allows rows (or more bytes than its budget) is refused while it streams, so a small gzip that expands to
+# (path, mtime, size, limit) of files already counted within the limit: a load opens its file several times.
+_COUNTED: set[tuple] = set()
+COUNT_CHUNK = 8 << 20
+
+
+def check_stream_size(path: str | Path, compression: str | None) -> None:
+    """Refuse a file whose decompressed stream holds more lines than the request limit allows rows (or more bytes
+    than its budget), counted in one pass before any reader parses it, so that a small gzip that expands to
     gigabytes stops at the limit instead of filling memory. Lines bound rows from above (a row is at least a line),
-    so no file within the limit is refused."""
+    so no file within the limit is refused. A plain file too small to hold that many lines is not read. (Counting
+    inside the reader's own stream instead left pyarrow's read-ahead threads hanging the exit after a refusal.)"""
+    import pyarrow as pa
 
-    def __init__(self, stream, path: str):
-        self._stream, self._path = stream, path
-        # The header (CSV) and a last line without its end are the only lines that are not rows.
-        self._limit = limits.current()
-        self._max_lines = self._limit[0] + 1
-        self._max_bytes = self._limit[0] * limits.BYTES_PER_REQUEST
-        self.lines = 0
-        self.nbytes = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read() if n is None or n < 0 else self._stream.read(n)
-        self.lines += data.count(b"\n")
-        self.nbytes += len(data)
-        if self.lines > self._max_lines or self.nbytes > self._max_bytes:
-            limits.check(self.lines - 1, self.nbytes, what="the trace (counted while decompressing it)",
-                         keys=[self._path], at_least=True, limit=self._limit)
-        return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._stream.close()
-        super().close()
+    limit = limits.current()
+    max_lines, max_bytes = limit[0] + 1, limit[0] * limits.BYTES_PER_REQUEST
+    st = os.stat(path)
+    if compression is None and st.st_size <= max_bytes and st.st_size // 2 + 1 <= max_lines:
+        return
+    key = (str(path), st.st_mtime_ns, st.st_size, limit[0])
+    if key in _COUNTED:
+        return
+    lines = nbytes = 0
+    try:
+        with pa.input_stream(str(path), compression=compression) as stream:
+            while True:
+                chunk = stream.read(COUNT_CHUNK)
+                if not chunk:
+                    break
+                lines += chunk.count(b"\n")
+                nbytes += len(chunk)
+                if lines > max_lines or nbytes > max_bytes:
+                    limits.check(lines - 1, nbytes, what="the trace (counted while decompressing it)",
+                                 keys=[str(path)], at_least=True, limit=limit)
+    except (OSError, pa.ArrowException):
+        return  # a damaged stream: the reader names what is wrong with it, at its line
+    _COUNTED.add(key)
 
 
 def open_stream(path: str | Path):
-    """The file's decompressed bytes as a readable stream, bounded by the request limit (`_Bounded`)."""
+    """A pyarrow input stream of the file's decompressed bytes, once its size passed `check_stream_size`."""
     import pyarrow as pa
 
     compression = compression_of(path)
+    check_stream_size(path, compression)
     try:
-        stream = pa.input_stream(str(path), compression=compression)
+        return pa.input_stream(str(path), compression=compression)
     except (OSError, pa.ArrowException) as exc:
         raise InputFileError(str(path), f"cannot be opened ({exc})") from None
-    return _Bounded(stream, str(path))
 
 
 def check_parquet_size(path: str | Path) -> None:
