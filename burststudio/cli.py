@@ -7,10 +7,11 @@ packages inside its `run`.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import importlib
 import sys
 
-from burststudio import __version__
+from burststudio import __version__, limits
 from burststudio.errors import UserError
 from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 
@@ -31,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace) -> int:
+    with limits.allow(getattr(args, "max_requests", None)):
+        return args.func(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -40,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return studio_main()
     try:
-        return int(args.func(args) or 0)
+        # In a context of its own, so that the request limit a command sets (its flag, its preset's key) ends with it.
+        return int(contextvars.copy_context().run(_run, args) or 0)
     except UserError as exc:
         print(f"burststudio {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -50,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except MemoryError:
-        print(f"burststudio {args.command}: error: out of memory", file=sys.stderr)
+        # What ran out names itself where it can (limits.building); this is what was left unnamed.
+        print(f"burststudio {args.command}: error: out of memory (the request limit is "
+              f"{getattr(args, 'max_requests', None) or limits.MAX_REQUESTS:,}; ask for less)", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -10,7 +10,8 @@ import typing
 from typing import Any
 
 from burststudio.errors import UserError
-from burststudio.preset_workload import COMMON_KEYS, TRACE_KEYS
+from burststudio import limits
+from burststudio.preset_workload import COMMON_KEYS, LIMIT_KEY, TRACE_KEYS
 from burststudio.schema import Param, settings_params
 from burststudio.settings import ReplaySettings, TargetSettings
 
@@ -71,12 +72,16 @@ def _settings_doc(cls: type, path: str, out: list[str]) -> None:
         _settings_doc(kind, sub, out)
 
 
+# Keys whose default is not a value of the preset (None in their Param).
+_DOC_DEFAULTS = {"name": "the file's name", LIMIT_KEY: f"`{limits.MAX_REQUESTS}` (burststudio/limits.py)"}
+
+
 def _keys_doc(keys: typing.Iterable[Param], out: list[str]) -> None:
     out += [_row("key", "type", "default", "meaning"), "|---|---|---|---|"]
     for k in keys:
         types = " or ".join(_TYPE_DOC[t] for t in k.types)
-        default = ("the file's name" if k.name == "name" else "required" if k.name == "trace"
-                   else "none" if k.default is None else f"`{_literal(k.default)}`")
+        default = _DOC_DEFAULTS.get(k.name) or ("required" if k.name == "trace"
+                                                else "none" if k.default is None else f"`{_literal(k.default)}`")
         out.append(_row(f"`{k.name}`", types, default, k.doc))
     out.append("")
 

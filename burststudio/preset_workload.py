@@ -76,11 +76,16 @@ def _columns(path: tuple, value: Any) -> dict[str, str]:
     return value
 
 
+LIMIT_KEY = "max_requests"
+
 # Preset-level keys of [workload], whichever form it takes. A default of None is not written in resolved presets.
 COMMON_KEYS: tuple[Param, ...] = (
     Param("name", "str", "Workload name (default: the preset file's name)."),
     Param("seed", "int", "Seed of every random choice in building the workload; `synth --seed` overrides it.", 0,
           min=0, check=_non_negative_int),
+    # Kept out of the generator spec (Preset.max_requests): it says how much may be built, not what.
+    Param(LIMIT_KEY, "int", "The most requests building this workload may make, with 1 kB of memory each; a "
+          "larger one is refused before it is built. `--max-requests` overrides it.", min=1, check=_positive_int),
 )
 
 # The trace form, in the order the transforms apply (as `burststudio convert` applies them).
@@ -222,7 +227,7 @@ def validate_workload(data: Any, base_dir: Path) -> dict:
         raise Invalid(("workload",), f"must be a table, got {show_value(data)}")
     common = _validate_keys(data, COMMON_KEYS, ("workload",))
     if not is_trace_spec(data):
-        spec = _validate_generator(data, base_dir)
+        spec = _validate_generator({k: v for k, v in data.items() if k != LIMIT_KEY}, base_dir)
         spec.update(common)
         return spec
     for key in data:

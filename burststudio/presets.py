@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from burststudio import limits
 from burststudio.preset_doc import SECTION_CLASSES, render_doc, update_doc
 from burststudio.preset_validate import (Invalid, PresetError, key_name, settings_from_table, settings_to_dict,
                                          show_value, unknown_key)
-from burststudio.preset_workload import (COMMON_KEYS, TRACE_KEYS, filled_generator, filled_trace_spec, is_trace_spec,
+from burststudio.preset_workload import (COMMON_KEYS, LIMIT_KEY, TRACE_KEYS, filled_generator, filled_trace_spec, is_trace_spec,
                                          path_keys, relative_spec_paths, validate_workload)
 from burststudio.settings import BODY_FIELDS, ReplaySettings, TargetSettings
 from burststudio.targets import registry as target_kinds
@@ -74,6 +75,8 @@ class Preset:
     sets: list[str] = field(default_factory=list)
     # `[sweep] set`: what `burststudio sweep` sweeps when the command line names nothing ("KEY.PATH=V1,V2,...").
     sweep_sets: list[str] = field(default_factory=list)
+    # `[workload] max_requests`: the request limit building this workload raises to (burststudio.limits).
+    max_requests: int | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -91,18 +94,27 @@ class Preset:
     def build_workload(self, seed: int | None = None) -> "Workload":
         """The workload this preset describes; `seed` overrides `[workload] seed`."""
         seed = self.seed if seed is None else int(seed)
-        if self.is_trace:
-            w = _build_trace(self.workload_spec, seed)
-        else:
-            from burststudio.workload import synth
-            from burststudio.workload.synth.spec import SpecError
-
-            spec = {**self.workload_spec, "name": self.name, "seed": seed}
+        where = str(self.path) if self.path else "<preset>"
+        with limits.preset_limit(self.max_requests), limits.building(f"the workload of {where}"):
             try:
-                w = synth.synthesize(spec, seed=seed, base_dir=self.base_dir)
-            except SpecError as exc:
-                raise self._error(("workload",) + tuple(exc.path), exc.message) from None
+                w = self._build(seed)
+            except limits.SizeError as exc:
+                if exc.where is not None or not self.path:  # a trace file names itself
+                    raise
+                raise limits.SizeError(str(exc), where=where) from None
         return w.with_table(w.table, None, name=self.name) if w.meta.name != self.name else w
+
+    def _build(self, seed: int) -> "Workload":
+        if self.is_trace:
+            return _build_trace(self.workload_spec, seed)
+        from burststudio.workload import synth
+        from burststudio.workload.synth.spec import SpecError
+
+        spec = {**self.workload_spec, "name": self.name, "seed": seed}
+        try:
+            return synth.synthesize(spec, seed=seed, base_dir=self.base_dir)
+        except SpecError as exc:
+            raise self._error(("workload",) + tuple(exc.path), exc.message) from None
 
     def _error(self, path: tuple, message: str) -> PresetError:
         line = line_of(key_lines(self.text), path) if self.text else None
@@ -117,6 +129,8 @@ class Preset:
             workload = {**filled_generator({**self.workload_spec, "name": self.name, "seed": self.seed})}
         out = {"workload": workload, "target": settings_to_dict(self.target),
                "replay": settings_to_dict(self.replay)}
+        if self.max_requests is not None:
+            workload[LIMIT_KEY] = self.max_requests
         if self.sweep_sets:
             out["sweep"] = {"set": list(self.sweep_sets)}
         return out
@@ -143,6 +157,8 @@ class Preset:
             defaults = {k.name: k.default for k in TRACE_KEYS + COMMON_KEYS}
             workload = {k: v for k, v in workload.items() if k == "trace" or defaults.get(k) != v}
         workload["name"] = self.name
+        if self.max_requests is not None:
+            workload[LIMIT_KEY] = self.max_requests
         data: dict[str, Any] = {"workload": workload}
         for section, cls in SECTION_CLASSES.items():
             diff = _diff(settings_to_dict(getattr(self, section)), settings_to_dict(cls()))
@@ -203,6 +219,7 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
         if "workload" not in data:
             raise Invalid(("workload",), "missing section: say what to send (a trace or a generator)")
         workload = validate_workload(data["workload"], base)
+        max_requests = workload.pop(LIMIT_KEY, None)
         target = settings_from_table(TargetSettings, data.get("target", {}), ("target",))
         replay = settings_from_table(ReplaySettings, data.get("replay", {}), ("replay",))
         sweep_sets = _sweep_table(data.get("sweep", {}))
@@ -220,7 +237,7 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
             setattr(replay, key, str((base / value).resolve()))
     name = workload.get("name") or (Path(path).stem if path else "preset")
     return Preset(path=Path(path).resolve() if path else None, name=name, text=text, workload_spec=workload,
-                  target=target, replay=replay, sweep_sets=sweep_sets)
+                  target=target, replay=replay, sweep_sets=sweep_sets, max_requests=max_requests)
 
 
 def _sweep_table(table: Any) -> list[str]:
@@ -252,8 +269,17 @@ def _syntax_error(file: str, exc: tomllib.TOMLDecodeError) -> PresetError:
 def load_preset(path: str | Path) -> Preset:
     """Read and validate a preset file (PresetError, one line, on any problem)."""
     file = str(path)
+    problem = limits.file_problem(path, limits.PRESET_MAX_BYTES, "preset")
+    if problem:
+        raise PresetError(file, None, "", problem)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # at most one byte past the limit, should the file grow after the check
+            raw = fh.read(limits.PRESET_MAX_BYTES + 1)
+        if len(raw) > limits.PRESET_MAX_BYTES:
+            raise PresetError(file, None, "", f"is more than the {limits.size_text(limits.PRESET_MAX_BYTES)} a "
+                              "preset may hold")
+        # As a text-mode read gives it (universal newlines): the line numbers of errors count the same lines.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise PresetError(file, None, "", "no such preset file") from None
     except IsADirectoryError:

@@ -15,10 +15,25 @@ SET_HELP = ("change one value of the preset, as a line of it would (repeatable),
 
 def add_set_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY.PATH=VALUE", help=SET_HELP)
+    add_limit_argument(parser)
+
+
+def add_limit_argument(parser: argparse.ArgumentParser) -> None:
+    """`--max-requests N`: the request limit of burststudio.limits for this command (cli.main applies it)."""
+    from burststudio import limits
+
+    parser.add_argument(limits.FLAG, dest="max_requests", type=int, default=None, metavar="N",
+                        help=f"refuse to build a workload (or read a trace) of more than N requests, or of more "
+                        f"than N kB of memory (default {limits.MAX_REQUESTS:,}, or the preset's [workload] "
+                        "max_requests); the refusal names the keys that made the size")
 
 
 def apply_sets(preset: Any, args: argparse.Namespace) -> Any:
-    """The preset with the command's `--set` changes applied (recorded in its resolved form)."""
+    """The preset with the command's `--set` changes applied (recorded in its resolved form); its `[workload]
+    max_requests` becomes the command's request limit where `--max-requests` is not given."""
+    from burststudio import limits
     from burststudio.presets import with_sets
 
-    return with_sets(preset, getattr(args, "sets", None) or [])
+    preset = with_sets(preset, getattr(args, "sets", None) or [])
+    limits.adopt_preset_limit(preset.max_requests)
+    return preset

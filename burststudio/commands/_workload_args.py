@@ -35,6 +35,9 @@ def add_workload_arguments(parser: argparse.ArgumentParser, *, file_help: str | 
         "--block-tokens", metavar="N", type=int, default=None,
         help="for jsonl and parquet files with a prefix_blocks column: the tokens each id stands for (default 512)",
     )
+    from burststudio.commands._preset_args import add_limit_argument
+
+    add_limit_argument(parser)
 
 
 def parse_columns(text: str | None) -> dict[str, str] | None:

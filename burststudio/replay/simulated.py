@@ -10,11 +10,12 @@ import math
 import time
 from typing import Any
 
-from burststudio import rundir
+from burststudio import limits, rundir
 from burststudio.journal import end_record
 from burststudio.replay.events import Events
 from burststudio.replay.recorder import Recorder
-from burststudio.targets.sim.engine import SAMPLE_KEYS, SAMPLE_TIME_S, SimEngine, simulate_plan
+from burststudio.targets.sim.engine import (SAMPLE_BYTES, SAMPLE_KEYS, SAMPLE_TIME_S, SimEngine, WorkSize,
+                                            simulate_plan, work_size)
 from burststudio.vllm_metrics import cache_config_labels
 from burststudio.vocab import (EV_RUN_FINISHED, EXIT_LIMITS, EXIT_OK, HTTP_4XX, HTTP_503, REASON_DONE, SAMPLE_TIME,
                                STREAM_ERROR)
@@ -47,8 +48,11 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
                       endpoint="completions")
     if sent_s is not None:
         plan = _as_sent(plan, sent_s)
+    size = check_size(plan, sim, profile, replay.scrape_interval_s)
     t0 = time.perf_counter()
-    result = simulate_plan(plan, sim, profile, record_tokens=True, sample_interval_s=replay.scrape_interval_s)
+    with limits.building(f"the simulation of {len(plan):,} requests"):
+        result = simulate_plan(plan, sim, profile, record_tokens=True, sample_interval_s=replay.scrape_interval_s,
+                               max_samples=max(size.samples, (limits.max_bytes() - size.nbytes) / SAMPLE_BYTES))
     wall = time.perf_counter() - t0
 
     c = result.counters
@@ -87,6 +91,22 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
     finally:
         recorder.close()
     return summary
+
+
+def check_size(plan, sim, profile, interval_s: float) -> WorkSize:
+    """Refuse a simulation whose estimated memory (requests, tokens, and the samples of its virtual time) passes the
+    request limit's bytes, naming what makes it large: the workload, or the cost profile's term that stretches
+    virtual time."""
+    size = work_size(plan.scheduled_s, plan.output_tokens, sim, profile, interval_s)
+    if size.cause == "schedule":
+        keys = ["the workload"] if size.samples * SAMPLE_BYTES < size.nbytes / 2 else ["replay.scrape_interval_s"]
+    else:
+        where = sim.profile if sim.profile.endswith(".json") else f"cost profile {profile.name}"
+        keys = [f"{where}: {size.cause} = {getattr(profile, size.cause):g} s"]
+    limits.check(size.requests, size.nbytes, keys=keys,
+                 what=f"the simulation ({limits.count_text(size.tokens)} tokens, at least {size.virtual_s:.3g} s of "
+                 f"virtual time sampled every {interval_s:g} s)")
+    return size
 
 
 def _as_sent(plan, sent_s):

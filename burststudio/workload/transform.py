@@ -24,6 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pyarrow as pa
 
+from burststudio import limits
 from burststudio.errors import UserError
 from burststudio.workload.model import Workload, WorkloadMeta, concat
 
@@ -172,6 +173,9 @@ def rate_scale(w: Workload, factor: float, seed: int | None = None) -> Workload:
         return w.mask(np.ones(n, dtype=bool), label)
     if factor < 1:
         return w.mask(rng.random(n) < factor, label)
+    # Each copy is a row of the table and four numbers of its own while it is made.
+    limits.check(n * factor, n * factor * (w.table.nbytes / n + 32), what=f"rate scaling x{_fmt(factor)} of "
+                 f"{n:,} requests", keys=["rate_scale"])
     base = math.floor(factor)
     reps = base + (rng.random(n) < factor - base).astype(np.int64)
     idx = np.repeat(np.arange(n), reps)

@@ -32,8 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from burststudio import limits
 from burststudio.errors import InputFileError, UserError
 
+# The most any term may be: the slowest real step (a long prefill on a CPU) takes seconds.
+MAX_TERM_S = 60.0
 _TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "prefill_seq_s", "decode_seq_s", "context_token_s",
           "request_overhead_s", "api_request_s", "api_token_s", "api_after_s", "api_scrape_s")
 
@@ -78,16 +81,22 @@ class CostProfile:
             value = getattr(self, term)
             if not isinstance(value, (int, float)) or value != value or value < 0:
                 raise ValueError(f"cost profile {self.name!r}: {term} must be a non-negative number, got {value!r}")
+            if value > MAX_TERM_S:
+                raise ValueError(f"cost profile {self.name!r}: {term} must be at most {MAX_TERM_S:g} s, got "
+                                 f"{value!r} (a unit of engine work that takes longer is a unit slip, ms or us "
+                                 "written as s; it would stretch virtual time past anything a run can hold)")
         if self.api_after_s > self.api_request_s:
             raise ValueError(f"cost profile {self.name!r}: api_after_s ({self.api_after_s}) is part of api_request_s "
                              f"({self.api_request_s}) and cannot exceed it")
         last = -1.0
         for point in self.wake_s:
             ok = isinstance(point, (list, tuple)) and len(point) == 2 and all(
-                isinstance(v, (int, float)) and v == v and 0 <= v < float("inf") for v in point)
+                isinstance(v, (int, float)) and v == v and 0 <= v < float("inf") for v in point) \
+                and point[1] <= MAX_TERM_S
             if not ok or point[0] <= last:
                 raise ValueError(f"cost profile {self.name!r}: wake_s must be [idle seconds, extra seconds] pairs, "
-                                 f"non-negative, idle strictly increasing; got {point!r}")
+                                 f"non-negative, idle strictly increasing, extra at most {MAX_TERM_S:g} s; got "
+                                 f"{point!r}")
             last = point[0]
 
     def wake_after(self, idle_s: float) -> float:
@@ -156,6 +165,9 @@ class CostProfile:
     @classmethod
     def load(cls, path: str | Path) -> "CostProfile":
         p = Path(path)
+        problem = limits.file_problem(p, limits.PROFILE_MAX_BYTES, "cost profile")
+        if problem:
+            raise InputFileError(str(p), problem)
         try:
             data = json.loads(p.read_text())
         except OSError as exc:

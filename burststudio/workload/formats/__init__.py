@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from burststudio import limits
 from burststudio.errors import InputFileError, UserError
 from burststudio.workload.formats import io
 
@@ -101,9 +102,8 @@ def load(path: str | Path, format: str | None = None, columns: dict[str, str] | 
          block_tokens: int | None = None):
     """A Workload from a trace file. `format` overrides detection; `columns` ({workload column -> file column})
     applies to csv, jsonl and parquet (see `resolve_format`), and so does `block_tokens`: the tokens each id of a
-    `prefix_blocks` column stands for (default DEFAULT_PREFIX_BLOCK_TOKENS; Mooncake's are 512 by definition)."""
-    from burststudio.workload.formats import azure, burstgpt, mooncake, table
-
+    `prefix_blocks` column stands for (default DEFAULT_PREFIX_BLOCK_TOKENS; Mooncake's are 512 by definition). A
+    file of more rows than the request limit (burststudio.limits) is refused while it is read."""
     path = Path(path)
     fmt = resolve_format(path, format, columns)
     if block_tokens is not None:
@@ -112,6 +112,13 @@ def load(path: str | Path, format: str | None = None, columns: dict[str, str] | 
         if fmt not in GENERIC:
             raise UserError(f"block_tokens applies to the csv, jsonl and parquet formats, not to {fmt} "
                             "(its own files say how long a prefix block is)")
+    with limits.building(f"the workload of {path}"):
+        return _load(path, fmt, columns, block_tokens)
+
+
+def _load(path: Path, fmt: str, columns: dict[str, str] | None, block_tokens: int | None):
+    from burststudio.workload.formats import azure, burstgpt, mooncake, table
+
     if fmt == "burstgpt":
         return burstgpt.load(path)
     if fmt == "azure":

@@ -15,7 +15,7 @@ import pyarrow as pa
 from burststudio.errors import InputFileError, UserError
 from burststudio.workload.formats import csvfile, jsonfile
 from burststudio.workload.formats.build import assemble, looks_numeric, timestamp_type
-from burststudio.workload.formats.io import first_line, read_head
+from burststudio.workload.formats.io import check_parquet_size, first_line, read_head
 from burststudio.workload.model import COLUMNS, REQUIRED_COLUMNS, Workload
 
 WORKLOAD_META_KEY = b"burststudio.workload"
@@ -127,6 +127,7 @@ def load_parquet(path: str | Path, columns: dict[str, str] | None = None) -> Wor
 
     schema = _parquet_schema(path)
     mapping = resolve_mapping(path, schema.names, columns, line=None)
+    check_parquet_size(path)
     try:
         table = pq.read_table(str(path), columns=list(dict.fromkeys(mapping.values())))
     except (OSError, pa.ArrowException) as exc:
@@ -145,6 +146,7 @@ def load_parquet(path: str | Path, columns: dict[str, str] | None = None) -> Wor
 
 def load_workload(path: str | Path) -> Workload:
     """A file written by `Workload.to_parquet`, metadata (generator, seed, transforms) included."""
+    check_parquet_size(path)
     try:
         return Workload.from_parquet(path)
     except (OSError, pa.ArrowException) as exc:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from burststudio.workload.model import Workload, WorkloadMeta
+from burststudio.workload.synth import size
 from burststudio.workload.synth.arrivals import sample_arrivals
 from burststudio.workload.synth.lengths import sample_lengths, sample_pairs
 from burststudio.workload.synth.sessions import SessionRows, build_sessions, prefix_blocks, sessions_needed
@@ -46,6 +47,7 @@ def synthesize(spec: dict[str, Any], *, seed: int | None = None, base_dir: Path 
     """The workload described by `spec`; `seed` overrides the spec's own; relative trace paths resolve against
     `base_dir` (the preset's folder). Raises SpecError (a UserError) naming the key path of a bad value."""
     r = resolve(spec)
+    size.check(r, base_dir)  # before anything is drawn: one line naming the keys, not a minute of growth
     seed = _seed_of(r.get("seed"), seed)
     rngs = dict(zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STREAMS)))))
     extra: dict[str, Any] = {}

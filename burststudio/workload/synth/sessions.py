@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from burststudio.workload.synth.spec import SpecError
+from burststudio import limits
+from burststudio.workload.synth.spec import SpecError, format_path
 
 
 @dataclass
@@ -125,6 +126,10 @@ def prefix_blocks(rows: SessionRows, block: int, shared_tokens: int) -> tuple[np
     offsets = np.zeros(len(prompt) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     total = int(offsets[-1])
+    # Each conversation's prompts list every block again, so the ids grow with turns squared: counted before one
+    # is made.
+    limits.check(len(prompt), total * 16.0, what="the prefix-block ids of the workload",
+                 keys=[format_path(("sessions", "block_tokens")), format_path(("sessions", "max_context_tokens"))])
     if total >= 2**31:
         raise SpecError(("sessions", "block_tokens"),
                         f"{total:,} prefix blocks are more than one table holds; use larger blocks")
