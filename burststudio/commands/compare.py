@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.runs) < 2:
         raise UserError("compare needs at least two run directories")
-    result = compare([load_summary(r) for r in args.runs])
+    summaries = [load_summary(r) for r in args.runs]
+    result = compare(summaries)
     if args.json:
         print(json.dumps(result, allow_nan=False))
         return 0
@@ -71,9 +72,15 @@ def run(args: argparse.Namespace) -> int:
             else:
                 better = (d < 0) == row["lower_is_better"] if d else None
                 colour = "" if better is None else ("green" if better else "red")
-                text = f"{d:+.4g}" + (f" ({r:+.0%})" if r is not None else "")
+                text = figures.fmt_delta(f, d) + (f" ({r:+.0%})" if r is not None else "")
                 cells.append(f"[{colour}]{text}[/{colour}]" if colour else text)
         t.add_row(row["figure"], *cells)
+    ends = [[figures.ended(s), figures.target(s)] for s in summaries]
+    for label, k in (("ended", 0), ("target", 1)):
+        cells = [ends[0][k]]
+        for e in ends[1:]:
+            cells += [e[k], ""]
+        t.add_row(label, *cells)
     Console().print(t)
     for k, r in enumerate(result["runs"]):
         print(f"{k}: {r}")

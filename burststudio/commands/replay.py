@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rate-scale", metavar="X", type=float, default=None,
                    help="thin (<1) or replicate (>1) arrivals, keeping the burst shape")
     p.add_argument("--max-concurrency", metavar="N", type=int, default=None, help="at most N requests in flight")
-    p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>)")
+    p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>-<target kind>)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
     add_set_argument(p)
     p.add_argument("--json", action="store_true", help="end stdout with the summary as one JSON object")

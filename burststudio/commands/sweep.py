@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", metavar="S", type=float, default=None,
                    help="replay only the first S seconds of the schedule at each scale")
     p.add_argument("--out", metavar="DIR", default=None,
-                   help="sweep folder, one run directory per scale inside (default runs/<time>-<preset>-sweep)")
+                   help="sweep folder, one run directory per scale inside (default runs/<time>-<preset>-<target kind>-sweep)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
     add_set_argument(p)
     p.add_argument("--json", action="store_true", help="end stdout with the sweep as one JSON object")
@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     base = preset.replay
     limit = base.limits.goodput_min
     goodput_min = limit if limit is not None and limit >= 0 else DEFAULT_GOODPUT_MIN
-    sweep_dir = Path(args.out) if args.out else rundir.default_run_dir(f"{preset.name}-sweep")
+    kind = preset.target.kind  # the --target URL made it "url" above
+    sweep_dir = Path(args.out) if args.out else rundir.default_run_dir(f"{preset.name}-{kind}-sweep")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     workload = preset.build_workload(seed=args.seed)
 
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                             target_url=args.target, on_notice=notice, seed=args.seed)
         row = _row(scale, result.summary, result.exit_code)
         rows.append(row)
-        notice(f"scale {scale:g}: sent {row['sent']}, goodput {_cell(row, 'goodput')}, "
+        notice(f"scale {scale:g}: sent {figures.show_raw(figures.BY_KEY['sent'], row['sent'])}, goodput {_cell(row, 'goodput')}, "
                f"TTFT p99 {_cell(row, 'ttft_p99_s')} ms")
         if result.exit_code in (EXIT_STOPPED, EXIT_TARGET_DIED):
             notice(f"the sweep ends at scale {scale:g}: {result.reason}")
@@ -163,8 +164,10 @@ def print_table(out: dict[str, Any]) -> None:
         t.add_column(col, justify="right")
     for r in out["runs"]:
         mark = " <- knee" if r["scale"] == out["knee_scale"] else ""
-        t.add_row(f"{r['scale']:g}{mark}", _cell(r, "rate_rps"), str(r["sent"]), _cell(r, "goodput"),
-                  _cell(r, "ttft_p50_s"), _cell(r, "ttft_p99_s"), str(r["failed"]), _cell(r, "kv_cache_usage_peak"),
+        count = figures.BY_KEY["sent"]
+        t.add_row(f"{r['scale']:g}{mark}", _cell(r, "rate_rps"), figures.show_raw(count, r["sent"]), _cell(r, "goodput"),
+                  _cell(r, "ttft_p50_s"), _cell(r, "ttft_p99_s"), figures.show_raw(count, r["failed"]),
+                  _cell(r, "kv_cache_usage_peak"),
                   _cell(r, "lateness_p99_s"))
     console = Console() if sys.stdout.isatty() else Console(width=160)  # a pipe gets whole rows
     console.print(t)
