@@ -54,3 +54,21 @@ def test_default_run_names_say_the_target_kind(tmp_path):
     again = rundir.default_run_dir("kv-pressure", tmp_path, kind="sim")
     # Within the same second the name gets -2; a second later, a new stamp.
     assert again.name == a.name + "-2" or (again.name[:15] != a.name[:15] and again.name.endswith("-sim"))
+
+
+def test_report_and_compare_print_how_a_stopped_run_ended(tmp_path, capsys, monkeypatch):
+    from burststudio.commands.compare import compare
+    from burststudio.commands.report import print_summary
+    from tests.studio.conftest import make_run
+
+    monkeypatch.setenv("COLUMNS", "200")
+    done = rundir.read_summary(make_run(tmp_path, "a", requests=300))
+    stopped = rundir.read_summary(make_run(tmp_path, "b", requests=300, reason="stopped", not_sent=217,
+                                           target={"kind": "url", "url": "http://127.0.0.1:8000", "model": "tiny"}))
+    print_summary(stopped)
+    out = capsys.readouterr().out
+    assert "target: url http://127.0.0.1:8000 model tiny" in out
+    assert "stopped: 300 of 517 sent = " in out and "; 217 not sent" in out
+    assert "KV peak 100%" in out and ".0 " not in out.split("server:")[1].splitlines()[0]
+    rows = {r["figure"]: r for r in compare([done, stopped])["rows"]}
+    assert rows["sent"]["values"] == [300, 300]
