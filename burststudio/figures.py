@@ -3,12 +3,14 @@ way is better. The studio, `report`, `compare`, `sweep` and `simulate` show thes
 the same everywhere.
 
 Each unit has one scale (from the summary's value to what is shown) and one formatting function. Only the standard
-library is imported here.
+library and the vocabulary are imported here.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
+
+from burststudio.vocab import REASON_DONE, REASON_LIMITS, REASON_STOPPED, REASON_TARGET_DIED, REASON_WRITE_FAILED
 
 MISSING = "-"
 
@@ -19,19 +21,27 @@ class Unit(NamedTuple):
 
 
 def _ms(v: float) -> str:
-    # Sub-10 ms figures (lateness, ITL on a fast engine) keep their hundredths; larger ones do not need them.
-    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    # Three significant digits at most below 100 ms (lateness, ITL on a fast engine keep their hundredths); whole
+    # milliseconds above, with thousands separated: a tenth of a millisecond says nothing of a 2-second TTFT.
+    a = abs(v)
+    return f"{v:.2f}" if a < 10 else f"{v:.1f}" if a < 100 else f"{v:,.0f}"
+
+
+def _count(v: float) -> str:
+    return f"{v:,.0f}"
 
 
 UNITS: dict[str, Unit] = {
-    "count": Unit(1.0, lambda v: f"{v:,.0f}"),
+    "count": Unit(1.0, _count),
     "share": Unit(100.0, lambda v: f"{v:.1f}%"),  # a 0-1 share of requests
     "usage": Unit(100.0, lambda v: f"{v:.0f}%"),  # a 0-1 fraction of a capacity (the KV cache)
     "ms": Unit(1e3, _ms),  # the summary holds seconds
-    "s": Unit(1.0, lambda v: f"{v:.2f}"),
-    "per_s": Unit(1.0, lambda v: f"{v:.2f}"),  # requests a second
-    "tokens_per_s": Unit(1.0, lambda v: f"{v:.1f}"),
+    "s": Unit(1.0, lambda v: f"{v:,.2f}"),
+    "per_s": Unit(1.0, lambda v: f"{v:,.2f}"),  # requests a second
+    "tokens_per_s": Unit(1.0, lambda v: f"{v:,.1f}"),
 }
+# Units shown as percentages: a difference between two runs is in percentage points, not a percentage.
+POINTS = ("share", "usage")
 
 LOWER, HIGHER = "lower", "higher"
 
@@ -169,3 +179,68 @@ def show(summary: Any, fig: Figure, missing: str = MISSING) -> str:
 def show_raw(fig: Figure, raw: float | None, missing: str = MISSING) -> str:
     """A value as the summary holds it (before the unit's scale), as text."""
     return missing if raw is None else UNITS[fig.unit].fmt(float(raw) * UNITS[fig.unit].scale)
+
+
+def fmt_delta(fig: Figure, delta: float | None, missing: str = MISSING) -> str:
+    """A difference between two values in the figure's unit (from `number`), signed: "+12", "-1,112", "+20.8 pp"."""
+    if delta is None:
+        return missing
+    sign = "-" if delta < 0 else "+"
+    if fig.unit in POINTS:
+        return f"{sign}{abs(delta):.1f} pp"
+    return sign + UNITS[fig.unit].fmt(abs(delta))
+
+
+# --- how a run ended, and what it ran against -------------------------------------------------------------------------
+# summary["reason"] (vocab.REASON_*) as people read it; a summary without one was rebuilt from the journal of a run
+# that never ended in order (killed).
+REASONS: dict[str, str] = {REASON_DONE: "done", REASON_STOPPED: "stopped", REASON_TARGET_DIED: "the target died",
+                           REASON_WRITE_FAILED: "the run directory could not be written",
+                           REASON_LIMITS: "a limit was broken"}
+NOT_FINISHED = "did not finish"
+
+
+def ended(summary: dict[str, Any]) -> str:
+    """How the run ended, in a word or three: "done", "stopped", "the target died", "did not finish"."""
+    reason = summary.get("reason")
+    if isinstance(reason, str) and reason:
+        return REASONS.get(reason, reason)
+    return NOT_FINISHED if summary.get("complete") is False else REASONS[REASON_DONE]
+
+
+def accounting(summary: dict[str, Any]) -> str:
+    """Every request the plan held, accounted for: "1,096 of 1,313 sent = 1,096 finished + 0 failed + 0 cancelled;
+    217 not sent; 3 lost in flight" (the last two only when there are any)."""
+    def n(key: str) -> str:
+        v = summary.get(key)
+        return _count(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else MISSING
+
+    planned = dig(summary, ("plan", "planned"))
+    of = f" of {_count(planned)}" if isinstance(planned, (int, float)) and not isinstance(planned, bool) else ""
+    text = (f"{n('sent')}{of} sent = {n('finished')} finished + {n('failed')} failed + "
+            f"{n('cancelled')} cancelled")
+    if summary.get("not_sent"):
+        text += f"; {n('not_sent')} not sent"
+    if summary.get("lost_in_flight"):
+        text += f"; {n('lost_in_flight')} lost in flight"
+    return text
+
+
+def failures(summary: Any) -> str:
+    """The failures by class, most first: "http_503 29, stream_error 3", or "none"."""
+    by_class = dig(summary, ("failures_by_class",)) or {}
+    parts = [f"{k} {_count(v)}" for k, v in sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0])) if v]
+    return ", ".join(parts) if parts else "none"
+
+
+def target(summary: dict[str, Any]) -> str:
+    """What the run ran against: its kind, then its URL and model where it has them ("url http://h:8000 model m")."""
+    t = summary.get("target")
+    if not isinstance(t, dict) or not t.get("kind"):
+        return MISSING
+    parts = [str(t["kind"])]
+    if t.get("url"):
+        parts.append(str(t["url"]))
+    if t.get("model"):
+        parts.append(f"model {t['model']}")
+    return " ".join(parts)

@@ -26,9 +26,12 @@ DEFAULT_ROOT = "runs"
 
 
 # --- naming and checks ---------------------------------------------------------------------------------------------
-def default_run_dir(name: str, root: Path | str = DEFAULT_ROOT) -> Path:
-    """runs/<YYYYmmdd-HHMMSS>-<name>, with -2, -3, ... when that exists already."""
+def default_run_dir(name: str, root: Path | str = DEFAULT_ROOT, kind: str | None = None) -> Path:
+    """runs/<YYYYmmdd-HHMMSS>-<name>-<kind>, with -2, -3, ... when that exists already. `kind` (the target's kind:
+    sim, url, vllm) tells apart two runs of one preset against different targets."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    if kind and not name.endswith(f"-{kind}"):
+        name = f"{name}-{kind}" if name else kind
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "run"
     path = Path(root) / f"{stamp}-{safe}"
     k = 1
@@ -140,6 +143,8 @@ def build_summary(run_dir: Path, *, write: bool = False) -> dict[str, Any]:
                "target": info.get("target"), "cache_config": info.get("cache_config"),
                "warmup": warmup_view(recorder.read_warmup(run_dir), (info.get("warmup") or {}).get("requests", 0)),
                "liveness": info.get("liveness")}
+    if info.get("complete") and info.get("reason"):
+        summary["reason"] = info["reason"]  # how it ended; a run killed before it could say has none
     planned = (info.get("plan") or {}).get("planned")
     if planned is not None:
         summary["not_sent"] = max(0, int(planned) - summary["sent"])  # the run ended before their time

@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("compare either run directories or --repeat folders, not both: "
                             + ", ".join(r for r in args.runs if r not in repeated) + " is a single run")
         return _compare_repeats(args)
-    result = compare([load_summary(r) for r in args.runs])
+    summaries = [load_summary(r) for r in args.runs]
+    result = compare(summaries)
     if args.json:
         print(json.dumps(result, allow_nan=False))
         return 0
@@ -56,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
             text = diff_text(f, d, r)
             cells.append(f"[{colour}]{text}[/{colour}]" if colour else text)
         t.add_row(row["figure"], *cells)
+    ends = [[figures.ended(s), figures.target(s)] for s in summaries]
+    for label, k in (("ended", 0), ("target", 1)):
+        cells = [ends[0][k]]
+        for e in ends[1:]:
+            cells += [e[k], ""]
+        t.add_row(label, *cells)
     Console().print(t)
     for k, r in enumerate(result["runs"]):
         print(f"{k}: {r}")
@@ -121,7 +128,7 @@ def _compare_repeats(args: argparse.Namespace) -> int:
             if v["diff"] is None:
                 cells.append(figures.MISSING)
                 continue
-            text = ("+" if v["diff"] > 0 else "") + figures.fmt(f, v["diff"])
+            text = figures.fmt_delta(f, v["diff"])
             if v["beyond_noise"] is None:
                 cells.append(text)
             elif v["beyond_noise"]:

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", metavar="N", type=int, default=None,
                    help="send N requests of the workload's shape before the clock starts, excluded from every figure "
                    "(default: the target kind's, [replay] warmup)")
-    p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>)")
+    p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>-<target kind>)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
     add_set_argument(p)
     add_replay_arguments(p)

@@ -161,24 +161,27 @@ def print_summary(s: dict[str, Any]) -> None:
     c = Console() if sys.stdout.isatty() else Console(width=160)  # a pipe gets whole rows
     state = "" if s.get("complete", True) else " [yellow](rebuilt from the journal: the run did not finish)[/yellow]"
     c.print(f"[bold]{s.get('name') or 'run'}[/bold] {s.get('run_dir') or ''}{state}")
-    c.print(f"sent {s['sent']} = finished {s['finished']} + failed {s['failed']} + cancelled {s['cancelled']}"
-            + (f"  (lost in flight {s['lost_in_flight']})" if s.get("lost_in_flight") else ""))
+    c.print(f"target: {fg.target(s)}")
+    c.print(f"{fg.ended(s)}: {fg.accounting(s)}", highlight=False)
+    if s.get("reason_detail"):
+        c.print(s["reason_detail"], highlight=False)
     if s.get("failures_by_class"):
-        c.print("failures: " + ", ".join(f"{k} {v}" for k, v in s["failures_by_class"].items()))
+        c.print("failures: " + fg.failures(s))
     t = Table(title="latency (ms)", title_justify="left")
     stats = fg.stats_of(s)
     for col in ("figure", *stats, "requests", "failed left out"):
         t.add_column(col, justify="right" if col != "figure" else "left")
+    count = fg.UNITS["count"].fmt
     for key, label in fg.LATENCIES.items():
         st = s.get(key) or {}
         t.add_row(label, *(fg.show(s, fg.latency(key, k)) for k in stats),
-                  str(st.get("count", "")), str(st.get("failed_excluded", "")))
+                  *(count(st[k]) if isinstance(st.get(k), (int, float)) else "" for k in ("count", "failed_excluded")))
     c.print(t)
     tp = s.get("throughput") or {}
     gp = s.get("goodput") or {}
     c.print(f"throughput {show(s, 'requests_per_s')} req/s, {show(s, 'output_tokens_per_s')} tok/s"
-            f" over {tp.get('duration_s') or 0:.1f} s; goodput {show(s, 'goodput')} ({gp.get('met')} of {gp.get('of')}"
-            f", {show(s, 'goodput_rate')} req/s)")
+            f" over {fg.UNITS['s'].fmt(tp.get('duration_s') or 0)} s; goodput {show(s, 'goodput')}"
+            f" ({count(gp.get('met') or 0)} of {count(gp.get('of') or 0)}, {show(s, 'goodput_rate')} req/s)")
     print_slices(c, s)
     if s.get("metrics_samples"):
         c.print("server: " + ", ".join(f"{fg.BY_KEY[k].label} {show(s, k)}" for k in (

@@ -93,9 +93,10 @@ def _print_summary(summary: dict, wall: float, out) -> None:
 
     sim = summary.get("simulation", {})
     lines = [
-        f"simulated {summary['sent']} requests over {sim.get('virtual_duration_s', 0):.1f} s of virtual time "
+        f"simulated {figures.show(summary, figures.BY_KEY['sent'])} requests over "
+        f"{figures.UNITS['s'].fmt(sim.get('virtual_duration_s', 0))} s of virtual time "
         f"in {wall:.2f} s ({sim.get('profile')})",
-        f"  finished {summary['finished']}, failed {summary['failed']} {summary.get('failures_by_class') or ''}".rstrip(),
+        f"  {figures.accounting(summary)}; failures: {figures.failures(summary)}",
         "  " + line("ttft_p50", "ttft_p99", "e2e_p50", "tpot_p50"),
         "  " + line("kv_peak", "preemptions", "rejections"),
         f"  run directory: {summary['run_dir']}",

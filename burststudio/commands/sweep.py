@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", metavar="S", type=float, default=None,
                    help="replay only the first S seconds of the schedule at each point")
     p.add_argument("--out", metavar="DIR", default=None,
-                   help="sweep folder, one run directory per point inside (default runs/<time>-<preset>-sweep)")
+                   help="sweep folder, one run directory per point inside (default runs/<time>-<preset>-<target kind>-sweep)")
     p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY.PATH=VALUE[,VALUE...]",
                    help="change one value of the preset for every run, or sweep it over several comma-separated "
@@ -241,7 +241,8 @@ def run(args: argparse.Namespace) -> int:
     apply_overrides(base, overrides)
     limit = base.replay.limits.goodput_min
     goodput_min = limit if limit is not None and limit >= 0 else DEFAULT_GOODPUT_MIN
-    sweep_dir = Path(args.out) if args.out else rundir.default_run_dir(f"{base.name}-sweep")
+    kind = base.target.kind  # the --target URL made it "url" above
+    sweep_dir = Path(args.out) if args.out else rundir.default_run_dir(f"{base.name}-{kind}-sweep")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     base_workload = base.build_workload(seed=args.seed)
 
@@ -283,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
                             on_notice=notice, seed=args.seed, target=target_for(preset))
         row = _row(point, result.summary, result.exit_code)
         rows.append(row)
-        notice(f"{name}: sent {row['sent']}, goodput {_cell(row, 'goodput')}, "
+        notice(f"{name}: sent {figures.show_raw(figures.BY_KEY['sent'], row['sent'])}, goodput {_cell(row, 'goodput')}, "
                f"TTFT p99 {_cell(row, 'ttft_p99_s')} ms")
         if result.exit_code in (EXIT_STOPPED, EXIT_TARGET_DIED):
             raise _Stop(result.exit_code, f"the sweep ends at {name}: {result.reason}")
@@ -387,9 +388,11 @@ def print_table(out: dict[str, Any]) -> None:
         for k in keys:
             mark = " <- knee" if k == knee_key and point.get(k) == knee_at and not out.get("search") else ""
             cells.append(_show(point.get(k, "")) + mark)
-        t.add_row(*cells, _cell(r, "rate_rps"), str(r["sent"]), _cell(r, "goodput"), _cell(r, "ttft_p50_s"),
-                  _cell(r, "ttft_p99_s"), str(r["failed"]), _cell(r, "kv_cache_usage_peak"),
-                  _cell(r, "lateness_p99_s"), "[yellow]limited[/yellow]" if r.get("client_limited") else "")
+        count = figures.BY_KEY["sent"]
+        t.add_row(*cells, _cell(r, "rate_rps"), figures.show_raw(count, r["sent"]), _cell(r, "goodput"),
+                  _cell(r, "ttft_p50_s"), _cell(r, "ttft_p99_s"), figures.show_raw(count, r["failed"]),
+                  _cell(r, "kv_cache_usage_peak"), _cell(r, "lateness_p99_s"),
+                  "[yellow]limited[/yellow]" if r.get("client_limited") else "")
     console = Console() if sys.stdout.isatty() else Console(width=160)  # a pipe gets whole rows
     console.print(t)
     for r in out["runs"]:

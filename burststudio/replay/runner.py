@@ -117,10 +117,10 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
             on_notice(msg)
 
     w = prepare_workload(workload, replay, seed)
-    run_dir = Path(run_dir) if run_dir else rundir.default_run_dir(name)
-    rundir.refuse_existing_run(run_dir)
     if target is None:
         target = make_target(target_settings, target_url)
+    run_dir = Path(run_dir) if run_dir else rundir.default_run_dir(name, kind=getattr(target, "kind", None))
+    rundir.refuse_existing_run(run_dir)
     rundir.check_writable(run_dir)
     interrupts = Interrupts()
     interrupts.save()

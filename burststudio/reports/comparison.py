@@ -35,8 +35,7 @@ def diff_text(fig: figures.Figure, diff: float | None, relative: float | None) -
     """A difference from the baseline in the figure's own format, signed, with its relative size."""
     if diff is None:
         return figures.MISSING
-    text = ("+" if diff > 0 else "") + figures.fmt(fig, diff)
-    return text + (f" ({relative:+.0%})" if relative is not None else "")
+    return figures.fmt_delta(fig, diff) + (f" ({relative:+.0%})" if relative is not None else "")
 
 
 def better(row: dict[str, Any], diff: float | None) -> bool | None:

@@ -122,6 +122,32 @@ class StudioApp(App[None]):
     def on_run_finished(self, message: RunFinished) -> None:
         self.results_screen.refresh_runs()
 
+    # Screenshots --------------------------------------------------------------------------------------------------------
+    def screenshot_dir(self) -> Path:
+        """Where a screenshot goes: the run the Results screen shows, else the run being replayed, else the studio's
+        folder (Textual's default, ~/Downloads, need not exist)."""
+        if self.current_screen_name == "results":
+            run = self.results_screen.current_run() if self.results_screen.is_mounted else None
+            if run is not None and run.path.is_dir():
+                return run.path
+        run_dir = getattr(self.replay_screen, "run_dir", None)
+        if self.current_screen_name == "replay" and run_dir is not None and Path(run_dir).is_dir():
+            return Path(run_dir)
+        return self.config.root
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen in `path` or screenshot_dir(), and say where (the palette's Screenshot)."""
+        folder = Path(path) if path else self.screenshot_dir()
+        try:
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as exc:
+            self.notify(f"cannot save a screenshot in {folder}: {exc.strerror or exc}", title="Screenshot",
+                        severity="error")
+            return None
+        self.notify(f"saved {saved}", title="Screenshot")
+        return saved
+
     async def action_quit(self) -> None:
         # Quitting stops the engine but keeps what it wrote (the run directory stays).
         await self.replay_screen.stop_run_and_wait()

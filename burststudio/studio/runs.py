@@ -14,32 +14,69 @@ from rich.markup import escape
 
 from burststudio import figures, rundir
 from burststudio.figures import dig
-from burststudio.vocab import OK
 
 FIGURES = figures.pick("sent", "finished", "failed", "cancelled", "goodput", "requests_per_s", "output_tokens_per_s",
                        "ttft_p50", "ttft_p99", "itl_p50", "itl_p99", "tpot_p99", "e2e_p99", "lateness_p99", "kv_peak",
                        "waiting_peak", "preemptions")
 
 
+# How a run directory without a summary ended, as the Results screen says it.
+RUNNING = "running"
+STARTUP = "stopped during start-up"  # the target never got healthy: no run.json, no request sent
+KILLED = "did not finish"  # run.json, but the engine was killed before it wrote a summary
+
+
 @dataclass
 class Run:
     path: Path
     summary: dict[str, Any] | None
+    # The state of a run that has no summary (RUNNING, STARTUP or KILLED); a run with one says it in its summary.
+    pending: str | None = None
 
     @property
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def ended(self) -> str:
+        """How the run ended: "done", "stopped", "the target died", ... or one of the states above."""
+        if self.summary is not None:
+            return figures.ended(self.summary)
+        return self.pending or KILLED
 
-def list_runs(runs_dir: Path) -> list[Run]:
-    """Run directories (newest name last), with their summary when one was written."""
+    @property
+    def log(self) -> Path | None:
+        """The target's log in the run directory (vLLM's, the simulator's), when it wrote one."""
+        logs = sorted(self.path.glob("*.log"))
+        return logs[0] if logs else None
+
+
+def _startup_only(d: Path) -> bool:
+    """A folder the engine made for a run whose target never answered: nothing in it but the target's log (or
+    nothing at all). Sweep folders (their scales inside) and other folders do not look like this."""
+    try:
+        return all(p.is_file() and p.suffix == ".log" for p in d.iterdir())
+    except OSError:
+        return False
+
+
+def list_runs(runs_dir: Path, active: Path | None = None) -> list[Run]:
+    """Run directories (newest name last), with their summary when one was written; a run without one is listed
+    as running, killed or stopped during start-up. `active` is a run directory an engine is known to write now
+    (the studio's own), still starting its target when it holds no run.json yet."""
     if not runs_dir.is_dir():
         return []
     out = []
     for d in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         summary = rundir.read_summary(d)
-        if summary is not None or (d / rundir.PRESET).is_file():
+        if summary is not None:
             out.append(Run(d, summary))
+        elif active is not None and d == Path(active):
+            out.append(Run(d, None, RUNNING))
+        elif (d / rundir.RUN_INFO).is_file():
+            out.append(Run(d, None, RUNNING if rundir.is_being_written(d) else KILLED))
+        elif (d / rundir.PRESET).is_file() or _startup_only(d):
+            out.append(Run(d, None, STARTUP))
     return out
 
 
@@ -48,10 +85,7 @@ def figure(summary: dict[str, Any] | None, key: str) -> str:
     return figures.show(summary, figures.BY_KEY[key])
 
 
-def failures_line(summary: dict[str, Any] | None) -> str:
-    by_class = dig(summary, ("failures_by_class",)) or {}
-    parts = [f"{k} {v}" for k, v in sorted(by_class.items()) if v]
-    return ", ".join(parts) if parts else "none"
+failures_line = figures.failures
 
 
 def client_cell(summary: dict[str, Any] | None) -> str:
@@ -103,14 +137,6 @@ def episode_rows(summary: dict[str, Any] | None) -> list[tuple[str, str]]:
     return rows
 
 
-def _short(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
-
-
 def read_table(path: Path):
     """A parquet file as a pandas DataFrame, or None when it is missing or unreadable."""
     if not path.is_file():
@@ -121,9 +147,3 @@ def read_table(path: Path):
         return pq.read_table(path).to_pandas()
     except Exception:
         return None
-
-
-def ttft_ms(requests) -> Any:
-    """TTFT in ms of the successful requests of a requests.parquet table (first chunk - sent)."""
-    ok = requests[requests["outcome"] == OK]
-    return ((ok["first_s"] - ok["sent_s"]).dropna() * 1000.0).to_numpy(dtype=float)

@@ -19,10 +19,13 @@ def _steady_screen(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_run(runs_dir: Path, name: str, *, requests: int = 1200, failed_share: float = 0.03,
-             slowdown: float = 1.0) -> Path:
+             slowdown: float = 1.0, reason: str = "done", not_sent: int = 0, target: dict | None = None,
+             episodes: list[tuple[float, float]] | None = None) -> Path:
     """A run directory with a real journal, summarised by the engine's own code (so the studio reads what a run
     writes). Deterministic: a fixed-seed schedule with bursts, latencies that grow in them, and failures as a
-    full queue and timeouts leave them; `slowdown` stretches the latencies, `failed_share` sets the failures."""
+    full queue and timeouts leave them; `slowdown` stretches the latencies, `failed_share` sets the failures.
+    `reason` is how it ended, `not_sent` how many planned requests it never sent (a stopped run), `episodes` the
+    burst episodes its summary lists (summary["burst"]["episodes"], in run seconds)."""
     import numpy as np
 
     from burststudio import rundir
@@ -55,13 +58,24 @@ def make_run(runs_dir: Path, name: str, *, requests: int = 1200, failed_share: f
                for t in np.arange(0, 400, 0.5)]
     for smp in samples:
         rec.sample(smp)
-    rec.write_run_info({"format": 1, "name": name, "complete": True, "reason": "done",
-                        "target": {"kind": "sim", "url": "", "model": "sim"},
-                        "plan": {"planned": requests},
+    rec.write_run_info({"format": 1, "name": name, "complete": True, "reason": reason,
+                        "target": target or {"kind": "sim", "url": "", "model": "sim"},
+                        "plan": {"planned": requests + not_sent},
                         "settings": {"slo_ttft_s": 0.5, "slo_tpot_s": 0.05, "burst_window_s": 10.0,
                                      "burst_rate_factor": 2.0}})
     rec.close()
-    rundir.build_summary(d, write=True)
+    summary = rundir.build_summary(d, write=True)
+    if episodes is not None:
+        summary["burst"]["episodes"] = [{"start_s": a, "end_s": b} for a, b in episodes]
+        rundir.write_summary(d, summary)
+    return d
+
+
+def make_startup_run(runs_dir: Path, name: str) -> Path:
+    """What a run stopped while its vLLM was starting leaves: the folder and the server's log, nothing else."""
+    d = runs_dir / name
+    d.mkdir(parents=True)
+    (d / "vllm.log").write_text("# vllm serve tiny --port 41234\nINFO loading weights\n")
     return d
 
 

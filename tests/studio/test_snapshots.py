@@ -1,13 +1,13 @@
-"""Every screen at 80x24 and 160x48 (plain def tests; pytest --snapshot-update rewrites them)."""
+"""Every screen at 80x24, 120x40 and 160x48 (plain def tests; pytest --snapshot-update rewrites them)."""
 
 from __future__ import annotations
 
 import pytest
 
 from burststudio.studio.app import make_app
-from tests.studio.conftest import make_run
+from tests.studio.conftest import make_run, make_startup_run
 
-SIZES = [(80, 24), (160, 48)]
+SIZES = [(80, 24), (120, 40), (160, 48)]
 
 
 async def _settle(pilot) -> None:
@@ -33,14 +33,52 @@ def test_replay_screen(snap_compare, studio_config, size):
     assert snap_compare(make_app(studio_config), terminal_size=size, run_before=run_before)
 
 
+def _results_runs(runs_dir) -> list[str]:
+    """A finished run with burst episodes, a stopped one against a URL, and one stopped during vLLM's start-up,
+    named as the engine names them (time, preset, target kind)."""
+    done = make_run(runs_dir, "20260101-120000-vllm-cpu-kv-pressure-sim", episodes=[(100.0, 130.0)])
+    stopped = make_run(runs_dir, "20260101-121500-vllm-cpu-kv-pressure-url", failed_share=0.25, slowdown=1.6,
+                       reason="stopped", not_sent=217, episodes=[(100.0, 130.0)],
+                       target={"kind": "url", "url": "http://127.0.0.1:8000", "model": "tiny"})
+    make_startup_run(runs_dir, "20260101-123000-vllm-cpu-kv-pressure-vllm")
+    return [done.name, stopped.name]
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_results_screen(snap_compare, studio_config, size):
-    make_run(studio_config.runs_dir, "run-a")
-    make_run(studio_config.runs_dir, "run-b", failed_share=0.25, slowdown=1.6)
+    _results_runs(studio_config.runs_dir)
 
     async def run_before(pilot):
         await _settle(pilot)
         await pilot.press("f3")
+        await _settle(pilot)
+
+    assert snap_compare(make_app(studio_config), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_results_stopped_run(snap_compare, studio_config, size):
+    _results_runs(studio_config.runs_dir)
+
+    async def run_before(pilot):
+        await _settle(pilot)
+        await pilot.press("f3")
+        await _settle(pilot)
+        await pilot.press("down")
+        await _settle(pilot)
+
+    assert snap_compare(make_app(studio_config), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_results_compare(snap_compare, studio_config, size):
+    _results_runs(studio_config.runs_dir)
+
+    async def run_before(pilot):
+        await _settle(pilot)
+        await pilot.press("f3")
+        await _settle(pilot)
+        await pilot.press("space", "down", "space", "c")
         await _settle(pilot)
 
     assert snap_compare(make_app(studio_config), terminal_size=size, run_before=run_before)

@@ -21,8 +21,11 @@ line under the controls shows the target starting, then its model and KV capacit
 rolling TTFT and ITL, KV-cache usage, queueing, failures and lateness, and the table the latest finished requests.
 *Stop* ends the run and keeps its results.
 
-**Results** (F3): the runs in `runs/`. Select one to read its summary; mark two or more with `space` and press `c`
-to compare them side by side.
+**Results** (F3): the runs in `runs/`. Select one to read what it ran against, how it ended (done, stopped, the
+target died; every planned request accounted for) and its figures, with its course over time: arrivals, TTFT p50
+and p99, failures and KV-cache usage on one time axis, burst episodes shaded. A run stopped while its target was
+starting shows as *start-up* (no requests). Mark two or more with `space` and press `c` to compare them: the
+figures side by side, every compared run overlaid in the charts, until `escape` (or `c` again).
 
 | Key | Does |
 |---|---|
@@ -32,6 +35,11 @@ to compare them side by side.
 | ctrl+r | start a replay of the current workload |
 | ctrl+x | stop the replay |
 | ? | this help (escape closes it) |
+| space | Results: mark or unmark the run under the cursor |
+| c | Results: compare the marked runs (again: back to one run) |
+| escape | Results: back to one run |
+| g | Results: read `runs/` again |
+| ctrl+p, Screenshot | save an SVG of the screen in the run shown (else the current folder); the note says where |
 | ctrl+q | quit (a running replay is stopped, its results kept) |
 """
 

@@ -212,7 +212,7 @@ class ReplayScreen(Screen[None]):
             self.query_one("#duration", Input).focus()
             return
         name = self.draft.name.strip() or "studio"
-        self.run_dir = rundir.default_run_dir(name, self.config.runs_dir)
+        self.run_dir = rundir.default_run_dir(name, self.config.runs_dir, kind=self.draft.target_kind)
         preset = self.config.runs_dir / ".studio" / f"{self.run_dir.name}.toml"
         try:
             saved = self.draft.save(preset)

@@ -13,11 +13,52 @@ from typing import Iterator, Sequence
 
 import numpy as np
 from textual_plot import HiResMode, PlotWidget
+from textual_plot.axis_formatter import AxisFormatter
 
 from burststudio.studio.series import reduce_points
 
 # (x, y, style, label)
 Series = tuple[np.ndarray, np.ndarray, str, str]
+# Shaded spans of x (burst episodes): drawn first, in a colour the lines stand out against.
+SHADE_STYLE = "#3a3a3a"
+# Tick steps of a time axis in seconds: whole seconds, minutes and hours a reader counts in.
+TIME_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+
+
+def time_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
+    """Two to `max_ticks` ticks in [lo, hi] at multiples of a step of TIME_STEPS_S, the smallest that keeps them
+    few (two when even the widest leaves fewer); under two seconds of span, the decimal steps of nice_ticks."""
+    span = hi - lo
+    if not span > 0 or span < 2:
+        return nice_ticks(lo, hi, max_ticks)
+
+    def ticks(step: float) -> np.ndarray:
+        return np.arange(np.ceil(lo / step - 1e-9) * step, hi + step * 1e-9, step) + 0.0
+
+    best = ticks(TIME_STEPS_S[0])
+    for step in TIME_STEPS_S:
+        t = ticks(step)
+        if len(t) < 2:
+            break
+        best = t
+        if len(t) <= max(max_ticks, 2):
+            break
+    return [float(x) for x in best]
+
+
+def time_label(ticks: Sequence[float]) -> list[str]:
+    """Tick labels in the one unit that suits the whole axis: "30 s", "5 min", "2 h"."""
+    top = max((abs(t) for t in ticks), default=0.0)
+    unit, div = ("h", 3600.0) if top >= 7200 else ("min", 60.0) if top >= 120 else ("s", 1.0)
+    return [f"{t / div:.4g} {unit}" for t in ticks]
+
+
+class TimeAxisFormatter(AxisFormatter):
+    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
+        return time_ticks(min_, max_, max_ticks)
+
+    def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
+        return time_label(ticks)
 
 
 class Chart(PlotWidget, can_focus=False):
@@ -27,7 +68,7 @@ class Chart(PlotWidget, can_focus=False):
     """
 
     def __init__(self, title: str, *, id: str | None = None, classes: str | None = None,
-                 y_labels: bool = True) -> None:
+                 y_labels: bool = True, time_axis: bool = False) -> None:
         super().__init__(id=id, classes=classes, allow_pan_and_zoom=False)
         self.border_title = title
         self.points = 0
@@ -35,9 +76,13 @@ class Chart(PlotWidget, can_focus=False):
         self._legend_text: str | None = None
         # A histogram's density axis says nothing a reader needs: without it a narrow chart keeps its bars.
         self.y_labels = y_labels
+        # x in seconds, ticked and labelled in s, min or h (the Results charts of a run over time)
+        self.time_axis = time_axis
 
     def on_mount(self) -> None:
         super().on_mount()
+        if self.time_axis:
+            self.set_x_formatter(TimeAxisFormatter())
         self.margin_top = 0
         self.margin_bottom = 1
         self.margin_left = 7 if self.y_labels else 1
@@ -78,7 +123,8 @@ class Chart(PlotWidget, can_focus=False):
         """Few enough ticks that their labels never run into each other, at round values."""
         width = max(self.size.width - self.margin_left - 2, 8)
         height = max(self.size.height - self.margin_bottom - 2, 2)
-        self.set_xticks(nice_ticks(*xlimits, max(2, width // 8)))
+        ticks = time_ticks if self.time_axis else nice_ticks
+        self.set_xticks(ticks(*xlimits, max(2, width // (10 if self.time_axis else 8))))
         if self.y_labels:
             self.set_yticks(nice_ticks(*ylimits, max(2, min(5, height // 2 + 1))))
 
@@ -94,12 +140,15 @@ class Chart(PlotWidget, can_focus=False):
     def _max_points(self) -> int:
         return max(2 * max(self.size.width - self.margin_left, 10), 20)
 
-    def draw_lines(self, series: Sequence[Series], *, ymin: float | None = 0.0, xlimits: tuple[float, float] | None = None) -> int:
-        """Replace what the chart shows with these line series; returns the points drawn."""
+    def draw_lines(self, series: Sequence[Series], *, ymin: float | None = 0.0,
+                   xlimits: tuple[float, float] | None = None, shade: Sequence[tuple[float, float]] = ()) -> int:
+        """Replace what the chart shows with these line series over the shaded spans of x; returns the points
+        drawn."""
         with self._draw():
             self.clear()
             points = 0
             limit = self._max_points()
+            self._shade(series, shade, ymin, xlimits)
             for x, y, style, label in series:
                 if len(x) == 0:
                     continue
@@ -110,6 +159,22 @@ class Chart(PlotWidget, can_focus=False):
             self._limits(series, ymin, xlimits)
         self.points = points
         return points
+
+    def _shade(self, series: Sequence[Series], spans: Sequence[tuple[float, float]], ymin: float | None,
+               xlimits: tuple[float, float] | None) -> None:
+        """Full-height blocks over the spans (cut to the x limits), under the lines drawn after them."""
+        ys = [np.asarray(y, dtype=float) for _, y, _, _ in series if len(y)]
+        if not spans or not ys:
+            return
+        top = max(float(np.nanmax(y)) for y in ys) * 1.05
+        lo = ymin if ymin is not None else min(float(np.nanmin(y)) for y in ys)
+        if not top > lo:
+            top = lo + 1.0
+        x0, x1 = xlimits if xlimits is not None else (-np.inf, np.inf)
+        for a, b in spans:
+            a, b = max(a, x0), min(b, x1)
+            if b > a:
+                self.bar([(a + b) / 2], [top], width=b - a, bar_style=SHADE_STYLE)
 
     def draw_bars(self, x: np.ndarray, y: np.ndarray, width: float, style: str = "#5f87af",
                   overlay: Sequence[Series] = ()) -> int:

@@ -22,10 +22,11 @@ class SummaryPanel(Static):
             self.update("[dim]no run selected: runs appear here when a replay writes to runs/[/]")
             return
         table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
-        table.add_column("figure", style="dim", no_wrap=True)
-        for run in runs:
-            table.add_column(run.name if len(runs) > 1 else "value", justify="right", no_wrap=True,
-                             overflow="ellipsis", max_width=28)
+        # Compared runs are headed by their number (the lines above name them), so a narrow screen keeps the labels.
+        table.add_column("figure", style="dim", no_wrap=True, min_width=max(len(f.label) for f in FIGURES))
+        for k, run in enumerate(runs):
+            table.add_column(str(k) if len(runs) > 1 else "value", justify="right", no_wrap=True,
+                             overflow="ellipsis", max_width=28, ratio=1)
         for f in FIGURES:
             table.add_row(f.label, *[figures.show(r.summary, f) for r in runs])
         table.add_row("failures", *[failures_line(r.summary) for r in runs])

@@ -1,0 +1,130 @@
+"""A finished run over time, for the Results charts: arrivals, failures and TTFT per window, KV-cache usage, and the
+burst episodes of its summary, all on one clock (seconds from the run's start, as the journal and samples keep it).
+
+Pure numpy/pandas, no Textual: the screen draws what this returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from burststudio.figures import dig
+from burststudio.vocab import CANCELLED, KV_CACHE_USAGE, OK, SAMPLE_TIME
+
+# Window widths a reader counts in (seconds); a run gets the narrowest that leaves at most WINDOWS_PER_RUN windows.
+NICE_WINDOWS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+WINDOWS_PER_RUN = 80
+
+
+@dataclass
+class Timeline:
+    window_s: float
+    t: np.ndarray  # window centres, s
+    arrivals_per_s: np.ndarray  # requests scheduled in the window, per second
+    failed_per_s: np.ndarray  # requests sent in the window that failed, per second
+    ttft_t: np.ndarray  # centres of the windows with at least one finished request
+    ttft_p50_ms: np.ndarray
+    ttft_p99_ms: np.ndarray
+    kv_t: np.ndarray  # sample times, s
+    kv_pct: np.ndarray  # KV-cache usage, %
+    end_s: float  # the last thing that happened
+
+    @property
+    def empty(self) -> bool:
+        return self.t.size == 0 and self.kv_t.size == 0
+
+
+def window_for(span_s: float) -> float:
+    """The narrowest nice window that cuts `span_s` into at most WINDOWS_PER_RUN windows."""
+    for w in NICE_WINDOWS_S:
+        if span_s / w <= WINDOWS_PER_RUN:
+            return w
+    return float(np.ceil(span_s / WINDOWS_PER_RUN / 3600.0) * 3600.0)
+
+
+def _column(table, name: str) -> np.ndarray:
+    if table is None or name not in getattr(table, "columns", ()):
+        return np.zeros(0)
+    return table[name].to_numpy(dtype=float, na_value=np.nan)
+
+
+def span_of(requests, metrics) -> float:
+    """Seconds from the run's start to the last request's end or the last sample."""
+    ends = [np.nanmax(x) for x in (_column(requests, "end_s"), _column(requests, "scheduled_s"),
+                                    _column(metrics, SAMPLE_TIME)) if x.size and np.isfinite(x).any()]
+    return float(max(ends)) if ends else 0.0
+
+
+def timeline(requests, metrics, window_s: float | None = None) -> Timeline:
+    """The run's series (`requests` and `metrics` the run's parquet tables as DataFrames, either may be None);
+    `window_s` defaults to `window_for` the run's span (compared runs pass one window for all)."""
+    end = span_of(requests, metrics)
+    w = window_s or window_for(end)
+    n = max(int(np.ceil(end / w)), 1) if end > 0 else 0
+    edges = np.arange(n + 1) * w
+    centres = edges[:-1] + w / 2
+    empty = np.zeros(0)
+    arrivals = failed = empty
+    ttft_t, p50, p99 = empty, empty, empty
+    if requests is not None and len(requests) and n:
+        outcome = requests["outcome"].to_numpy(dtype=object) if "outcome" in requests.columns else None
+        scheduled = _column(requests, "scheduled_s")
+        sent = _column(requests, "sent_s")
+        sent = np.where(np.isfinite(sent), sent, scheduled)
+        arrivals = np.histogram(scheduled[np.isfinite(scheduled)], edges)[0] / w
+        if outcome is not None:
+            bad = (outcome != OK) & (outcome != CANCELLED)
+            failed = np.histogram(sent[bad & np.isfinite(sent)], edges)[0] / w
+            ok = (outcome == OK) & np.isfinite(sent)
+            ttft = (_column(requests, "first_s") - sent)[ok] * 1e3
+            at = sent[ok]
+            keep = np.isfinite(ttft)
+            ttft, at = ttft[keep], at[keep]
+            idx = np.clip((at // w).astype(np.int64), 0, n - 1)
+            order = np.argsort(idx, kind="stable")
+            idx, ttft = idx[order], ttft[order]
+            windows, starts = np.unique(idx, return_index=True)
+            groups = np.split(ttft, starts[1:]) if windows.size else []
+            ttft_t = centres[windows] if windows.size else empty
+            p50 = np.array([np.percentile(g, 50) for g in groups]) if groups else empty
+            p99 = np.array([np.percentile(g, 99) for g in groups]) if groups else empty
+        else:
+            failed = np.zeros(n)
+    kv_t = _column(metrics, SAMPLE_TIME)
+    kv = _column(metrics, KV_CACHE_USAGE) * 100.0
+    if kv.size != kv_t.size:
+        kv_t, kv = empty, empty
+    ok_kv = np.isfinite(kv_t) & np.isfinite(kv)
+    return Timeline(window_s=w, t=centres if arrivals.size else empty, arrivals_per_s=arrivals,
+                    failed_per_s=failed, ttft_t=ttft_t, ttft_p50_ms=p50, ttft_p99_ms=p99, kv_t=kv_t[ok_kv],
+                    kv_pct=kv[ok_kv], end_s=end)
+
+
+def episodes(summary: Any) -> list[tuple[float, float]]:
+    """The burst episodes of a summary (summary["burst"]["episodes"]: {"start_s", "end_s"} in run seconds), or none
+    when the summary has no such list; entries it cannot read are left out."""
+    raw = dig(summary, ("burst", "episodes"))
+    out: list[tuple[float, float]] = []
+    if not isinstance(raw, list):
+        return out
+    for e in raw:
+        if not isinstance(e, dict):
+            continue
+        a, b = e.get("start_s"), e.get("end_s")
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) for x in (a, b)) and b > a:
+            out.append((float(a), float(b)))
+    return out
+
+
+def merge(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping spans as one (the episodes of several compared runs shaded once)."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
