@@ -70,3 +70,27 @@ def shown(fig: figures.Figure, entry: dict[str, Any]) -> str:
     if entry.get("ci95"):
         text += " ± " + figures.fmt(fig, (entry["ci95"][1] - entry["ci95"][0]) / 2)
     return text
+
+
+def is_repeat(path: str) -> bool:
+    """Whether `path` is a folder of `--repeat` (it holds repeat.json)."""
+    from pathlib import Path
+
+    return (Path(path) / REPEAT).is_file()
+
+
+def read_repeat(path: str) -> dict:
+    """A folder's repeat.json (one line naming the file when it is not one)."""
+    import json
+    from pathlib import Path
+
+    from burststudio.errors import InputFileError
+
+    file = Path(path) / REPEAT
+    try:
+        out = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(out, dict) or not isinstance(out.get("figures"), dict):
+            raise ValueError
+        return out
+    except (OSError, ValueError):
+        raise InputFileError(str(file), "not a repeat description (repeat.json of `--repeat`)") from None

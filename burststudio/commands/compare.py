@@ -27,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.runs) < 2:
         raise UserError("compare needs at least two run directories")
+    from burststudio.repeats import is_repeat
+
     repeated = [r for r in args.runs if is_repeat(r)]
     if repeated:
         if len(repeated) < len(args.runs):
@@ -69,31 +71,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def is_repeat(path: str) -> bool:
-    from pathlib import Path
-
-    from burststudio.repeats import REPEAT
-
-    return (Path(path) / REPEAT).is_file()
-
-
-def read_repeat(path: str) -> dict:
-    import json
-    from pathlib import Path
-
-    from burststudio.errors import InputFileError
-    from burststudio.repeats import REPEAT
-
-    file = Path(path) / REPEAT
-    try:
-        out = json.loads(file.read_text(encoding="utf-8"))
-        if not isinstance(out, dict) or not isinstance(out.get("figures"), dict):
-            raise ValueError
-        return out
-    except (OSError, ValueError):
-        raise InputFileError(str(file), "not a repeat description (repeat.json of `--repeat`)") from None
-
-
 def _compare_repeats(args: argparse.Namespace) -> int:
     import json
 
@@ -102,7 +79,7 @@ def _compare_repeats(args: argparse.Namespace) -> int:
 
     from burststudio import repeats
 
-    sets = [read_repeat(r) for r in args.runs]
+    sets = [repeats.read_repeat(r) for r in args.runs]
     rows = []
     for f in figures.FIGURES:
         entries = [s["figures"].get(f.key) or {} for s in sets]

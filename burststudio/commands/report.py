@@ -62,7 +62,7 @@ def expand(paths: list[str]) -> tuple[list[str], dict[str, Any] | None]:
     import json
     from pathlib import Path
 
-    from burststudio.commands.sweep import SWEEP
+    from burststudio.commands._sweep_table import SWEEP
     from burststudio.errors import InputFileError, UserError
 
     runs: list[str] = []
@@ -90,7 +90,7 @@ def expand(paths: list[str]) -> tuple[list[str], dict[str, Any] | None]:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from burststudio.commands.compare import is_repeat, read_repeat
+    from burststudio.repeats import is_repeat, read_repeat
 
     if len(args.run_dirs) == 1 and is_repeat(args.run_dirs[0]) and not (args.html or args.png or args.csv):
         from burststudio.commands._repeat import print_repeat
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.json:
         print(json.dumps(summaries[0] if len(summaries) == 1 else summaries, allow_nan=False, default=str))
     elif sweep is not None:
-        from burststudio.commands.sweep import print_table
+        from burststudio.commands._sweep_table import print_table
 
         print_table(sweep)
     else:
