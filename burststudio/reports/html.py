@@ -206,3 +206,14 @@ def write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_report(run_dirs: list[Path], summaries: list[dict[str, Any]], out: Path, *,
+                 sweep: dict[str, Any] | None = None) -> Path:
+    """The page of these runs (each with its summary, as `report` loads it) written to `out`."""
+    from burststudio.reports.run_view import run_view
+
+    views = [run_view(Path(r), s) for r, s in zip(run_dirs, summaries)]
+    write(Path(out), page(views, summaries, sweep=sweep))
+    return Path(out)
+

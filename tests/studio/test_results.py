@@ -125,6 +125,25 @@ def test_the_screenshot_goes_into_the_run_shown_and_says_where(studio_config, mo
     asyncio.run(run())
 
 
+def test_h_writes_the_html_report_of_the_run_shown_and_says_where(studio_config):
+    _runs(studio_config.runs_dir)
+
+    async def run():
+        app = make_app(studio_config)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f3")
+            await _settle(pilot)
+            shown = app.screen.shown[0].path
+            await pilot.press("h")
+            await _settle(pilot)
+            page = shown / "report.html"
+            assert page.is_file() and "<script" in page.read_text()
+            assert str(page) in page.read_text() or shown.name in page.read_text()
+            assert any(str(page) in n.message for n in app._notifications)
+
+    asyncio.run(run())
+
+
 def test_help_lists_every_key_of_the_results_screen():
     for binding in (*ResultsScreen.BINDINGS, *RunList.BINDINGS):
         for key in binding.key.split(","):

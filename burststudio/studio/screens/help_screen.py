@@ -39,6 +39,7 @@ figures side by side, every compared run overlaid in the charts, until `escape` 
 | c | Results: compare the marked runs (again: back to one run) |
 | escape | Results: back to one run |
 | g | Results: read `runs/` again |
+| h | Results: write the HTML report of the run shown (or the compared runs) and say where |
 | ctrl+p, Screenshot | save an SVG of the screen in the run shown (else the current folder); the note says where |
 | ctrl+q | quit (a running replay is stopped, its results kept) |
 """

@@ -41,6 +41,7 @@ class ResultsScreen(Screen[None]):
         Binding("c", "compare", "Compare marked"),
         Binding("escape", "leave_compare", "One run", show=False),
         Binding("g", "refresh_runs", "Refresh"),
+        Binding("h", "html_report", "HTML report"),
     ]
 
     def __init__(self, config: StudioConfig) -> None:
@@ -137,6 +138,34 @@ class ResultsScreen(Screen[None]):
         if self.compared:
             self.compared = []
             self._show_current()
+
+    def action_html_report(self) -> None:
+        """The shared HTML report of the runs shown: into the run's directory (report.html), or for compared runs
+        into runs/ (report-<time>.html); said when written."""
+        chosen = [r for r in self.shown if r.summary is not None]
+        if not chosen:
+            self.notify("No run with a summary to report.", severity="warning")
+            return
+        if len(chosen) == 1:
+            out = chosen[0].path / "report.html"
+        else:
+            import datetime as dt
+
+            out = self.config.runs_dir / f"report-{dt.datetime.now():%Y%m%d-%H%M%S}.html"
+        self.notify(f"Writing the HTML report of {len(chosen)} run(s)...")
+        self._write_html(chosen, out)
+
+    @work(thread=True, exclusive=True, group="html-report")
+    def _write_html(self, chosen: list[runs_mod.Run], out: Path) -> None:
+        from burststudio.reports.html import write_report
+
+        try:
+            write_report([r.path for r in chosen], [r.summary for r in chosen], out)
+        except (OSError, ValueError) as exc:
+            self.app.call_from_thread(self.notify, f"The HTML report could not be written: {exc}",
+                                      severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"HTML report written: {out}")
 
     # The charts ------------------------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run-series")
