@@ -12,10 +12,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from burststudio.figures import dig
+from burststudio.replay.timeline import bin_width, binned_quantiles
 from burststudio.vocab import CANCELLED, KV_CACHE_USAGE, OK, SAMPLE_TIME
 
-# Window widths a reader counts in (seconds); a run gets the narrowest that leaves at most WINDOWS_PER_RUN windows.
-NICE_WINDOWS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+# A run gets the narrowest round window (replay.timeline.bin_width) that leaves at most WINDOWS_PER_RUN windows.
 WINDOWS_PER_RUN = 80
 
 
@@ -38,11 +38,8 @@ class Timeline:
 
 
 def window_for(span_s: float) -> float:
-    """The narrowest nice window that cuts `span_s` into at most WINDOWS_PER_RUN windows."""
-    for w in NICE_WINDOWS_S:
-        if span_s / w <= WINDOWS_PER_RUN:
-            return w
-    return float(np.ceil(span_s / WINDOWS_PER_RUN / 3600.0) * 3600.0)
+    """The narrowest round window that cuts `span_s` into at most WINDOWS_PER_RUN windows."""
+    return bin_width(span_s, WINDOWS_PER_RUN)
 
 
 def _column(table, name: str) -> np.ndarray:
@@ -82,15 +79,9 @@ def timeline(requests, metrics, window_s: float | None = None) -> Timeline:
             ttft = (_column(requests, "first_s") - sent)[ok] * 1e3
             at = sent[ok]
             keep = np.isfinite(ttft)
-            ttft, at = ttft[keep], at[keep]
-            idx = np.clip((at // w).astype(np.int64), 0, n - 1)
-            order = np.argsort(idx, kind="stable")
-            idx, ttft = idx[order], ttft[order]
-            windows, starts = np.unique(idx, return_index=True)
-            groups = np.split(ttft, starts[1:]) if windows.size else []
-            ttft_t = centres[windows] if windows.size else empty
-            p50 = np.array([np.percentile(g, 50) for g in groups]) if groups else empty
-            p99 = np.array([np.percentile(g, 99) for g in groups]) if groups else empty
+            p50, p99 = binned_quantiles(at[keep], ttft[keep], w, n, (0.5, 0.99))
+            have = np.isfinite(p50)  # no point where nothing finished
+            ttft_t, p50, p99 = centres[have], p50[have], p99[have]
         else:
             failed = np.zeros(n)
     kv_t = _column(metrics, SAMPLE_TIME)

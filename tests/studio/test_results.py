@@ -212,7 +212,7 @@ def test_timeline_windows_latency_failures_and_episodes():
     assert list(t.ttft_t) == [2.5, 12.5]  # no point where nothing finished
     assert t.ttft_p50_ms == pytest.approx([100.0, 1000.0])
     assert list(t.kv_pct) == pytest.approx([10, 20, 90, 30])
-    assert tl.window_for(400) == 5.0 and tl.window_for(18.6) == 0.5 and tl.window_for(86400) == 1800.0
+    assert tl.window_for(400) == 5.0 and tl.window_for(18.6) == 0.25 and tl.window_for(86400) == 1800.0
 
     summary = {"burst": {"episodes": [{"start_s": 10, "end_s": 12}, {"start_s": 11, "end_s": 14},
                                       {"start_s": "x"}, {"start_s": 5, "end_s": 4}]}}
