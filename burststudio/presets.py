@@ -223,6 +223,9 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
         target = settings_from_table(TargetSettings, data.get("target", {}), ("target",))
         replay = settings_from_table(ReplaySettings, data.get("replay", {}), ("replay",))
         sweep_sets = _sweep_table(data.get("sweep", {}))
+        for name, value in target.headers.items():
+            if not isinstance(value, str) or any(c in value + name for c in "\r\n") or not name.strip():
+                raise Invalid(("target", "headers", name), f"must be a one-line string, got {show_value(value)}")
         taken = sorted(BODY_FIELDS & set(replay.extra_body))
         if taken:
             raise Invalid(("replay", "extra_body", taken[0]), "is set by BurstStudio for every request (the "

@@ -130,7 +130,9 @@ def test_html_is_self_contained(sim_run, tmp_path):
     summary = json.loads((sim_run / "summary.json").read_text())
     run = data["runs"][0]
     assert run["counts"]["sent"] == summary["sent"]
-    assert dict(run["figures"])["TTFT p99 ms"] == f"{summary['ttft_s']['p99'] * 1e3:.1f}"
+    from burststudio import figures
+
+    assert dict(run["figures"])["TTFT p99 ms"] == figures.show(summary, figures.BY_KEY["ttft_p99"])
     assert run["cdfs"]["ttft_s"]["x"][-1] == pytest.approx(summary["ttft_s"]["max"], rel=1e-5)
     assert "kv_cache_usage" in run["story"]["server"]
 

@@ -27,7 +27,7 @@ def test_every_setting_carries_a_param_with_its_name_type_and_default(cls):
         assert isinstance(param, Param) and param.doc, (owner.__name__, param.name)
         if not dataclasses.is_dataclass(kind):
             assert param.default == getattr(owner(), param.name)
-            assert param.type in ("str", "int", "float", "bool", "array")
+            assert param.type in ("str", "int", "float", "bool", "array", "table")
 
 
 def test_setting_keeps_its_call_and_its_bounds_validate():
