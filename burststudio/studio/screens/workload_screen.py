@@ -101,11 +101,11 @@ class WorkloadScreen(Screen[None]):
                     yield Button("Fit to trace", id="fit", compact=True, disabled=True)
                     yield Button("Save preset ^s", id="save", compact=True, variant="primary")
             with Vertical(id="workload-charts"):
-                yield Chart("arrivals / s", id="rate-chart")
+                yield Chart("arrivals / s", id="rate-chart", spaced_x=True)
                 with Horizontal(id="hist-row"):
-                    yield Chart("gap s", id="gap-chart", y_labels=False)
-                    yield Chart("prompt", id="prompt-chart", y_labels=False)
-                    yield Chart("output", id="output-chart", y_labels=False)
+                    yield Chart("gap s", id="gap-chart", y_labels=False, spaced_x=True)
+                    yield Chart("prompt", id="prompt-chart", y_labels=False, spaced_x=True)
+                    yield Chart("output", id="output-chart", y_labels=False, spaced_x=True)
                 yield StatsPanel(id="stats")
         yield Footer()
 

@@ -28,7 +28,7 @@ class Chart(PlotWidget, can_focus=False):
     """
 
     def __init__(self, title: str, *, id: str | None = None, classes: str | None = None,
-                 y_labels: bool = True) -> None:
+                 y_labels: bool = True, spaced_x: bool = False) -> None:
         super().__init__(id=id, classes=classes, allow_pan_and_zoom=False)
         self.border_title = title
         self.points = 0
@@ -36,6 +36,8 @@ class Chart(PlotWidget, can_focus=False):
         self._legend_text: str | None = None
         # A histogram's density axis says nothing a reader needs: without it a narrow chart keeps its bars.
         self.y_labels = y_labels
+        # x ticks by spaced_ticks: few, inside the limits, labels never touching (the Workload screen's charts).
+        self.spaced_x = spaced_x
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -55,7 +57,7 @@ class Chart(PlotWidget, can_focus=False):
     def render(self):
         # Resized (or laid out for the first time after a draw): ticks chosen for the old width would crowd or
         # thin out, so they are chosen again for this one before textual-plot draws.
-        if self._needs_rerender and self._needs_canvas_resize and self.size.width:
+        if self.spaced_x and self._needs_rerender and self._needs_canvas_resize and self.size.width:
             self._drawing = True
             try:
                 self._ticks((self._x_min, self._x_max), (self._y_min, self._y_max))
@@ -90,7 +92,7 @@ class Chart(PlotWidget, can_focus=False):
         """Few enough ticks that their labels never run into each other, at round values."""
         width = max(self.size.width - self.margin_left - 2, 8)
         height = max(self.size.height - self.margin_bottom - 2, 2)
-        self.set_xticks(spaced_ticks(*xlimits, width))
+        self.set_xticks(spaced_ticks(*xlimits, width) if self.spaced_x else nice_ticks(*xlimits, max(2, width // 8)))
         if self.y_labels:
             self.set_yticks(nice_ticks(*ylimits, max(2, min(5, height // 2 + 1))))
 
@@ -214,7 +216,7 @@ def spaced_ticks(lo: float, hi: float, width: int) -> list[float]:
     if not hi > lo:
         return [lo]
     single: list[float] = []
-    for max_ticks in range(max(2, width // 6), 1, -1):
+    for max_ticks in range(max(2, width // 10), 1, -1):
         ticks = [t for t in nice_ticks(lo, hi, max_ticks) if lo - 1e-9 * (hi - lo) <= t <= hi + 1e-9 * (hi - lo)]
         labels = tick_labels(ticks)
         if len(ticks) >= 2:
