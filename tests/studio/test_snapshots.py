@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.worker import WorkerCancelled
 
 from burststudio.studio.app import make_app
 from tests.studio.conftest import make_run
@@ -42,10 +43,15 @@ def test_workload_screen_with_a_trace(snap_compare, studio_config, size):
         screen.load_source("trace", str(trace))
         # Loading, then the preview it starts: wait for the preview of the trace itself, drawn.
         for _ in range(600):
-            await _settle(pilot)
+            try:
+                await _settle(pilot)
+            except WorkerCancelled:  # an edit's preview gave way to the next one: wait for that one
+                continue
             if screen.kind == "trace" and screen.preview_is_current \
                     and not screen.query_one("#workload-charts").loading:
                 break
+        # The loading indicator, once removed, leaves a repaint behind: let it land.
+        await pilot.pause(0.5)
         await _settle(pilot)
 
     assert snap_compare(make_app(studio_config), terminal_size=size, run_before=run_before)
