@@ -145,23 +145,30 @@ class Preset:
             header += "# Changed by " + " ".join(f"--set {_quoted(item)}" for item in self.sets) + "\n"
         return header + tomli_w.dumps(self.resolved_dict())
 
-    def to_toml(self, base_dir: str | Path | None = None, header: str | None = None) -> str:
-        """A preset file for "save as preset": only what differs from the defaults, paths relative to `base_dir`."""
+    def to_toml(self, base_dir: str | Path | None = None, header: str | None = None, like: str = "") -> str:
+        """A preset file for "save as preset": only what differs from the defaults, paths relative to `base_dir`.
+        `like` is the text of the preset file this one was loaded from: a key it writes stays, even where it holds
+        the default (a shipped preset says `time_scale = 1.0` on purpose)."""
         import tomli_w
 
+        try:
+            kept = tomllib.loads(like) if like else {}
+        except tomllib.TOMLDecodeError:
+            kept = {}
         workload = dict(self.workload_spec)
         if base_dir is not None:
             keys = frozenset({"trace"}) if self.is_trace else path_keys()
             workload = relative_spec_paths(workload, Path(base_dir).resolve(), keys)
         if self.is_trace:
             defaults = {k.name: k.default for k in TRACE_KEYS + COMMON_KEYS}
-            workload = {k: v for k, v in workload.items() if k == "trace" or defaults.get(k) != v}
+            written = kept.get("workload") if isinstance(kept.get("workload"), dict) else {}
+            workload = {k: v for k, v in workload.items() if k == "trace" or k in written or defaults.get(k) != v}
         workload["name"] = self.name
         if self.max_requests is not None:
             workload[LIMIT_KEY] = self.max_requests
         data: dict[str, Any] = {"workload": workload}
         for section, cls in SECTION_CLASSES.items():
-            diff = _diff(settings_to_dict(getattr(self, section)), settings_to_dict(cls()))
+            diff = _diff(settings_to_dict(getattr(self, section)), settings_to_dict(cls()), kept.get(section))
             if diff:
                 data[section] = diff
         if self.sweep_sets:
@@ -171,21 +178,37 @@ class Preset:
             text = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()) + "\n" + text
         return text
 
-    def save(self, path: str | Path, header: str | None = None) -> Path:
+    def save(self, path: str | Path, header: str | None = None, like: str = "") -> Path:
         """Write `to_toml()` to `path` (relative paths from its folder) and return the path."""
         path = Path(path)
-        path.write_text(self.to_toml(path.parent, header))
+        path.write_text(self.to_toml(path.parent, header, like))
         return path
 
 
-def _diff(values: dict, defaults: dict) -> dict:
+def header_comment(text: str) -> str | None:
+    """The comment block a preset file starts with, without its `#` marks (what `to_toml(header=...)` writes back);
+    None when the file starts with no comment."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("#"):
+            break
+        lines.append(stripped[1:][1:] if stripped[1:].startswith(" ") else stripped[1:])
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines) if lines else None
+
+
+def _diff(values: dict, defaults: dict, kept: Any = None) -> dict:
+    """What differs from the defaults, and what `kept` (the same table as a file wrote it) names."""
+    kept = kept if isinstance(kept, dict) else {}
     out = {}
     for key, value in values.items():
         if isinstance(value, dict):
-            sub = _diff(value, defaults[key])
+            sub = _diff(value, defaults[key], kept.get(key))
             if sub:
                 out[key] = sub
-        elif value != defaults[key]:
+        elif value != defaults[key] or key in kept:
             out[key] = value
     return out
 
@@ -370,7 +393,7 @@ def _quoted(item: str) -> str:
     return shlex.quote(item.encode("unicode_escape").decode("ascii"))
 
 
-__all__ = ["Preset", "PresetError", "load_preset", "preset_from_trace", "preset_from_dict", "render_doc",
+__all__ = ["Preset", "PresetError", "header_comment", "load_preset", "preset_from_trace", "preset_from_dict", "render_doc",
            "update_doc", "settings_from_table", "parse_set", "with_sets"]
 
 

@@ -39,6 +39,25 @@ def _clock(s: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+# A list in a generator table longer than this shows as its length (a fitted preset may hold thousands of windows).
+SHOWN_ITEMS = 8
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items()}
+    if isinstance(value, list) and len(value) > SHOWN_ITEMS:
+        return f"[{len(value):,} {'tables' if isinstance(value[0], dict) else 'values'}]"
+    return value
+
+
+def generator_text(generator: Any) -> str:
+    """The generator table on one logical line, long lists as their length."""
+    if not isinstance(generator, dict):
+        return str(generator)
+    return ", ".join(f"{k}={_compact(v)}" for k, v in generator.items())
+
+
 def render(f: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     head = Table(title=f"{f['name']}  ({f['format']})", show_header=False, title_justify="left", box=None)
@@ -52,8 +71,7 @@ def render(f: dict[str, Any], console: Console | None = None) -> None:
     elif "start_time_of_day_s" in f:
         head.add_row("starts at", f"{_clock(f['start_time_of_day_s'])} (time of day)")
     if "generator" in f:
-        head.add_row("generator", ", ".join(f"{k}={v}" for k, v in f["generator"].items())
-                     if isinstance(f["generator"], dict) else str(f["generator"]))
+        head.add_row("generator", generator_text(f["generator"]))
     if "seed" in f:
         head.add_row("seed", str(f["seed"]))
     head.add_row("requests", _num(f["requests"]))

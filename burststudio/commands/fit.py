@@ -105,15 +105,21 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.to_preset)
         if not out.parent.exists():
             raise UserError(f"folder {str(out.parent)!r} does not exist", where=str(out))
-        from burststudio.workload.fit_generator import preset_text
+        from burststudio.workload.fit_generator import preset_text, windows_file_name
 
-        text = preset_text(w, args.file, str(out), format=args.format)
         try:
+            text = preset_text(w, args.file, str(out), format=args.format)
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UserError(f"cannot write ({exc.strerror or exc})", where=str(out)) from None
         result["preset"] = str(out)
-        note = f"wrote {out}"
+        windows = out.parent / windows_file_name(out)
+        if "windows_file" in text and windows.is_file():
+            result["preset_windows"] = str(windows)
+        # The preset's header says what was kept; the terminal gets its lines about the figures.
+        checks = [line[2:] for line in text.splitlines() if line.startswith("#   ")]
+        note = f"wrote {out}" + (f" and {windows.name}" if "preset_windows" in result else "") + "\n" \
+            + "\n".join(checks)
     if args.json:
         print(json.dumps(json_safe(result), allow_nan=False))
     else:

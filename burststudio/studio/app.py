@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen
 
 from burststudio.studio.commands import StudioCommands
 from burststudio.studio.config import StudioConfig
@@ -33,9 +35,11 @@ class StudioApp(App[None]):
         Binding("f2", "show('replay')", "Replay"),
         Binding("f3", "show('results')", "Results"),
         Binding("question_mark", "help", "Help"),
-        Binding("ctrl+s", "save_preset", "Save preset", show=False),
+        # Priority: these work while a text field has the focus (an Input binds ctrl+x to cut). The screens that
+        # own them show them in their footer with priority bindings of their own.
+        Binding("ctrl+s", "save_preset", "Save preset", show=False, priority=True),
         Binding("ctrl+r", "start_replay", "Start replay", show=False),
-        Binding("ctrl+x", "stop_replay", "Stop replay", show=False),
+        Binding("ctrl+x", "stop_replay", "Stop replay", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -80,6 +84,8 @@ class StudioApp(App[None]):
 
     # Commands that belong to one screen but are reachable from anywhere ------------------------------------------------
     def action_save_preset(self) -> None:
+        if isinstance(self.screen, ModalScreen):
+            return  # the overwrite question (or help) is open: answer it first
         self.workload_screen.save_preset()
 
     def action_fit_trace(self) -> None:
@@ -91,6 +97,9 @@ class StudioApp(App[None]):
         self.replay_screen.start_run()
 
     def action_stop_replay(self) -> None:
+        if not self.replay_screen.running:
+            # Nothing to stop: the key goes on to the focused field (cut, in a text field).
+            raise SkipAction()
         self.replay_screen.stop_run()
 
     def action_refresh_runs(self) -> None:

@@ -22,6 +22,11 @@ class StudioConfig:
     target_url: str = "http://127.0.0.1:8000"
     # Requests synthesised for the preview of a generator (its duration follows from the rate).
     preview_requests: int = 100_000
+    # The most requests a preview computes; a larger workload is previewed by its first ones (and says so): 50M
+    # requests took 45 s and 3.7 GB, a rate scale of 1e9 asked for 87 TiB.
+    preview_max_requests: int = 1_000_000
+    # Where a fit of a transformed trace writes the rows its generator draws on (copied beside a saved preset).
+    fits_dir: Path | None = None
     seed: int = 0
     # The command that starts the headless engine; tests point it at their own interpreter.
     engine_command: tuple[str, ...] | None = None
@@ -38,3 +43,4 @@ class StudioConfig:
         self.traces_dir = Path(self.traces_dir) if self.traces_dir else self.root / "traces"
         self.presets_dir = Path(self.presets_dir) if self.presets_dir else self.root / "presets"
         self.runs_dir = Path(self.runs_dir) if self.runs_dir else self.root / "runs"
+        self.fits_dir = Path(self.fits_dir) if self.fits_dir else self.runs_dir / ".studio" / "fits"

@@ -110,8 +110,16 @@ class Draft:
         kind = target_kinds.KINDS.get(self.target_kind)
         return kind.label if kind else self.target_kind
 
-    def save(self, path: Path) -> Path:
-        """Write the draft as a preset at `path` (presets validate it); raises actions.FieldError or the presets'
-        UserError."""
+    def save(self, path: Path, scratch_dir: Path | None = None) -> Path:
+        """Write the draft as a preset at `path` (presets validate it), keeping a loaded preset's header comment
+        and the keys it wrote; a generator's long windows table and the rows a fit wrote in `scratch_dir` go
+        beside it (actions.own_files). Raises actions.FieldError or the presets' UserError."""
+        from burststudio.presets import header_comment
+
         actions.check_preset_name(self.name.strip() or "workload")
-        return actions.save_preset(path, self.workload_spec(), self.target_table(), actions.replay_table(self.preset))
+        spec = self.workload_spec()
+        if self.kind == "generator":
+            spec = actions.own_files(spec, Path(path), scratch_dir)
+        text = self.preset.text if self.preset is not None else ""
+        return actions.save_preset(path, spec, self.target_table(), actions.replay_table(self.preset),
+                                   header=header_comment(text) if text else None, like=text)

@@ -51,9 +51,12 @@ class TraceLoaded(Message):
 
 @dataclass
 class FitCompleted(Message):
-    """A fit of the loaded trace filled the generator form with `params`."""
+    """A fit of the loaded trace filled the generator form with `params`; `summary` is its one line (what was
+    fitted, which figures were not kept and why), `misses` the labels of the figures not kept."""
 
     params: dict[str, Any]
+    summary: str = ""
+    misses: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -42,6 +42,8 @@ class Preview:
     prompt: Histogram
     output: Histogram
     timings: dict[str, float] = field(default_factory=dict)
+    # Set when the preview shows only the first requests of a larger workload: about how many the whole has.
+    estimate: float | None = None
 
 
 def _histogram(values: np.ndarray, bins: int = HIST_BINS, clip_q: float = 0.99) -> Histogram:

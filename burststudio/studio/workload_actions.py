@@ -147,6 +147,40 @@ def apply_transforms(workload, values: dict[str, Any], seed: int = 0, preset_spe
         raise FieldError(str(exc), TRANSFORM_KEY_FIELDS.get(exc.key)) from None
 
 
+def bounded_transforms(workload, values: dict[str, Any], limit: int, seed: int = 0,
+                       preset_spec: dict[str, Any] | None = None):
+    """`apply_transforms`, bounded for the preview: (workload, None) when the result stays within `limit` requests;
+    else (the transforms of the first rows, about `limit` requests, the estimate of the whole). A rate scale so large
+    that even two rows make more than twice `limit` is a FieldError beside it, said before any memory is asked for.
+
+    The estimate needs no allocation: the rows left after the filters and the window (rate scale 1) times the rate
+    scale, capped by a head."""
+    import dataclasses
+
+    from burststudio.workload import transform
+    from burststudio.workload.transform_spec import TransformError, TransformSpec
+
+    full = form_transforms(values, preset_spec)
+    if full.rate_scale <= 1:
+        return apply_transforms(workload, values, seed, preset_spec), None
+    before = dataclasses.replace(full, rate_scale=1.0, sample=None, head=None, duration_s=0.0)
+    after = TransformSpec(rate_scale=full.rate_scale, sample=full.sample, head=full.head, duration_s=full.duration_s)
+    try:
+        unscaled = before.apply(workload, seed)
+        estimate = len(unscaled) * full.rate_scale
+        if full.head is not None:
+            estimate = min(estimate, full.head)
+        if estimate <= limit:
+            return after.apply(unscaled, seed), None
+        rows = max(2, int(limit // full.rate_scale))
+        if rows * full.rate_scale > 2 * limit:
+            raise FieldError(f"makes about {estimate:.3g} requests; the preview computes at most {limit:,}",
+                             "rate_scale")
+        return after.apply(transform.head(unscaled, rows), seed), estimate
+    except TransformError as exc:
+        raise FieldError(str(exc), TRANSFORM_KEY_FIELDS.get(exc.key)) from None
+
+
 # Generators (burststudio.workload.synth) --------------------------------------------------------------------------
 # The kinds the form offers: those whose parameters are plain numbers (windows tables and trace paths stay in TOML).
 FORM_KINDS = {
@@ -293,6 +327,50 @@ def merge_spec(original: dict[str, Any], loaded: dict[str, Any], values: dict[st
     return spec
 
 
+def _mean_rate(arrivals: Any) -> float | None:
+    """The mean arrival rate a generator's [arrivals] table states, where it states one (None: a trace's)."""
+    if not isinstance(arrivals, dict):
+        return None
+    if isinstance(arrivals.get("rate"), (int, float)):
+        return float(arrivals["rate"])
+    if arrivals.get("process") == "onoff":
+        try:
+            on, off = float(arrivals["mean_on_s"]), float(arrivals["mean_off_s"])
+            return (float(arrivals["rate_on"]) * on + float(arrivals.get("rate_off", 0.0)) * off) / (on + off)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return None
+    windows = arrivals.get("windows")
+    if isinstance(windows, list) and windows:
+        try:
+            total = sum(float(w["duration_s"]) for w in windows)
+            return sum(float(w["rate"]) * float(w["duration_s"]) for w in windows) / total
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return None
+    return None
+
+
+def estimated_requests(spec: dict[str, Any]) -> float | None:
+    """About how many requests a generator spec makes, from its size and stated rate; None when it cannot say."""
+    if isinstance(spec.get("requests"), int):
+        return float(spec["requests"])
+    rate = _mean_rate(spec.get("arrivals"))
+    duration = spec.get("duration_s")
+    if rate is None or not isinstance(duration, (int, float)):
+        return None
+    turns = ((spec.get("sessions") or {}).get("turns") or {}).get("mean", 1.0) if "sessions" in spec else 1.0
+    return rate * float(duration) * (float(turns) if isinstance(turns, (int, float)) else 1.0)
+
+
+def bounded_spec(spec: dict[str, Any], limit: int) -> tuple[dict[str, Any], float | None]:
+    """A generator spec the preview can compute: itself, or (its first `limit` requests, the estimate of all)."""
+    estimate = estimated_requests(spec)
+    if estimate is None or estimate <= limit:
+        return spec, None
+    bounded = {k: v for k, v in spec.items() if k not in ("requests", "duration_s")}
+    bounded["requests"] = int(limit)
+    return bounded, estimate
+
+
 def synthesize(spec: dict[str, Any], seed: int, base_dir: Path, requests: int | None = None):
     """Validate and synthesise; a validation error names the field (synth's SpecError path)."""
     from burststudio.errors import UserError
@@ -346,14 +424,15 @@ def fit_interarrival(arrival_s, max_gaps: int | None = None):
 
 
 def fit_generator(workload, trace_ref: str | None = None, lengths_ref: str | None = None,
-                  base_dir: Path | None = None) -> dict[str, Any]:
-    """The generator table that reproduces `workload` (burststudio.workload.fit_generator, the fit `burststudio fit
-    --to-preset` writes too). `trace_ref` names the file the workload is unchanged from, if it is; `lengths_ref` the
-    file empirical lengths may draw on."""
+                  base_dir: Path | None = None, rows_path: Path | None = None, seed: int = 0):
+    """The FittedGenerator that reproduces `workload` (burststudio.workload.fit_generator, the fit `burststudio fit
+    --to-preset` writes too), with the check of its figures. `trace_ref` names the file the workload is unchanged
+    from, if it is; `lengths_ref` the file empirical lengths may draw on; without them the workload's rows are
+    written at `rows_path` for the generator to draw on (a trace after its transforms)."""
     from burststudio.workload.fit_generator import fit_generator as fit
 
     try:
-        return fit(workload, trace_ref, base_dir=base_dir, lengths_ref=lengths_ref).spec
+        return fit(workload, trace_ref, base_dir=base_dir, lengths_ref=lengths_ref, rows_path=rows_path, seed=seed)
     except ValueError as exc:
         raise FieldError(str(exc)) from None
 
@@ -362,8 +441,16 @@ def fit_to_generator(workload, trace_ref: str | None = None, lengths_ref: str | 
                      base_dir: Path | None = None) -> dict[str, Any]:
     """The generator form's values of `fit_generator` (a table the form cannot show, like a windowed Gamma's
     windows, is a value of its own that the form keeps as it is)."""
-    spec = fit_generator(workload, trace_ref, lengths_ref, base_dir)
+    spec = fit_generator(workload, trace_ref, lengths_ref, base_dir).spec
     return {**values_from_spec(spec), "arrivals.modulation.kind": NONE_KIND}
+
+
+def rows_path(fits_dir: Path, trace: str | None, key: str) -> Path:
+    """Where the fit of a transformed trace writes its rows: one file per trace and transforms (`key`)."""
+    import hashlib
+
+    stem = Path(trace).stem if trace else "workload"
+    return fits_dir / f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.parquet"
 
 
 # Presets (burststudio.presets) ------------------------------------------------------------------------------------
@@ -428,15 +515,72 @@ def target_table(preset, kind: str, url: str) -> dict[str, Any]:
     return table
 
 
+def free_preset_name(folder: Path, stem: str) -> str:
+    """`stem` with the first number suffix (-2, -3, ...) no preset in `folder` has."""
+    base = stem
+    head, sep, tail = stem.rpartition("-")
+    if sep and tail.isdigit():
+        base = head
+    k = 2
+    while (Path(folder) / f"{base}-{k}.toml").exists():
+        k += 1
+    return f"{base}-{k}"
+
+
+def header_line(path: Path) -> str:
+    """The first line of a preset's header comment (what it says it is), or ''."""
+    from burststudio.presets import header_comment
+
+    try:
+        header = header_comment(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return ""
+    return (header or "").splitlines()[0].strip() if header else ""
+
+
 def check_preset_name(name: str) -> None:
     """A preset name is also its file's name: letters, digits, - _ . only."""
     if not name or not all(c.isalnum() or c in "-_." for c in name):
         raise FieldError(f"preset name {name!r}: use letters, digits, - _ .", "name")
 
 
+def own_files(spec: dict[str, Any], path: Path, scratch_dir: Path | None) -> dict[str, Any]:
+    """A generator `spec` made to travel with its preset at `path`: a long windows table becomes a CSV beside it
+    (fit_generator.externalize_windows), and rows a fit wrote in the studio's scratch folder (`scratch_dir`) are
+    copied beside it as `<preset>.rows.parquet`."""
+    import shutil
+
+    from burststudio.workload.fit_generator import externalize_windows
+
+    spec = externalize_windows(spec, path)
+    if scratch_dir is None:
+        return spec
+    scratch = Path(scratch_dir).resolve()
+    copied: dict[str, str] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                if k == "trace" and isinstance(v, str) and Path(v).is_absolute() and Path(v).parent == scratch:
+                    if v not in copied:
+                        name = f"{Path(path).stem}.rows.parquet"
+                        shutil.copyfile(v, Path(path).parent / name)
+                        copied[v] = str((Path(path).parent / name).resolve())
+                    out[k] = copied[v]
+                else:
+                    out[k] = walk(v)
+            return out
+        return node
+
+    return walk(spec)
+
+
 def save_preset(path: Path, workload_spec: dict[str, Any], target: dict[str, Any],
-                replay: dict[str, Any] | None = None) -> Path:
-    """Validate the experiment with the presets module and write it with its writer (paths relative to the file)."""
+                replay: dict[str, Any] | None = None, *, header: str | None = None, like: str = "") -> Path:
+    """Validate the experiment with the presets module and write it with its writer (paths relative to the file).
+    `header` is the comment the file starts with (a loaded preset's own); `like` the text of the preset it was
+    loaded from, whose keys it keeps even where they equal the defaults."""
     from burststudio.presets import preset_from_dict
 
     doc: dict[str, Any] = {"workload": workload_spec, "target": target}
@@ -445,4 +589,5 @@ def save_preset(path: Path, workload_spec: dict[str, Any], target: dict[str, Any
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     preset = preset_from_dict(doc, path=path, base_dir=path.parent)
-    return preset.save(path, header=f"{preset.name}: saved from the studio.")
+    return preset.save(path, header=header if header is not None else f"{preset.name}: saved from the studio.",
+                       like=like)

@@ -114,11 +114,57 @@ RENEWAL_IDC_FACTOR = 1.5
 
 
 @dataclass
+class FigureCheck:
+    """One figure of the trace against the same figure of the fitted generator's synthesis (as the studio's preview
+    measures both), and why it is off when it is off by more than FIT_TOLERANCE."""
+
+    key: str
+    label: str
+    trace: float | None
+    fitted: float | None
+    reason: str = ""
+
+    @property
+    def error(self) -> float | None:
+        if self.trace is None or self.fitted is None or self.trace == 0:
+            return None
+        return abs(self.fitted / self.trace - 1.0)
+
+    @property
+    def kept(self) -> bool:
+        return self.trace is None or (self.error is not None and self.error <= FIT_TOLERANCE)
+
+
+@dataclass
 class FittedGenerator:
-    """A generator [workload] table (without name and seed) and a note of how its arrivals were chosen."""
+    """A generator [workload] table (without name and seed), a note of how its arrivals were chosen, and the check
+    of its figures against the trace's."""
 
     spec: dict[str, Any]
     note: dict[str, Any] = field(default_factory=dict)
+    checks: list[FigureCheck] = field(default_factory=list)
+    # The Parquet file of the workload's rows the spec draws on, when the fit wrote one (rows_path).
+    rows_file: str | None = None
+
+    @property
+    def misses(self) -> list[FigureCheck]:
+        return [c for c in self.checks if not c.kept]
+
+    def summary(self) -> str:
+        """One line: what the arrivals and lengths are, and which figures the fit could not keep."""
+        a = self.spec["arrivals"]
+        arrivals = a["process"]
+        if arrivals == "windowed_gamma" and "window_s" in self.note:
+            arrivals += f" ({self.note['window_s']:g} s windows)"
+        elif arrivals == "trace":
+            arrivals = "the trace's own arrivals"
+        lengths = self.spec["prompt"]["dist"] + " lengths"
+        if not self.misses:
+            kept = f"every figure within {100 * FIT_TOLERANCE:g}%"
+        else:
+            kept = "; ".join(f"{c.label} {_shown(c.fitted)} against {_shown(c.trace)} ({c.reason})"
+                             for c in self.misses)
+        return f"{arrivals}, {lengths}: {kept}"
 
 
 def _rounded(x: float) -> float:
@@ -232,17 +278,106 @@ def fit_length_tables(w: Workload, trace_ref: str | None = None, format: str | N
 
 
 def fit_generator(w: Workload, trace_ref: str | None = None, format: str | None = None, base_dir=None,
-                  lengths_ref: str | None = None) -> FittedGenerator:
-    """The generator that reproduces `w` (module doc). `trace_ref` names the file `w` was read from, unchanged
-    (it allows the trace's own arrivals as the last resort); `lengths_ref` the file whose rows empirical lengths
-    draw on (default `trace_ref`; without either, lengths are always parametric)."""
+                  lengths_ref: str | None = None, rows_path=None, seed: int = 0) -> FittedGenerator:
+    """The generator that reproduces `w` (module doc), with the check of its figures (`check_fit`, on `seed`).
+
+    `trace_ref` names the file `w` was read from, unchanged (it allows the trace's own arrivals as the last resort);
+    `lengths_ref` the file whose rows empirical lengths draw on (default `trace_ref`). A workload that is no file
+    unchanged (a trace after its transforms) can still lend its rows: with `rows_path`, they are written there as a
+    Parquet table that the spec then names (absolute path; `rows_file` says so). Without any of these, lengths are
+    always parametric and arrivals never the trace's own."""
+    from pathlib import Path
+
     if len(w) < MIN_GAPS + 1:
         raise ValueError(f"the trace has {len(w)} requests: too few to fit (at least {MIN_GAPS + 1})")
+    rows_file = None
+    if trace_ref is None and rows_path is not None:
+        rows = Path(rows_path)
+        rows.parent.mkdir(parents=True, exist_ok=True)
+        w.to_parquet(rows)
+        rows_file = trace_ref = str(rows.resolve())
+        format = None
     arrivals, note = fit_arrivals(w, trace_ref, format, base_dir)
     prompt, output = fit_length_tables(w, lengths_ref or trace_ref, format)
     size = ({"requests": int(len(w))} if arrivals["process"] in RENEWAL_PROCESS.values()
             else {"duration_s": float(w.duration_s)})
-    return FittedGenerator({**size, "arrivals": arrivals, "prompt": prompt, "output": output}, note)
+    spec = {**size, "arrivals": arrivals, "prompt": prompt, "output": output}
+    if rows_file is not None and rows_file not in _paths_in(spec):
+        Path(rows_file).unlink(missing_ok=True)
+        rows_file = None
+    note["lengths_from_rows"] = bool(lengths_ref or trace_ref)
+    fitted = FittedGenerator(spec, note, rows_file=rows_file)
+    fitted.checks = check_fit(w, spec, note, base_dir, seed)
+    return fitted
+
+
+def _paths_in(spec: Any) -> list[str]:
+    if isinstance(spec, dict):
+        return [v for k, v in spec.items() if k == "trace" and isinstance(v, str)] + \
+            [p for v in spec.values() for p in _paths_in(v)]
+    return []
+
+
+# The figures the fit keeps, as the studio's preview measures them (stats.summarize): (key, label, getter).
+FIT_FIGURES: tuple[tuple[str, str, Any], ...] = (
+    ("rate_rps", "rate", lambda s: s["rate_rps"]),
+    ("interarrival_cv", "gap CV", lambda s: s["interarrival_cv"]),
+    ("idc_10s", "IDC 10s", lambda s: s["idc"]["10s"]),
+    ("prompt_p50", "prompt p50", lambda s: s["prompt_tokens"]["p50"]),
+    ("prompt_p99", "prompt p99", lambda s: s["prompt_tokens"]["p99"]),
+    ("output_p50", "output p50", lambda s: s["output_tokens"]["p50"]),
+    ("output_p99", "output p99", lambda s: s["output_tokens"]["p99"]),
+)
+ARRIVAL_FIGURES = ("rate_rps", "interarrival_cv", "idc_10s")
+# What the fit keeps: every figure of FIT_FIGURES within this of the trace's, or the check says why not.
+FIT_TOLERANCE = 0.10
+# Below this many requests a p99 (or an IDC) is a matter of which few rows come up: the reason says so.
+SMALL_SAMPLE = 2000
+
+
+def _shown(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def check_fit(w: Workload, spec: dict[str, Any], note: dict[str, Any], base_dir=None, seed: int = 0
+              ) -> list[FigureCheck]:
+    """The trace's figures against those of `spec` synthesised with `seed` (what the studio's preview shows after a
+    fit), each with the reason when it is off by more than FIT_TOLERANCE."""
+    from burststudio.workload.stats import summarize
+    from burststudio.workload.synth import synthesize
+
+    trace = summarize(w)
+    fitted = summarize(synthesize({"name": "check", "seed": seed, **spec}, seed=seed, base_dir=base_dir))
+    checks = []
+    for key, label, get in FIT_FIGURES:
+        c = FigureCheck(key, label, _num(get(trace)), _num(get(fitted)))
+        if not c.kept:
+            c.reason = _miss_reason(key, spec, note, len(w))
+        checks.append(c)
+    return checks
+
+
+def _miss_reason(key: str, spec: dict[str, Any], note: dict[str, Any], n: int) -> str:
+    if n < SMALL_SAMPLE:
+        return f"only {n:,} requests: a figure of so few moves by more than {100 * FIT_TOLERANCE:g}% between seeds"
+    if key in ARRIVAL_FIGURES:
+        process = spec["arrivals"]["process"]
+        if process == "windowed_gamma":
+            worst = note.get("worst_error")
+            return (f"the closest windowed Gamma ({note.get('window_s', 0):g} s windows) is off by up to "
+                    f"{100 * worst:.0f}% on trial seeds" if worst is not None else "a windowed Gamma misses it")
+        if process == "trace":
+            return "the trace's own arrivals, repeated: another seed cuts them elsewhere"
+        return (f"no windowed Gamma came within {100 * PRESET_TOLERANCE:g}%, and without the trace's rows its own "
+                f"arrivals cannot be used")
+    dist = spec["prompt" if key.startswith("prompt") else "output"]["dist"]
+    if dist == "empirical":
+        return "resampled rows: another seed draws other ones"
+    if not note.get("lengths_from_rows"):
+        return f"{dist} lengths: no rows of the trace to resample"
+    return f"{dist} lengths: AIC preferred it to the trace's own values"
 
 
 def _toml_value(value: Any) -> str:
@@ -259,6 +394,7 @@ def _header(note: dict[str, Any], empirical: bool) -> list[str]:
             "# the trace window by window (the rate profile carries the burstiness), scaled so that the rate, the",
             "# inter-arrival CV and the IDC over 10 s land within "
             f"{100 * PRESET_TOLERANCE:g}% of the trace's on trial seeds (worst {100 * note['worst_error']:.1f}%).",
+            f"# More than {INLINE_WINDOWS} windows are kept in the CSV file that windows_file names, beside this file.",
         ]
     elif process == "trace":
         worst = note["worst_error"]
@@ -296,18 +432,56 @@ def _table_lines(table: dict[str, Any]) -> list[str]:
     return lines
 
 
+# A windowed Gamma with more windows than this keeps them in a CSV beside its preset (`windows_file`): 3,436 inline
+# one-second windows make a preset nobody reads and an `inspect` of thousands of lines.
+INLINE_WINDOWS = 48
+
+
+def windows_file_name(preset_path) -> str:
+    from pathlib import Path
+
+    return f"{Path(preset_path).stem}.windows.csv"
+
+
+def externalize_windows(spec: dict[str, Any], preset_path) -> dict[str, Any]:
+    """`spec` with a long windows table moved into a CSV beside the preset at `preset_path` (written now), named
+    by `windows_file` relative to the preset; a short one stays inline."""
+    from pathlib import Path
+
+    from burststudio.workload.synth.traces import write_windows
+
+    arrivals = spec.get("arrivals")
+    if not isinstance(arrivals, dict) or len(arrivals.get("windows") or ()) <= INLINE_WINDOWS:
+        return spec
+    name = windows_file_name(preset_path)
+    write_windows(arrivals["windows"], Path(preset_path).parent / name)
+    table = {k: v for k, v in arrivals.items() if k != "windows"}
+    table["windows_file"] = name
+    return {**spec, "arrivals": table}
+
+
+def check_lines(fitted: FittedGenerator) -> list[str]:
+    """The check as comment lines: each figure of the trace and of the fitted generator, and why one is off."""
+    lines = [f"# Figures (trace -> this preset, seed 0; kept within {100 * FIT_TOLERANCE:g}%):"]
+    for c in fitted.checks:
+        lines.append(f"#   {c.label}: {_shown(c.trace)} -> {_shown(c.fitted)}"
+                     + ("" if c.kept else f"  NOT KEPT: {c.reason}"))
+    return lines
+
+
 def preset_text(w: Workload, trace_path: str, out_path: str, format: str | None = None, seed: int = 0) -> str:
-    """A preset TOML whose synthesised workload matches `w` (read from `trace_path`), to be written at `out_path`."""
+    """A preset TOML whose synthesised workload matches `w` (read from `trace_path`), to be written at `out_path`
+    (a long windows table is written beside it: externalize_windows)."""
     import os
     from pathlib import Path
 
     out_dir = Path(out_path).resolve().parent
     trace_ref = os.path.relpath(Path(trace_path).resolve(), out_dir).replace(os.sep, "/")
-    fitted = fit_generator(w, trace_ref, format, base_dir=out_dir)
-    spec = fitted.spec
+    fitted = fit_generator(w, trace_ref, format, base_dir=out_dir, seed=seed)
+    spec = externalize_windows(fitted.spec, out_path)
     name = f"fit-{w.meta.name}"
     lines = [f"# {name}: synthesised to match {trace_ref} (written by `burststudio fit --to-preset`).", "#",
-             *_header(fitted.note, spec["prompt"]["dist"] == "empirical"), "", "[workload]",
+             *_header(fitted.note, spec["prompt"]["dist"] == "empirical"), *check_lines(fitted), "", "[workload]",
              f"name = {_toml_value(name)}"]
     lines += [f"{key} = {_toml_value(spec[key])}" for key in ("requests", "duration_s") if key in spec]
     lines += [f"seed = {int(seed)}"]

@@ -185,18 +185,30 @@ def test_fit_keeps_the_burstiness_of_the_trace_after_its_transforms(studio_confi
             screen.query_one("#fit").press()
             await _until(pilot, lambda: any(isinstance(m, FitCompleted) for m in seen)
                          and screen.kind == "generator" and screen.preview_is_current, timeout_s=90)
-            assert screen.values["arrivals.process"] == "windowed_gamma"
+            # The half-rate trace is no file on disk: its rows were written for the generator to draw on.
+            assert screen.values["prompt.dist"] == "empirical"
             fitted = screen.preview.stats
-            assert fitted["rate_rps"] == pytest.approx(half["rate_rps"], rel=0.10)
-            assert fitted["interarrival_cv"] == pytest.approx(half["interarrival_cv"], rel=0.10)
-            # What the form does not show (the windows) is kept when the draft is saved.
+            for key in ("rate_rps", "interarrival_cv"):
+                assert fitted[key] == pytest.approx(half[key], rel=0.10), key
+            assert fitted["idc"]["10s"] == pytest.approx(half["idc"]["10s"], rel=0.10)
+            for col in ("prompt_tokens", "output_tokens"):
+                for q in ("p50", "p99"):
+                    assert fitted[col][q] == pytest.approx(half[col][q], rel=0.10), (col, q)
+            # What the form does not show is kept when the draft is saved; the rows travel beside the preset.
             saved = screen.save_preset(studio_config.presets_dir / "fitted.toml")
-        return saved
+        return saved, half
 
     from burststudio.presets import load_preset
+    from burststudio.workload.stats import summarize
 
-    saved = asyncio.run(run())
-    assert load_preset(saved).workload_spec["arrivals"]["process"] == "windowed_gamma"
+    saved, half = asyncio.run(run())
+    preset = load_preset(saved)
+    rows = saved.parent / "fitted.rows.parquet"
+    assert rows.is_file()
+    assert preset.workload_spec["prompt"]["trace"] == str(rows.resolve())
+    assert 'trace = "fitted.rows.parquet"' in saved.read_text()
+    again = summarize(preset.build_workload(seed=0))
+    assert again["rate_rps"] == pytest.approx(half["rate_rps"], rel=0.10)
 
 
 PRESET_WITH_HIDDEN_KEYS = """\

@@ -353,3 +353,19 @@ def test_array_of_tables_rows_are_located(tmp_path):
                              '[[workload.arrivals.windows]]\nduration_s = 10.0\nrate = -1.0\n')
     err = error_of(write(tmp_path, text))
     assert (err.key, err.line) == ("workload.arrivals.windows[1].rate", line_of(text, "rate = -1.0"))
+
+
+def test_saving_a_loaded_preset_keeps_its_header_and_the_keys_it_wrote(tmp_path):
+    from burststudio.presets import header_comment
+
+    text = ("# shipped: what this preset is for.\n#\n#   burststudio synth it\n\n[workload]\n"
+            'trace = "t.csv"\ntime_scale = 1.0\nseed = 0\n\n[replay]\nduration_s = 0.0\n')
+    (tmp_path / "t.csv").write_text("arrival_s,prompt_tokens,output_tokens\n0,1,1\n1,2,2\n")
+    (tmp_path / "p.toml").write_text(text)
+    preset = load_preset(tmp_path / "p.toml")
+    assert header_comment(text) == "shipped: what this preset is for.\n\n  burststudio synth it"
+    again = preset.to_toml(tmp_path, header_comment(text), like=text)
+    assert again.startswith("# shipped: what this preset is for.\n#\n#   burststudio synth it\n")
+    for key in ("time_scale = 1.0", "seed = 0", "duration_s = 0.0"):
+        assert key in again, key
+    assert "time_scale" not in preset.to_toml(tmp_path)  # without `like`, defaults are left out as before

@@ -80,7 +80,7 @@ def _idle_target(kind: str) -> str:
 class ReplayScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+r", "app.start_replay", "Start"),
-        Binding("ctrl+x", "app.stop_replay", "Stop"),
+        Binding("ctrl+x", "app.stop_replay", "Stop", priority=True),
     ]
 
     def __init__(self, config: StudioConfig) -> None:
@@ -274,6 +274,10 @@ class ReplayScreen(Screen[None]):
             self._state(("stopped" if stopped else "finished") + f": {self.run_dir.name if self.run_dir else ''}"
                         + (" (a limit was broken)" if code == EXIT_LIMITS else ""))
         self.post_message(RunFinished(self.run_dir or Path("."), code, stopped, error))
+
+    @property
+    def running(self) -> bool:
+        return self.engine is not None and self.engine.running
 
     def stop_run(self) -> None:
         if self.engine is None or not self.engine.running:

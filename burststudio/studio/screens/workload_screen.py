@@ -16,9 +16,10 @@ from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 from textual.worker import get_current_worker
 
 from burststudio.studio import draft as draft_mod, workload_actions as actions
@@ -33,14 +34,24 @@ from burststudio.studio.messages import (
     SourceChosen,
     TraceLoaded,
 )
-from burststudio.studio.widgets.chart import Chart
+from burststudio.studio.screens.overwrite_modal import OVERWRITE, SAVE_AS, OverwriteModal
+from burststudio.studio.widgets.chart import Chart, time_unit
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.param_form import ParamForm
 from burststudio.studio.widgets.source_picker import SourcePicker
 from burststudio.studio.widgets.stats_panel import StatsPanel
 
 
+# A preview still computing after this long shows the busy indicator over the charts (shorter ones would flicker).
+BUSY_AFTER_S = 0.3
+
+
 class WorkloadScreen(Screen[None]):
+    BINDINGS = [
+        # Priority: the key works while a text field has the focus (the app has the same binding, unshown).
+        Binding("ctrl+s", "app.save_preset", "Save", priority=True),
+    ]
+
     def __init__(self, config: StudioConfig) -> None:
         super().__init__(id="workload-screen")
         self.config = config
@@ -49,6 +60,9 @@ class WorkloadScreen(Screen[None]):
         self._key = 0
         self._shown_key = ""
         self._loading: str | None = None
+        # The source line under the picker, and whether an error shows there instead (cleared by the next preview).
+        self._source_text = ""
+        self._status_error = False
 
     @property
     def draft(self) -> draft_mod.Draft:
@@ -76,21 +90,28 @@ class WorkloadScreen(Screen[None]):
             with VerticalScroll(id="workload-side"):
                 yield SourcePicker(actions.list_traces(self.config.traces_dir), actions.list_presets(self.config.presets_dir))
                 yield Static("", id="source-status")
+                yield Static("", id="preview-note")
                 yield ParamForm(id="params")
+                with Horizontal(id="name-row"):
+                    yield Label("preset name", id="preset-name-label")
+                    yield Input(self.draft.name, id="preset-name", compact=True,
+                                tooltip="the preset's name and its file's: presets/NAME.toml")
                 with Horizontal(id="workload-actions"):
-                    yield Button("Fit", id="fit", compact=True, disabled=True)
-                    yield Input(self.draft.name, id="preset-name", compact=True)
-                    yield Button("Save", id="save", compact=True, variant="primary")
+                    # Neither button takes the focus: an Enter meant for a field never fits or saves.
+                    yield Button("Fit to trace", id="fit", compact=True, disabled=True)
+                    yield Button("Save preset ^s", id="save", compact=True, variant="primary")
             with Vertical(id="workload-charts"):
-                yield Chart("arrivals / s", id="rate-chart")
+                yield Chart("arrivals / s", id="rate-chart", spaced_x=True)
                 with Horizontal(id="hist-row"):
-                    yield Chart("gap s", id="gap-chart", y_labels=False)
-                    yield Chart("prompt", id="prompt-chart", y_labels=False)
-                    yield Chart("output", id="output-chart", y_labels=False)
+                    yield Chart("gap s", id="gap-chart", y_labels=False, spaced_x=True)
+                    yield Chart("prompt", id="prompt-chart", y_labels=False, spaced_x=True)
+                    yield Chart("output", id="output-chart", y_labels=False, spaced_x=True)
                 yield StatsPanel(id="stats")
         yield Footer()
 
     async def on_mount(self) -> None:
+        for button in self.query(Button):
+            button.can_focus = False
         await self._use_generator()
 
     # Sources -------------------------------------------------------------------------------------------------------
@@ -135,7 +156,11 @@ class WorkloadScreen(Screen[None]):
         elif message.kind == "preset":
             self.load_source("preset", message.name)
 
-    def _status(self, text: str) -> None:
+    def _status(self, text: str, error: bool = False) -> None:
+        """The line under the source picker: what is loaded, or (error) what went wrong until the next preview."""
+        if not error:
+            self._source_text = text
+        self._status_error = error
         self.query_one("#source-status", Static).update(text)
 
     @work(thread=True, exclusive=True, group="load")
@@ -161,7 +186,7 @@ class WorkloadScreen(Screen[None]):
         self.app.call_from_thread(self._loaded, kind, path, workload, preset)
 
     def _load_failed(self, path: str, message: str) -> None:
-        self._status(f"[red]{Path(path).name}: cannot load[/]")
+        self._status(f"[red]{Path(path).name}: cannot load[/]", error=True)
         self.notify(message, title="Cannot load", severity="error", timeout=8)
 
     async def _loaded(self, kind: str, path: Path, workload, preset) -> None:
@@ -207,7 +232,17 @@ class WorkloadScreen(Screen[None]):
 
     def schedule_preview(self) -> None:
         self._key += 1
-        self.compute_preview(str(self._key), dataclasses.replace(self.draft), dict(self.values), self.base)
+        key = str(self._key)
+        self.compute_preview(key, dataclasses.replace(self.draft), dict(self.values), self.base)
+        self.set_timer(BUSY_AFTER_S, lambda: self._show_busy(key))
+
+    def _show_busy(self, key: str) -> None:
+        # Still computing the same edit: say so over the charts until it is drawn.
+        if key == str(self._key) and not self.preview_is_current:
+            self.query_one("#workload-charts").loading = True
+
+    def _preview_done(self) -> None:
+        self.query_one("#workload-charts").loading = False
 
     @work(thread=True, exclusive=True, group="preview")
     def compute_preview(self, key: str, draft: draft_mod.Draft, values: dict[str, Any], base) -> None:
@@ -216,12 +251,18 @@ class WorkloadScreen(Screen[None]):
         worker = get_current_worker()
         t0 = time.perf_counter()
         try:
-            workload = build_workload(draft, values, base)
+            workload, estimate = build_preview_workload(draft, values, base, self.config.preview_max_requests)
             if worker.is_cancelled:
                 return
             result = preview_mod.compute(workload)
+            result.estimate = estimate
+            del workload  # the preview keeps only its bins: a large workload is freed here, not at the next edit
         except actions.FieldError as exc:
             self.post_message(PreviewFailed(key, exc.message, exc.field))
+            return
+        except MemoryError:
+            self.post_message(PreviewFailed(key, "too large for this machine's memory: lower the size or the rate "
+                                                 "scale"))
             return
         except Exception as exc:
             self.post_message(PreviewFailed(key, actions.one_line(exc)))
@@ -233,20 +274,34 @@ class WorkloadScreen(Screen[None]):
     def preview_failed(self, message: PreviewFailed) -> None:
         if message.key != str(self._key):
             return
+        self._preview_done()
         form = self.query_one(ParamForm)
         form.clear_errors()
-        if not form.set_error(message.field, message.message):
-            self._status(f"[red]{message.message}[/]")
+        if form.set_error(message.field, message.message):
+            if self._status_error:
+                self._status(self._source_text)
+        else:
+            self._status(f"[red]{message.message}[/]", error=True)
 
     @on(PreviewComputed)
     def preview_computed(self, message: PreviewComputed) -> None:
         if message.key != str(self._key):
             return
+        self._preview_done()
         self.preview = p = message.preview
         self._shown_key = message.key
         self.query_one(ParamForm).clear_errors()
+        if self._status_error:  # the edit that made this preview fixed what the line complained of
+            self._status(self._source_text)
+        note = self.query_one("#preview-note", Static)
+        note.update(f"preview of the first {p.requests:,} of about {p.estimate:,.0f} requests"
+                    if p.estimate else "")
+        note.display = bool(p.estimate)
         self.query_one(StatsPanel).stats = p.stats
-        self.query_one("#rate-chart", Chart).draw_lines([(p.rate_t, p.rate_rps, "#0087ff", "")])
+        unit_s, unit = time_unit(float(p.rate_t[-1]) if len(p.rate_t) else 0.0)
+        rate_chart = self.query_one("#rate-chart", Chart)
+        rate_chart.draw_lines([(p.rate_t / unit_s, p.rate_rps, "#0087ff", "")])
+        rate_chart.border_subtitle = f"time, {unit}"
         overlay = ([(p.gap_curve_x, p.gap_curve_y, "#ffaf00", f"{p.gap_curve_label} fit")] if len(p.gap_curve_x)
                    else [])
         gap_chart = self.query_one("#gap-chart", Chart)
@@ -255,7 +310,7 @@ class WorkloadScreen(Screen[None]):
                                                           style="#8787d7")
         self.query_one("#output-chart", Chart).draw_bars(p.output.centers, p.output.density, p.output.width,
                                                           style="#5fd787")
-        self.query_one("#rate-chart", Chart).border_title = f"arrivals / s ({p.rate_bin_s:g} s bins)"
+        rate_chart.border_title = f"arrivals / s ({p.rate_bin_s:g} s bins)"
 
     # Fit and save --------------------------------------------------------------------------------------------------
     @on(Button.Pressed, "#fit")
@@ -270,7 +325,7 @@ class WorkloadScreen(Screen[None]):
         if self.kind != "trace" or self.base is None:
             self.notify("Load a trace first: the fit fills the generator form from it.", severity="warning")
             return
-        self._status("fitting…")
+        self._status("fitting… (trial syntheses check the fit)")
         self.query_one("#fit", Button).disabled = True
         self.run_fit(dataclasses.replace(self.draft), dict(self.values), self.base)
 
@@ -281,43 +336,92 @@ class WorkloadScreen(Screen[None]):
         try:
             # What the preview shows is what is fitted: the trace after its transforms.
             workload = build_workload(draft, values, base)
-            # Only a file read as it is can lend the generator its own arrivals or rows.
+            # A file read as it is lends the generator its own arrivals or rows; a transformed trace lends its rows
+            # through a file the fit writes (copied beside the preset when it is saved).
             own = draft.trace_preset_spec or {}
-            unchanged = (draft.transforms(values) == TransformSpec() and own.get("format", "auto") == "auto"
+            transforms = draft.transforms(values)
+            unchanged = (transforms == TransformSpec() and own.get("format", "auto") == "auto"
                          and not own.get("columns"))
             trace = str(Path(draft.trace_path).resolve()) if draft.trace_path else None
-            table = actions.fit_generator(workload, trace if unchanged else None, trace if unchanged else None,
-                                       self.config.presets_dir)
+            rows = None if unchanged else actions.rows_path(self.config.fits_dir, trace,
+                                                            f"{trace}|{transforms!r}|{draft.seed}|{own!r}")
+            fitted = actions.fit_generator(workload, trace if unchanged else None, trace if unchanged else None,
+                                           self.config.presets_dir, rows_path=rows, seed=draft.seed)
         except Exception as exc:
             self.app.call_from_thread(self._fit_failed, actions.one_line(exc))
             return
-        self.app.call_from_thread(self._fitted, table)
+        self.app.call_from_thread(self._fitted, fitted)
 
     def _fit_failed(self, message: str) -> None:
         self.query_one("#fit", Button).disabled = self.kind != "trace"
-        self._status("[red]fit failed[/]")
+        self._status("[red]fit failed[/]", error=True)
         self.notify(message, title="Fit failed", severity="error")
 
-    async def _fitted(self, table: dict[str, Any]) -> None:
+    async def _fitted(self, fitted) -> None:
         self._key += 1
+        table = fitted.spec
         label = Path(self.draft.trace_path).name if self.draft.trace_path else "the trace"
         values = {**actions.values_from_spec(table), "arrivals.modulation.kind": actions.NONE_KIND}
         self.query_one(SourcePicker).show_kind("generator")
         await self._use_generator(values, table)
-        self._status(f"generator fitted to {label}: {values['arrivals.process']} arrivals")
-        self.post_message(FitCompleted(values))
+        summary = fitted.summary()
+        kept = "kept" if not fitted.misses else f"{len(fitted.misses)} not kept"
+        self._status(f"generator fitted to {label}: {table['arrivals']['process']} arrivals; figures {kept}")
+        self.notify(summary, title=f"Fit of {label}", severity="information" if not fitted.misses else "warning",
+                    timeout=12)
+        self.post_message(FitCompleted(values, summary, [c.label for c in fitted.misses]))
 
+    # Saving ----------------------------------------------------------------------------------------------------------
     def save_preset(self, path: Path | None = None) -> Path | None:
+        """Save the draft as presets/NAME.toml (or `path`). A file that exists is replaced only after the overwrite
+        modal says so (its default is to save under a free name); returns the path written now, None if not (yet)."""
         name = self.draft.name.strip() or "workload"
-        path = path or self.config.presets_dir / f"{name}.toml"
         try:
-            saved = self.draft.save(path)
+            actions.check_preset_name(name)
+        except actions.FieldError as exc:
+            self.notify(exc.message, title="Cannot save", severity="error")
+            return None
+        path = Path(path) if path is not None else self.config.presets_dir / f"{name}.toml"
+        if path.exists():
+            free = actions.free_preset_name(path.parent, path.stem)
+            first = actions.header_line(path)
+
+            def answered(choice: str | None) -> None:
+                if choice == OVERWRITE:
+                    self._write_preset(path)
+                elif choice == SAVE_AS:
+                    self.query_one("#preset-name", Input).value = free
+                    self.draft.name = free
+                    self._changed(draft_mod.NAME)
+                    self._write_preset(path.parent / f"{free}.toml")
+                else:
+                    self.notify(f"{path.name} left as it was", title="Not saved", timeout=4)
+
+            self.app.push_screen(OverwriteModal(path, free, first), answered)
+            return None
+        return self._write_preset(path)
+
+    def _write_preset(self, path: Path) -> Path | None:
+        try:
+            saved = self.draft.save(path, scratch_dir=self.config.fits_dir)
         except Exception as exc:
             self.notify(actions.one_line(exc), title="Cannot save", severity="error")
             return None
         self.notify(f"saved {saved.name}", title="Preset")
+        self.query_one(SourcePicker).set_presets(actions.list_presets(self.config.presets_dir))
         self.post_message(PresetSaved(saved))
         return saved
+
+
+def build_preview_workload(draft: draft_mod.Draft, values: dict[str, Any], base, limit: int):
+    """The workload the preview shows, at most about `limit` requests: (workload, None), or (its first requests,
+    the estimate of the whole) when the draft describes more (actions.bounded_spec, bounded_transforms)."""
+    if draft.kind == "generator":
+        spec, estimate = actions.bounded_spec(draft.generator_spec(values), limit)
+        return actions.synthesize(spec, seed=draft.seed, base_dir=draft.generator_dir), estimate
+    if base is None:
+        raise actions.FieldError("no workload loaded")
+    return actions.bounded_transforms(base, values, limit, seed=draft.seed, preset_spec=draft.trace_preset_spec)
 
 
 def build_workload(draft: draft_mod.Draft, values: dict[str, Any], base):

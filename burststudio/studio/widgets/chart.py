@@ -8,6 +8,7 @@ of six charts cost more than everything else the Replay screen does.
 
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack, contextmanager
 from typing import Iterator, Sequence
 
@@ -68,7 +69,7 @@ class Chart(PlotWidget, can_focus=False):
     """
 
     def __init__(self, title: str, *, id: str | None = None, classes: str | None = None,
-                 y_labels: bool = True, time_axis: bool = False) -> None:
+                 y_labels: bool = True, time_axis: bool = False, spaced_x: bool = False) -> None:
         super().__init__(id=id, classes=classes, allow_pan_and_zoom=False)
         self.border_title = title
         self.points = 0
@@ -78,6 +79,8 @@ class Chart(PlotWidget, can_focus=False):
         self.y_labels = y_labels
         # x in seconds, ticked and labelled in s, min or h (the Results charts of a run over time)
         self.time_axis = time_axis
+        # x ticks by spaced_ticks: few, inside the limits, labels never touching (the Workload screen's charts).
+        self.spaced_x = spaced_x
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -95,6 +98,17 @@ class Chart(PlotWidget, can_focus=False):
         self._needs_rerender = True
         if not self._drawing:
             self.refresh()
+
+    def render(self):
+        # Resized (or laid out for the first time after a draw): ticks chosen for the old width would crowd or
+        # thin out, so they are chosen again for this one before textual-plot draws.
+        if self.spaced_x and self._needs_rerender and self._needs_canvas_resize and self.size.width:
+            self._drawing = True
+            try:
+                self._ticks((self._x_min, self._x_max), (self._y_min, self._y_max))
+            finally:
+                self._drawing = False
+        return super().render()
 
     @contextmanager
     def _draw(self) -> Iterator[None]:
@@ -123,8 +137,12 @@ class Chart(PlotWidget, can_focus=False):
         """Few enough ticks that their labels never run into each other, at round values."""
         width = max(self.size.width - self.margin_left - 2, 8)
         height = max(self.size.height - self.margin_bottom - 2, 2)
-        ticks = time_ticks if self.time_axis else nice_ticks
-        self.set_xticks(ticks(*xlimits, max(2, width // (10 if self.time_axis else 8))))
+        if self.time_axis:
+            self.set_xticks(time_ticks(*xlimits, max(2, width // 10)))
+        elif self.spaced_x:
+            self.set_xticks(spaced_ticks(*xlimits, width))
+        else:
+            self.set_xticks(nice_ticks(*xlimits, max(2, width // 8)))
         if self.y_labels:
             self.set_yticks(nice_ticks(*ylimits, max(2, min(5, height // 2 + 1))))
 
@@ -250,3 +268,47 @@ def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
             if len(ticks) * 2 > max_ticks:
                 break
     return best
+
+
+def tick_labels(ticks: list[float]) -> list[str]:
+    """The labels textual-plot writes for these ticks (decimals from the step, as its NumericAxisFormatter)."""
+    if not ticks:
+        return []
+    power = math.floor(math.log10(ticks[1] - ticks[0])) if len(ticks) >= 2 and ticks[1] > ticks[0] else 0
+    decimals = -min(0, power)
+    return [f"{t:.{decimals}f}" for t in ticks]
+
+
+def spaced_ticks(lo: float, hi: float, width: int) -> list[float]:
+    """Round ticks inside [lo, hi] whose labels, each centred on its tick, leave at least two cells between
+    neighbours in a plot `width` cells wide (an 80-column histogram is 10 cells: one or two ticks)."""
+    if not hi > lo:
+        return [lo]
+    single: list[float] = []
+    for max_ticks in range(max(2, width // 10), 1, -1):
+        ticks = [t for t in nice_ticks(lo, hi, max_ticks) if lo - 1e-9 * (hi - lo) <= t <= hi + 1e-9 * (hi - lo)]
+        labels = tick_labels(ticks)
+        if len(ticks) >= 2:
+            cells = width * (ticks[1] - ticks[0]) / (hi - lo)
+            if cells >= max(len(x) for x in labels) + 2:
+                return ticks
+            # Too crowded: the tick nearest the middle alone, if nothing sparser fits.
+            middle = min(ticks, key=lambda t: abs(t - (lo + hi) / 2))
+            single = single or [middle]
+        elif len(ticks) == 1:
+            single = single or ticks
+    return [t for t in single if len(tick_labels([t])[0]) < width]
+
+
+# Time axes in the unit that keeps their labels short: (seconds per unit, name), for spans up to the limit.
+TIME_UNITS: tuple[tuple[float, float, str], ...] = ((600.0, 1.0, "s"), (3 * 3600.0, 60.0, "min"),
+                                                    (3 * 86400.0, 3600.0, "h"), (math.inf, 86400.0, "d"))
+
+
+def time_unit(span_s: float) -> tuple[float, str]:
+    """The unit a time axis spanning `span_s` seconds is labelled in: s up to 10 min, min up to 3 h, h up to 3 days,
+    then days (a 60-day trace reads 0 to 60 d, not 0 to 5184000)."""
+    for limit, unit_s, name in TIME_UNITS:
+        if span_s <= limit:
+            return unit_s, name
+    return 86400.0, "d"

@@ -35,6 +35,17 @@ class SourcePicker(Vertical):
     def on_mount(self) -> None:
         self._show_kind(self.kind)
 
+    def set_presets(self, presets: list[Path]) -> None:
+        """The presets offered, read again (after a save)."""
+        self.presets = presets
+        if self.kind == "preset":
+            item = self.query_one("#source-item", Select)
+            current = item.value
+            with self.prevent(Select.Changed):
+                item.set_options([(p.name, str(p)) for p in presets])
+                if current is not Select.NULL and any(str(p) == current for p in presets):
+                    item.value = current
+
     def show_kind(self, kind: str) -> None:
         """Show `kind` as the source without announcing it (the screen already switched)."""
         with self.prevent(Select.Changed):

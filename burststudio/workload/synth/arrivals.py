@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from burststudio.workload.synth.spec import SpecError
-from burststudio.workload.synth.traces import load_trace
+from burststudio.workload.synth.traces import load_trace, load_windows
 
 DAY_S = 86400.0
 PATH = ("arrivals",)
@@ -328,6 +328,8 @@ def _base(p: dict[str, Any], rng: np.random.Generator, n: int | None, horizon: f
     if proc == "windowed_gamma":
         if "windows" in p:
             windows = p["windows"]
+        elif "windows_file" in p:
+            windows = load_windows(p["windows_file"], base_dir, (*PATH, "windows_file"))
         else:
             a, _ = _trace_arrivals(p, base_dir, PATH)
             if len(a) < 2 or a[-1] <= 0:

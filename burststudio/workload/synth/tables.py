@@ -190,12 +190,15 @@ ARRIVALS = Family(
                         Param("cv", "float", "CV of the gaps in the window", 1.0, min=0, min_open=True),
                     ),
                 ),
+                Param("windows_file", "path", "CSV file of the windows, one row each, with the columns "
+                      "duration_s, rate and cv (what `burststudio fit --to-preset` writes beside a preset when "
+                      "the windows are many)"),
                 Param("trace", "path", "trace file to fit the windows from (rate and gap CV per window)"),
                 Param("window_s", "float", "window length when fitting from a trace (s)", 1200.0,
                       min=0, min_open=True),
                 _TRACE_FORMAT,
             ),
-            one_of=(OneOf((("windows",), ("trace",))),),
+            one_of=(OneOf((("windows",), ("windows_file",), ("trace",))),),
             needs=(("window_s", "trace"), ("format", "trace")),
         ),
         "trace": Table(
