@@ -35,25 +35,36 @@ FAST_S = 15.0
 SMALL_KB = 400_000
 
 
+# The command runs under a small launcher: a child forked or vforked from this (large) pytest process inherits its
+# peak RSS across exec, so the command's own peak is only readable from a parent that is itself small.
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, float, int]:
     """(exit code, stderr, wall seconds, peak RSS in kB) of `burststudio ARGS` in its own process; the peak is
-    that process's own (wait4), whatever other tests' children used."""
+    that process's own, whatever this process or other tests' children used."""
     import tempfile
 
-    with tempfile.TemporaryFile() as err_f:
+    with tempfile.TemporaryFile() as err_f, tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
         t0 = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "burststudio", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=err_f)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(peak_file), sys.executable, "-m", "burststudio",
+                                 *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err_f, start_new_session=True)
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
         wall = time.monotonic() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
         err_f.seek(0)
-        return proc.returncode, err_f.read().decode("utf-8", "replace"), wall, usage.ru_maxrss
+        peak = int(peak_file.read_text()) if peak_file.is_file() else 1 << 40
+        return proc.returncode, err_f.read().decode("utf-8", "replace"), wall, peak
 
 
 def one_line(err: str) -> str:

@@ -19,7 +19,7 @@ from burststudio import limits
 from burststudio.workload.synth.arrivals import PATH, gamma_shape_scale
 from burststudio.workload.synth.sessions import mean_turns
 from burststudio.workload.synth.spec import format_path
-from burststudio.workload.synth.traces import load_trace
+from burststudio.workload.synth.traces import load_trace, load_windows
 
 # Bytes a synthesised row takes while it is made (arrival, lengths and their temporaries; 46 B measured on 10M
 # rows), with sessions (conversation ids, turns, think times, the prefix-block offsets), and an element of a
@@ -88,6 +88,8 @@ def arrivals_size(p: dict[str, Any], n: float | None, horizon: float | None, bas
     elif proc == "windowed_gamma":
         if "windows" in p:
             windows = p["windows"]
+        elif "windows_file" in p:
+            windows = load_windows(p["windows_file"], base_dir, (*PATH, "windows_file"))
         else:
             a = load_trace(p["trace"], p.get("format"), base_dir, (*PATH, "trace")).arrival_s
             span = float(a[-1] - a[0]) if len(a) else 0.0
