@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from burststudio.reports.sweep_view import plot_key
+from burststudio.timeaxis import time_unit
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
@@ -27,13 +28,6 @@ def _nums(xs: list[float | None], scale: float = 1.0) -> list[float]:
     return [float("nan") if v is None else v * scale for v in xs]
 
 
-def _time_unit(span_s: float) -> tuple[float, str]:
-    for div, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if span_s >= 2 * div:
-            return div, unit
-    return 1.0, "s"
-
-
 def _shade(ax, shaded: list[list[float]], div: float) -> None:
     for start, end in shaded:
         ax.axvspan(start / div, end / div, color="#ffa000", alpha=0.13, lw=0)
@@ -42,7 +36,7 @@ def _shade(ax, shaded: list[list[float]], div: float) -> None:
 def story(path: Path, views: list[dict[str, Any]], shaded: list[list[float]]) -> Path:
     plt = _plt()
     span = max((v["story"]["t"][-1] or 0) for v in views) or 1.0
-    div, unit = _time_unit(span)
+    div, unit = time_unit(span)
     panels = (
         ("req/s", [("scheduled", ("scheduled_per_s",), 1), ("sent", ("sent_per_s",), 1),
                    ("finished", ("finished_per_s",), 1)]),
@@ -104,7 +98,7 @@ def cdfs(path: Path, views: list[dict[str, Any]]) -> Path:
 def requests(path: Path, views: list[dict[str, Any]], shaded: list[list[float]]) -> Path:
     plt = _plt()
     span = max((max((t for t in v["points"]["t"] if t is not None), default=0)) for v in views) or 1.0
-    div, unit = _time_unit(span)
+    div, unit = time_unit(span)
     fig, axes = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
     for ax, key, title in zip(axes, ("ttft_s", "e2e_s"), ("TTFT ms", "E2E ms")):
         for i, v in enumerate(views):

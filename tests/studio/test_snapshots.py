@@ -25,16 +25,6 @@ WORKLOAD_SIZES = [(80, 24), (120, 40), (160, 48)]
 
 @pytest.mark.parametrize("size", WORKLOAD_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_workload_screen(snap_compare, studio_config, size):
-    # The first studio of a process previews the default generator differently from every later one (an open
-    # defect, docs/studio.md); the suite always has run one before, so run one here too: the snapshot is then the
-    # same alone and in the suite.
-    import asyncio
-
-    async def warm():
-        async with make_app(studio_config).run_test(size=size) as pilot:
-            await _settle(pilot)
-
-    asyncio.run(warm())
     assert snap_compare(make_app(studio_config), terminal_size=size, run_before=_settle)
 
 

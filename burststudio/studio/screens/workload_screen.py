@@ -35,11 +35,12 @@ from burststudio.studio.messages import (
     TraceLoaded,
 )
 from burststudio.studio.screens.overwrite_modal import OVERWRITE, SAVE_AS, OverwriteModal
-from burststudio.studio.widgets.chart import Chart, time_unit
+from burststudio.studio.widgets.chart import Chart
 from burststudio.studio.widgets.nav_bar import NavBar
 from burststudio.studio.widgets.param_form import ParamForm
 from burststudio.studio.widgets.source_picker import SourcePicker
 from burststudio.studio.widgets.stats_panel import StatsPanel
+from burststudio.timeaxis import time_unit
 
 
 # A preview still computing after this long shows the busy indicator over the charts (shorter ones would flicker).

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from contextlib import ExitStack, contextmanager
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import AxisFormatter
 
 from burststudio.studio.series import reduce_points
+from burststudio.timeaxis import time_unit
 
 # (x, y, style, label)
 Series = tuple[np.ndarray, np.ndarray, str, str]
@@ -49,8 +50,7 @@ def time_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
 
 def time_label(ticks: Sequence[float]) -> list[str]:
     """Tick labels in the one unit that suits the whole axis: "30 s", "5 min", "2 h"."""
-    top = max((abs(t) for t in ticks), default=0.0)
-    unit, div = ("h", 3600.0) if top >= 7200 else ("min", 60.0) if top >= 120 else ("s", 1.0)
+    div, unit = time_unit(max((abs(t) for t in ticks), default=0.0))
     return [f"{t / div:.4g} {unit}" for t in ticks]
 
 
@@ -81,6 +81,10 @@ class Chart(PlotWidget, can_focus=False):
         self.time_axis = time_axis
         # x ticks by spaced_ticks: few, inside the limits, labels never touching (the Workload screen's charts).
         self.spaced_x = spaced_x
+        # The last draw, made again when the width changes: the points kept and the bars merged depend on it, and a
+        # draw can come before the chart is laid out (the first preview of a studio often does).
+        self._redraw: Callable[[], int] | None = None
+        self._drawn_width = 0
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -92,6 +96,14 @@ class Chart(PlotWidget, can_focus=False):
         if not self.y_labels:
             self.set_yticks([])
         self.show_legend(is_visible=False)
+
+    def on_resize(self) -> None:
+        if self._redraw is not None and self.size.width != self._drawn_width:
+            self._redraw()
+
+    def _remember(self, redraw: Callable[[], int]) -> None:
+        self._redraw = redraw
+        self._drawn_width = self.size.width
 
     def _rerender(self) -> None:
         # Inside a draw the plot is drawn once at its end; outside one (a theme change, a resize) as textual-plot does.
@@ -176,6 +188,7 @@ class Chart(PlotWidget, can_focus=False):
             self._legend(series)
             self._limits(series, ymin, xlimits)
         self.points = points
+        self._remember(lambda: self.draw_lines(series, ymin=ymin, xlimits=xlimits, shade=shade))
         return points
 
     def _shade(self, series: Sequence[Series], spans: Sequence[tuple[float, float]], ymin: float | None,
@@ -196,6 +209,7 @@ class Chart(PlotWidget, can_focus=False):
 
     def draw_bars(self, x: np.ndarray, y: np.ndarray, width: float, style: str = "#5f87af",
                   overlay: Sequence[Series] = ()) -> int:
+        self._remember(lambda x=x, y=y, width=width: self.draw_bars(x, y, width, style, overlay))
         self.clear()
         if len(x) == 0:
             self.points = 0
@@ -298,17 +312,3 @@ def spaced_ticks(lo: float, hi: float, width: int) -> list[float]:
         elif len(ticks) == 1:
             single = single or ticks
     return [t for t in single if len(tick_labels([t])[0]) < width]
-
-
-# Time axes in the unit that keeps their labels short: (seconds per unit, name), for spans up to the limit.
-TIME_UNITS: tuple[tuple[float, float, str], ...] = ((600.0, 1.0, "s"), (3 * 3600.0, 60.0, "min"),
-                                                    (3 * 86400.0, 3600.0, "h"), (math.inf, 86400.0, "d"))
-
-
-def time_unit(span_s: float) -> tuple[float, str]:
-    """The unit a time axis spanning `span_s` seconds is labelled in: s up to 10 min, min up to 3 h, h up to 3 days,
-    then days (a 60-day trace reads 0 to 60 d, not 0 to 5184000)."""
-    for limit, unit_s, name in TIME_UNITS:
-        if span_s <= limit:
-            return unit_s, name
-    return 86400.0, "d"
