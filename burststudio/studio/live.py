@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any
 
 from burststudio.studio.series import RingBuffer
+from burststudio.targets.registry import ATTACH
 from burststudio.vocab import (EV_NOTICE, EV_PROGRESS, EV_RUN_FINISHED, EV_RUN_STARTED, EV_SAMPLE, EV_TARGET,
                                EV_WARMUP, EVENT_TIME, EVENT_TYPE, KV_CACHE_USAGE, OK, PREEMPTIONS_TOTAL, RUNNING,
                                WAITING, WARMUP_DONE, ProgressEvent, WarmupEvent)
@@ -136,8 +137,9 @@ class LiveRun:
         elif self.behind_since is None:
             self.behind_since = t
 
-    def overload_line(self) -> str:
-        """The schedule as it is kept, in one line of markup ("" when there is nothing to say yet)."""
+    def overload_line(self, ended: bool = False) -> str:
+        """The schedule as it is kept, in one line of markup ("" when there is nothing to say yet); `ended`: as it
+        was kept at the run's last progress event."""
         o = self.overload()
         if o is None:
             return ""
@@ -151,12 +153,13 @@ class LiveRun:
         if o["lateness_p99_s"] is not None:
             parts.append(f"lateness p99 {o['lateness_p99_s'] * 1000:.0f} ms")
         if o["behind"]:
-            head = f"[b red]behind schedule[/] since {o['behind_since']:.1f} s"
+            head = (f"[b red]fell behind schedule[/] at {o['behind_since']:.1f} s" if ended
+                    else f"[b red]behind schedule[/] since {o['behind_since']:.1f} s")
         elif o["due"] is None:
             head = "[dim]schedule[/]"
         else:
-            head = "[green]on schedule[/]"
-        return head + ": " + ", ".join(parts)
+            head = f"[green]{'kept its schedule' if ended else 'on schedule'}[/]"
+        return ("[dim]at the end:[/] " if ended else "") + head + ": " + ", ".join(parts)
 
     def _sample(self, t: float, e: dict[str, Any]) -> None:
         kv = e.get(KV_CACHE_USAGE)  # a 0-1 fraction
@@ -166,18 +169,28 @@ class LiveRun:
         self._add("waiting", t, e.get(WAITING))
         self._add("preemptions", t, e.get(PREEMPTIONS_TOTAL))
 
-    def target_line(self) -> str:
-        """The target's state in one line: what it is doing while it starts, its model and KV capacity once up."""
+    def target_line(self, ended: bool = False) -> str:
+        """The target's state in one line: what it is doing while it starts, its model and KV capacity once up;
+        `ended`: what it was when the run ended (a managed server is stopped with its run, a running one is not)."""
         s = self.target_state
         state = s.get("state")
         if not state:
             return ""
         kind = s.get("kind") or "target"
+        managed = kind != ATTACH
         if state == "starting":
+            if ended:
+                return f"[dim]{kind} stopped during start-up ({s.get('stage') or 'starting'})[/]"
             return f"[yellow]{kind}: {s.get('stage') or 'starting'}…[/]"
         if state == "failed":
             return f"[red]{kind} failed[/]: {s.get('message', '')}"
-        parts = [f"[green]{kind} healthy[/]", f"model {s.get('model') or '?'}"]
+        if not ended:
+            head = f"[green]{kind} healthy[/]"
+        elif managed:
+            head = f"[dim]{kind} stopped with the run[/]"
+        else:
+            head = f"[green]{kind} healthy[/] [dim]at the run's end[/]"
+        parts = [head, f"model {s.get('model') or '?'}"]
         if s.get("kv_capacity_tokens"):
             parts.append(f"KV {int(s['kv_capacity_tokens']):,} tokens")
         if s.get("max_model_len"):

@@ -354,7 +354,9 @@ def test_replay_against_the_test_server_fills_charts_and_results(studio_config):
             assert "url healthy" in target_line and "model tiny" in target_line
             # The schedule as it was kept: 40 requests/s against a fast server end on schedule, all sent.
             overload = str(replay.query_one("#overload-state").render())
-            assert "on schedule" in overload and "0 due, not sent" in overload
+            assert "at the end:" in overload and "kept its schedule" in overload and "0 due, not sent" in overload
+            # The server is not managed: it stays up after the run, and the line says when it was seen healthy.
+            assert "at the run's end" in target_line
             # Rolling latency percentiles reached the charts (the server answers its first token after 20 ms).
             ttft_p99 = replay.live.series["ttft_p99_ms"].arrays()[1]
             assert len(ttft_p99) and ttft_p99.min() >= 20.0
@@ -370,6 +372,34 @@ def test_replay_against_the_test_server_fills_charts_and_results(studio_config):
 
     with TestServer(ServerConfig(ttft_s=0.02, token_delay_s=0.002)) as server:
         asyncio.run(run(server.url))
+
+
+def test_a_stopped_run_on_the_simulator_says_so_on_every_line(studio_config):
+    """Stop says it is stopping until the engine ends (progress keeps coming meanwhile), then every status line
+    speaks of the run as it was at its end: the managed simulator stopped with it, the schedule as it was kept."""
+    async def run():
+        seen: list = []
+        app = make_app(studio_config)
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
+            await pilot.press("f2")
+            replay = app.replay_screen
+            await app.run_action("start_replay")
+            await _until(pilot, lambda: "healthy" in str(replay.query_one("#target-state").render())
+                         and replay.live.progress, timeout_s=60)
+            await app.run_action("stop_replay")
+            states = []
+            while not any(isinstance(m, RunFinished) for m in seen):
+                states.append(str(replay.query_one("#run-state").render()))
+                await pilot.pause(0.02)
+            assert states and all("stopping" in s for s in states), states
+            await pilot.pause()
+            assert str(replay.query_one("#run-state").render()).startswith("stopped: ")
+            target = str(replay.query_one("#target-state").render())
+            assert "sim stopped with the run" in target and "healthy" not in target
+            assert str(replay.query_one("#overload-state").render()).startswith("at the end: ")
+
+    asyncio.run(run())
 
 
 def _output_tokens_of(run_dir: Path, i: int) -> int:

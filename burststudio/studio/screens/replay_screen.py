@@ -66,6 +66,7 @@ LIVE_CHARTS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 # redrawn once a second; the rates and latencies at the full redraw rate. Drawing is nearly all of the studio's CPU.
 SLOW_CHARTS = frozenset({"kv-live", "queue-live", "fail-live"})
 SLOW_PERIOD_S = 1.0
+STOPPING = "[yellow]stopping…[/] (the results are kept)"
 
 
 def _show_duration(seconds: float | None) -> str:
@@ -94,6 +95,7 @@ class ReplayScreen(Screen[None]):
         self._drawn: dict[str, tuple[int, ...]] = {}  # chart id -> series versions it shows
         self._drawn_at: dict[str, float] = {}  # chart id -> when it was last drawn (time.monotonic)
         self.duration_error: str | None = None
+        self._stopping = False  # Stop pressed, the engine not yet ended: the progress line says so
 
     @property
     def draft(self) -> draft_mod.Draft:
@@ -266,7 +268,13 @@ class ReplayScreen(Screen[None]):
     def _finished(self, code: int | None, error: str | None) -> None:
         self.query_one("#start", Button).disabled = False
         self.query_one("#stop", Button).disabled = True
+        self._stopping = False
         stopped = bool(self.engine and self.engine.stopped)
+        # The lines that spoke of the run in the present now say how it was at its end.
+        self.query_one("#target-state", Static).update(self.live.target_line(ended=True)
+                                                      or _idle_target(self.target_kind), layout=False)
+        overload = self.query_one("#overload-state", Static)
+        overload.update(self.live.overload_line(ended=True), layout=False)
         if error:
             self._state(f"[red]failed[/]: {error}")
             self.notify(error, title="Replay failed", severity="error", timeout=10)
@@ -282,7 +290,8 @@ class ReplayScreen(Screen[None]):
     def stop_run(self) -> None:
         if self.engine is None or not self.engine.running:
             return
-        self._state("stopping… (the results are kept)")
+        self._stopping = True
+        self._state(STOPPING)
         asyncio.create_task(self.engine.stop())
 
     async def stop_run_and_wait(self) -> None:
@@ -322,7 +331,7 @@ class ReplayScreen(Screen[None]):
             self.post_message(RunEventsReceived(events))
             if any(e.get(EVENT_TYPE) == EV_PROGRESS for e in events):
                 failures = ", ".join(f"{k} {v}" for k, v in sorted(self.live.failures.items()) if v) or "no failures"
-                self._state(f"{self.live.progress_line()}  [dim]{failures}[/]")
+                self._state(f"{STOPPING + '  ' if self._stopping else ''}{self.live.progress_line()}  [dim]{failures}[/]")
                 line = self.live.overload_line()
                 overload = self.query_one("#overload-state", Static)
                 overload.update(line, layout=False)

@@ -13,6 +13,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
+from textual.geometry import Size
 from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import AxisFormatter
 
@@ -81,10 +82,10 @@ class Chart(PlotWidget, can_focus=False):
         self.time_axis = time_axis
         # x ticks by spaced_ticks: few, inside the limits, labels never touching (the Workload screen's charts).
         self.spaced_x = spaced_x
-        # The last draw, made again when the width changes: the points kept and the bars merged depend on it, and a
-        # draw can come before the chart is laid out (the first preview of a studio often does).
+        # The last draw, made again when the size changes: the points kept, the bars merged and the ticks depend on
+        # it, and a draw can come before the chart is laid out (the first preview of a studio often does).
         self._redraw: Callable[[], int] | None = None
-        self._drawn_width = 0
+        self._drawn_size = Size(0, 0)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -98,29 +99,18 @@ class Chart(PlotWidget, can_focus=False):
         self.show_legend(is_visible=False)
 
     def on_resize(self) -> None:
-        if self._redraw is not None and self.size.width != self._drawn_width:
+        if self._redraw is not None and self.size != self._drawn_size:
             self._redraw()
 
     def _remember(self, redraw: Callable[[], int]) -> None:
         self._redraw = redraw
-        self._drawn_width = self.size.width
+        self._drawn_size = self.size
 
     def _rerender(self) -> None:
         # Inside a draw the plot is drawn once at its end; outside one (a theme change, a resize) as textual-plot does.
         self._needs_rerender = True
         if not self._drawing:
             self.refresh()
-
-    def render(self):
-        # Resized (or laid out for the first time after a draw): ticks chosen for the old width would crowd or
-        # thin out, so they are chosen again for this one before textual-plot draws.
-        if self.spaced_x and self._needs_rerender and self._needs_canvas_resize and self.size.width:
-            self._drawing = True
-            try:
-                self._ticks((self._x_min, self._x_max), (self._y_min, self._y_max))
-            finally:
-                self._drawing = False
-        return super().render()
 
     @contextmanager
     def _draw(self) -> Iterator[None]:
@@ -150,7 +140,7 @@ class Chart(PlotWidget, can_focus=False):
         width = max(self.size.width - self.margin_left - 2, 8)
         height = max(self.size.height - self.margin_bottom - 2, 2)
         if self.time_axis:
-            self.set_xticks(time_ticks(*xlimits, max(2, width // 10)))
+            self.set_xticks(spaced_ticks(*xlimits, width, ticks_for=time_ticks, labels_for=time_label))
         elif self.spaced_x:
             self.set_xticks(spaced_ticks(*xlimits, width))
         else:
@@ -293,15 +283,21 @@ def tick_labels(ticks: list[float]) -> list[str]:
     return [f"{t:.{decimals}f}" for t in ticks]
 
 
-def spaced_ticks(lo: float, hi: float, width: int) -> list[float]:
+def spaced_ticks(lo: float, hi: float, width: int, *,
+                 ticks_for: Callable[[float, float, int], list[float]] | None = None,
+                 labels_for: Callable[[list[float]], list[str]] | None = None) -> list[float]:
     """Round ticks inside [lo, hi] whose labels, each centred on its tick, leave at least two cells between
-    neighbours in a plot `width` cells wide (an 80-column histogram is 10 cells: one or two ticks)."""
+    neighbours in a plot `width` cells wide (an 80-column histogram is 10 cells: one or two ticks). The candidates
+    come from `ticks_for(lo, hi, max_ticks)` (nice_ticks; time_ticks on a time axis), their labels from
+    `labels_for` (tick_labels; time_label), so every axis follows the one spacing rule."""
+    ticks_for = ticks_for or nice_ticks
+    labels_for = labels_for or tick_labels
     if not hi > lo:
         return [lo]
     single: list[float] = []
     for max_ticks in range(max(2, width // 10), 1, -1):
-        ticks = [t for t in nice_ticks(lo, hi, max_ticks) if lo - 1e-9 * (hi - lo) <= t <= hi + 1e-9 * (hi - lo)]
-        labels = tick_labels(ticks)
+        ticks = [t for t in ticks_for(lo, hi, max_ticks) if lo - 1e-9 * (hi - lo) <= t <= hi + 1e-9 * (hi - lo)]
+        labels = labels_for(ticks)
         if len(ticks) >= 2:
             cells = width * (ticks[1] - ticks[0]) / (hi - lo)
             if cells >= max(len(x) for x in labels) + 2:
@@ -311,4 +307,4 @@ def spaced_ticks(lo: float, hi: float, width: int) -> list[float]:
             single = single or [middle]
         elif len(ticks) == 1:
             single = single or ticks
-    return [t for t in single if len(tick_labels([t])[0]) < width]
+    return [t for t in single if len(labels_for([t])[0]) < width]
