@@ -38,6 +38,7 @@ FIELDS: tuple[Field, ...] = (
     Field("timeout", "string", "which limit ran out: connect | headers | first_token | idle | total"),
     Field("retry_after", "string", "a 429's Retry-After header"),
     Field("chunks_us", "int64_list", "each chunk's time in microseconds from sent_s"),
+    Field("replica", "string", "the fleet replica that served it (null: one server, or a router that did not say)"),
     # Simulated runs only: what the engine did, which a client cannot see.
     Field("preemptions", "int64", "times the engine preempted it"),
     Field("cached_tokens", "int64", "prompt tokens served from the prefix cache at its first admission"),

@@ -41,7 +41,7 @@ class RequestRecord:
 
     __slots__ = ("i", "row", "prompt_tokens", "output_tokens", "scheduled_ns", "sent_ns", "first_ns", "end_ns",
                  "chunk_ns", "usage_prompt", "usage_completion", "chunk_tokens", "status", "outcome", "error",
-                 "timeout_kind", "retry_after", "done", "_stopping", "headers_ns", "_opening", "_on_sent")
+                 "timeout_kind", "retry_after", "done", "_stopping", "headers_ns", "_opening", "_on_sent", "replica")
 
     def __init__(self, i: int, row: int, prompt_tokens: int, output_tokens: int, scheduled_ns: int):
         self.i = i
@@ -66,6 +66,7 @@ class RequestRecord:
         self.headers_ns = 0  # the response headers came: the server's application holds the request
         self._opening = None  # the connector whose opening slot this request holds (replay/pool.py)
         self._on_sent = None
+        self.replica: str | None = None  # the fleet replica the client routed it to (replay/routing.py)
 
     def to_wire(self) -> list[Any]:
         """The record as a JSON-ready list, for a dispatch shard to hand to the engine's process (chunk times as
@@ -115,6 +116,7 @@ class RequestRecord:
             error=self.error,
             timeout=self.timeout_kind,
             retry_after=self.retry_after,
+            replica=self.replica,
         )
 
 

@@ -99,6 +99,7 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
                on_notice: Callable[[str], None] | None = None, seed: int | None = None,
                target=None) -> RunResult:
     """Run one replay and return its summary. Raises UserError when the run cannot start (exit 2)."""
+    from burststudio.replay.fleet_run import client_routes
     from burststudio.replay.plan import build_plan
     from burststudio.targets import make_target
 
@@ -134,9 +135,10 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
             raise UserError(f"nothing to send: the workload has {plan.stats.rows} requests after its transforms, "
                             f"{plan.stats.skipped_failed} skipped as failed, {plan.stats.overlong_skipped} as too long")
         api_key = target.api_key()
+        routes = client_routes(target, info, target_settings.route, plan, w, plan.seed)
         return _run(plan, target, info, replay, run_dir, name=name, resolved_toml=resolved_toml,
                     events_stdout=events_stdout, on_progress=on_progress, notice=notice, api_key=api_key,
-                    interrupts=interrupts)
+                    interrupts=interrupts, routes=routes)
     except Exception as exc:
         status.failed(exc)
         raise
@@ -159,8 +161,8 @@ def _kill_target(target) -> None:
 
 
 def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str, resolved_toml: str,
-         events_stdout: bool, on_progress, notice, api_key: str | None, interrupts: Interrupts | None = None
-         ) -> RunResult:
+         events_stdout: bool, on_progress, notice, api_key: str | None, interrupts: Interrupts | None = None,
+         routes=None) -> RunResult:
     interrupts = interrupts or Interrupts()
     try:
         recorder = rec_mod.Recorder(run_dir)
@@ -183,7 +185,8 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
     interrupts.cleanups.append(recorder.flush)
     try:
         reason = asyncio.run(_async_run(plan, target, info, replay, recorder, run_info, events_stdout,
-                                        on_progress, notice, api_key, uv, interrupts=interrupts, ended=ended))
+                                        on_progress, notice, api_key, uv, interrupts=interrupts, ended=ended,
+                                        routes=routes))
     finally:
         # The loop's signal handlers are gone with it: a second interrupt while the run winds down still stops it.
         interrupts.on_first = None
@@ -253,11 +256,13 @@ def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
 
 async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,
                      run_info: dict[str, Any], events_stdout: bool, on_progress, notice, api_key, uv: bool, *,
-                     interrupts: Interrupts | None = None, ended: dict[str, str] | None = None) -> str:
+                     interrupts: Interrupts | None = None, ended: dict[str, str] | None = None,
+                     routes=None) -> str:
     from burststudio.replay.pool import make_session, warm_pool
     from burststudio.replay.dispatch import Dispatcher, auto_shards, expected_concurrency
     from burststudio.replay.shard import ShardedDispatcher, make_jobs
     from burststudio.replay.scrape import Scraper
+    from burststudio.replay import fleet_run
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -285,7 +290,8 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     fd_limit = _raise_fd_limit(len(plan) + 256)
     cap = replay.max_concurrency if replay.max_concurrency > 0 else (replay.users if replay.mode == "closed" else 0)
     limit = min(cap or len(plan), max(64, fd_limit - 128))
-    n_shards = 1 if replay.mode == "closed" else auto_shards(plan.scheduled_s)
+    # Client routing keeps every request's replica in one process: a fleet is dispatched unsharded.
+    n_shards = 1 if replay.mode == "closed" or routes is not None else auto_shards(plan.scheduled_s)
     session = make_session(limit, replay.timeouts.connect_s, -(-replay.connections_opening // n_shards))
     await _warm_up(session, target.url, headers)
     # Connections, and above one process's rate the dispatch shards, are opened before the clock starts.
@@ -297,6 +303,9 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
                                               drain_s=replay.drain_s, opening_max=replay.connections_opening),
                                     on_sent=lambda r: on_sent(r), on_end=lambda r: on_end(r))
         await sharded.start()
+    elif routes is not None:
+        for u in {e.url for e in info.endpoints}:
+            await warm_pool(session, u, headers, -(-min(warm, limit) // len(info.endpoints)))
     else:
         await warm_pool(session, target.url, headers, min(warm, limit))
     run_info["dispatch_shards"] = n_shards
@@ -358,7 +367,7 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         interrupts.cleanups.insert(0, lambda: kill_pids(p.pid for p in sharded.procs))
     dispatcher = sharded or Dispatcher(plan, session, target.url, headers, replay.timeouts, t0_ns=t0_ns,
                                        on_sent=on_sent, on_end=on_end, max_concurrency=replay.max_concurrency,
-                                       drain_s=replay.drain_s)
+                                       drain_s=replay.drain_s, fleet=routes)
 
     def progress() -> dict[str, Any]:
         lat = sorted(live.recent_lateness)
@@ -389,7 +398,11 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         events.emit(EV_NOTICE, message=f"the target died: {why}; ending the run")
         request_stop(REASON_TARGET_DIED)
 
-    watch = HealthWatch(target, headers, on_dead)
+    fleet = fleet_run.is_fleet(target)
+    replica_watch = None
+    if fleet and target.members:
+        replica_watch = fleet_run.ReplicaWatches(target, routes, headers, say, on_dead)
+    watch = replica_watch if routes is not None else HealthWatch(target, headers, on_dead)
 
     def on_sample(s: dict[str, Any]) -> None:
         watch.life()
@@ -399,8 +412,14 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     done = asyncio.Event()
     scrape_stop = asyncio.Event()
     aux = [asyncio.create_task(progress_loop()), asyncio.create_task(watch.run(done))]
+    if replica_watch is not None and replica_watch is not watch:
+        aux.append(asyncio.create_task(replica_watch.run(done)))
     scraper = None
-    if replay.scrape_interval_s > 0:
+    if replay.scrape_interval_s > 0 and fleet:
+        fleet_scrapers = fleet_run.scrapers(session, info, replay.scrape_interval_s, t0_ns, on_sample, say, headers)
+        aux += [asyncio.create_task(sc.run(scrape_stop)) for sc in fleet_scrapers]
+        scraper = fleet_scrapers[0] if fleet_scrapers else None
+    elif replay.scrape_interval_s > 0:
         scraper = Scraper(session, target.url, replay.scrape_interval_s, t0_ns, on_sample, say, headers,
                           metrics_url=info.metrics_url)
         aux.append(asyncio.create_task(scraper.run(scrape_stop)))

@@ -15,6 +15,8 @@ microseconds from `sent_s`) and returns a JSON-ready dict. Definitions:
 - `client`: whether the client's own delays (dispatch lateness) got into the figures, and where
   (replay/client_limits.py).
 - `goodput`: share of finished + failed requests that finished and met the SLOs (failures are misses).
+- `replicas`, `imbalance`, `replica_source` (a fleet's run only): one row per replica and how unevenly the load
+  fell (replay/fleet_summary.py); the server figures are then the fleet's.
 - `burst`: burst episodes (the high-rate windows of `burst_window_s` and the backlog they leave, replay/bursts.py),
   each request attributed by its scheduled arrival to an episode (`busy`) or to the calm (`calm`).
 """
@@ -119,12 +121,18 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
         "throughput": _throughput(a, ok),
         "goodput": _goodput(a, ok, failed_mask | ~np.isin(outcome, (OK, CANCELLED) + FAILURES), settings),
     }
-    out.update(server_figures(samples))
+    from burststudio.replay.fleet_summary import fleet_server_figures, fleet_view, samples_by_replica
+
+    by_replica = samples_by_replica(samples)
+    out.update(fleet_server_figures(by_replica, server_figures) if len(by_replica) > 1 else server_figures(samples))
     out["overload"] = overload_view(a, records, unsent, stat)
     out["client"] = client_view(a, int(settings.get("max_concurrency") or 0), out["overload"]["behind_schedule"])
     out["burst"] = burst_view(a, ok, failed_mask, _setting(settings, "burst_window_s"),
                               _setting(settings, "burst_rate_factor"), stat,
                               waiting=(_col(unsent, "scheduled_s"), _col(unsent, "end_s")))
+    fleet = fleet_view(records, a, ok, by_replica, _setting(settings, "burst_window_s"), server_figures, stat)
+    if fleet is not None:
+        out.update(fleet)
     if plan is not None:
         out["plan"] = plan
     out["run_dir"] = run_dir

@@ -61,6 +61,10 @@ class TargetKind:
         return self.health_wait_s
 
     def make(self, target_settings: "TargetSettings", url: str | None = None) -> "Target":
+        from burststudio.targets.fleet import is_fleet, make_fleet
+
+        if not url and is_fleet(self, target_settings):
+            return make_fleet(self, target_settings)
         cls = self.target_class()
         if self.name == ATTACH:
             return cls(target_settings, url)  # type: ignore[call-arg]
