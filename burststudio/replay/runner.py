@@ -417,6 +417,8 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     scraper = None
     if replay.scrape_interval_s > 0 and fleet:
         fleet_scrapers = fleet_run.scrapers(session, info, replay.scrape_interval_s, t0_ns, on_sample, say, headers)
+        # A baseline from every replica before the first request: its counters' run deltas then miss nothing.
+        await asyncio.gather(*(sc.sample_once() for sc in fleet_scrapers))
         aux += [asyncio.create_task(sc.run(scrape_stop)) for sc in fleet_scrapers]
         scraper = fleet_scrapers[0] if fleet_scrapers else None
     elif replay.scrape_interval_s > 0:
