@@ -44,6 +44,10 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
                       endpoint="completions")
     if sent_s is not None:
         plan = _as_sent(plan, sent_s)
+    if int(getattr(sim, "replicas", 1) or 1) > 1:
+        from burststudio.replay.sim_fleet import write_fleet_run
+
+        return write_fleet_run(preset, w, plan, sim, profile, out, started=started, notices=notices)
     t0 = time.perf_counter()
     result = simulate_plan(plan, sim, profile, record_tokens=True, sample_interval_s=replay.scrape_interval_s)
     wall = time.perf_counter() - t0

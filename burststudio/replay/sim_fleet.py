@@ -1,0 +1,160 @@
+"""The simulated fleet: `[target.sim] replicas = N` engines behind a router model with the client's policies
+(replay/routing.py), each engine simulated as one server is, written as one run with a `replica` per request and per
+sample, so `compare` diffs a real fleet's run against its simulation.
+
+The router model routes in arrival order. Round-robin, session, prefix and consistent hashing need nothing but the
+arrivals: one pass, exact. Least-outstanding and power-of-two need what is outstanding on each replica when a
+request arrives, which depends on how long the engines take, which depends on the routing: they are routed by a
+fixed point. The first pass routes round-robin and simulates; each further pass routes with each request's
+duration from the pass before (a request counts as outstanding from its arrival until arrival + that duration,
+which is what a real router's in-flight counter sees) and simulates again, until the routing no longer changes
+or `MAX_PASSES` have run (`router_passes` in the run's `simulation` says how many).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from burststudio.replay.routing import ROUND_ROBIN, make_policy, route_keys
+from burststudio.vocab import ROUTE_LEAST_OUTSTANDING, ROUTE_POWER_OF_TWO
+
+MAX_PASSES = 4
+LOAD_AWARE = (ROUTE_LEAST_OUTSTANDING, ROUTE_POWER_OF_TWO)
+
+
+@dataclass
+class FleetResult:
+    results: list[Any]  # one SimResult per replica
+    members: list[np.ndarray]  # each replica's plan indices, in arrival order
+    assignment: np.ndarray  # each planned request's replica
+    passes: int
+
+
+def route(policy: str, n: int, arrivals: np.ndarray, keys, durations: np.ndarray | None, seed: int) -> np.ndarray:
+    """Each request's replica under `policy`, requests outstanding for `durations` (None: nothing is outstanding
+    for the router to see: the first pass of a load-aware policy)."""
+    p = make_policy(policy if durations is not None or policy not in LOAD_AWARE else ROUND_ROBIN, n, seed)
+    out = np.empty(arrivals.size, dtype=np.int64)
+    ends: list[tuple[float, int]] = []
+    for i, t in enumerate(arrivals):
+        while ends and ends[0][0] <= t:
+            p.done(heapq.heappop(ends)[1])
+        k = p.pick(i, keys[i] if keys is not None else None)
+        out[i] = k
+        if durations is not None:
+            heapq.heappush(ends, (t + float(durations[i]), k))
+        else:
+            p.done(k)
+    return out
+
+
+def simulate_fleet(plan, sim, profile, policy: str, workload=None, *, sample_interval_s: float,
+                   seed: int = 0) -> FleetResult:
+    from burststudio.targets.sim.engine import simulate
+
+    n = int(sim.replicas)
+    keys = route_keys(policy, plan, workload)
+    arrivals = np.asarray(plan.scheduled_s, dtype=np.float64)
+    durations = None
+    assignment = None
+    passes = 0
+    while True:
+        passes += 1
+        new = route(policy, n, arrivals, keys, durations, seed)
+        if assignment is not None and np.array_equal(new, assignment):
+            break
+        assignment = new
+        members = [np.flatnonzero(assignment == k) for k in range(n)]
+        results = []
+        for idx in members:
+            results.append(simulate(arrivals[idx], plan.prompt_tokens[idx], plan.output_tokens[idx], sim, profile,
+                                    prefix_blocks=None if plan.prefix_blocks is None
+                                    else [plan.prefix_blocks[i] for i in idx],
+                                    record_tokens=True, sample_interval_s=sample_interval_s))
+        if policy not in LOAD_AWARE or passes >= MAX_PASSES:
+            break
+        durations = np.zeros(arrivals.size)
+        for idx, res in zip(members, results):
+            for r in res.requests:
+                durations[idx[r.rid]] = max(0.0, float(r.end_s) - float(r.arrival_s))
+    return FleetResult(results=results, members=members, assignment=assignment, passes=passes)
+
+
+def write_fleet_run(preset, workload, plan, sim, profile, out, *, started=None, notices: list[str]) -> dict:
+    """The simulated fleet's run directory, as simulated.py writes one engine's (module doc)."""
+    import dataclasses
+    import time
+
+    from burststudio import rundir
+    from burststudio.replay.events import Events
+    from burststudio.replay.recorder import Recorder
+    from burststudio.replay.simulated import journal_record, samples
+    from burststudio.targets.base import Endpoint, TargetInfo
+    from burststudio.vllm_metrics import cache_config_labels
+    from burststudio.vocab import EV_RUN_FINISHED, EXIT_LIMITS, EXIT_OK, REASON_DONE, REPLICA, REPLICA_BY_CLIENT
+
+    replay = preset.replay
+    policy = preset.target.route
+    t0 = time.perf_counter()
+    fleet = simulate_fleet(plan, sim, profile, policy, workload, sample_interval_s=replay.scrape_interval_s,
+                           seed=plan.seed)
+    wall = time.perf_counter() - t0
+    names = [str(k) for k in range(int(sim.replicas))]
+    results = fleet.results
+    duration = max((r.duration_s for r in results), default=0.0)
+    capacity = results[0].capacity_blocks if results else sim.num_blocks
+    simulation = {
+        "profile": profile.name,
+        "replicas": len(names),
+        "route": policy,
+        "router_passes": fleet.passes,
+        "virtual_duration_s": duration,
+        "wall_s": wall,
+        "speedup": (duration / wall) if wall > 0 else None,
+        "steps": sum(r.counters.steps for r in results),
+        "kv_cache_usage_peak_exact": max((r.kv_peak for r in results), default=None),
+        "engine_busy_share": [(r.counters.busy_s / r.duration_s) if r.duration_s > 0 else None for r in results],
+        "notices": notices,
+    }
+    eps = [Endpoint(name, "", kv_capacity_tokens=capacity * sim.block_size, kv_blocks=sim.num_blocks,
+                    block_size=sim.block_size) for name in names]
+    info = TargetInfo(kind="sim", model="sim", max_model_len=sim.max_model_len, vocab_size=None,
+                      engine=f"burststudio simulator ({profile.name})", has_metrics=True, endpoints=eps)
+    info.router, info.replica_source = f"simulated {policy}", REPLICA_BY_CLIENT
+    run_info = rundir.finish_run_info(rundir.run_info(
+        name=preset.name, target=info.to_dict(), plan=plan, replay=replay, mode="open", started=started,
+        virtual_time=True,
+        cache_config=cache_config_labels(sim.block_size, sim.num_blocks, capacity * sim.block_size,
+                                         sim.enable_prefix_caching),
+        sim=dataclasses.asdict(sim), simulation=simulation), REASON_DONE)
+    recorder = Recorder(out)
+    try:
+        recorder.write_preset(preset.resolved_toml())
+        recorder.write_run_info(run_info)
+        for name, idx, res in zip(names, fleet.members, results):
+            for r in res.requests:
+                i = int(idx[r.rid])
+                rec = journal_record(r, int(plan.rows[i]))
+                rec["i"] = i
+                rec[REPLICA] = name
+                recorder.ended(rec)
+        # Samples interleaved by time, as the scrapers of a real fleet write them.
+        tagged = [{**smp, REPLICA: name} for name, res in zip(names, results) for smp in samples(res)]
+        tagged.sort(key=lambda smp: (smp["t"], int(smp[REPLICA])))
+        for smp in tagged:
+            recorder.sample(smp)
+        recorder.flush()
+        summary = rundir.build_summary(out, write=True)
+        summary["simulation"] = simulation
+        summary["exit_code"] = EXIT_LIMITS if summary["limits_broken"] else EXIT_OK
+        summary["reason"] = REASON_DONE
+        rundir.write_summary(out, summary)
+        Events([recorder.event]).emit(EV_RUN_FINISHED, exit_code=summary["exit_code"], reason=REASON_DONE,
+                                      summary=summary)
+    finally:
+        recorder.close()
+    return summary
