@@ -141,7 +141,7 @@ class ProgressEvent(TypedDict, total=False):
     waiting: float
     preemptions_total: float
     # The latest finished requests, newest last, each
-    # [i, outcome, prompt_tokens, output_tokens, ttft_s, e2e_s, itl_mean_s, lateness_s]
+    # [i, outcome, prompt_tokens, output_tokens, ttft_s, e2e_s, itl_mean_s, lateness_s, replica]
     requests: list[list[Any]]
 
 

@@ -174,10 +174,13 @@ def make_fleet(kind: "TargetKind", settings: "TargetSettings") -> Fleet:
     n = int(sub.replicas)
     cls = kind.target_class()
     members = []
-    for _ in range(n):
+    for k in range(n):
         one = copy.deepcopy(sub)
         one.replicas = 1
-        members.append(cls(one))  # type: ignore[call-arg]
+        member = cls(one)  # type: ignore[call-arg]
+        if hasattr(member, "bind_replica"):
+            member.bind_replica(k, n)
+        members.append(member)
     front = None
     if getattr(sub, "router", False):
         from burststudio.targets.router import RouterTarget

@@ -120,6 +120,8 @@ class ReplayScreen(Screen[None]):
         yield Static("idle: Start (ctrl+r) replays the Workload screen's workload", id="run-state")
         # Shown from the first progress event: whether the run keeps its schedule, as it happens.
         yield Static("", id="overload-state")
+        # A fleet's replicas, one cell each, and where the latest requests went (studio/live.py fleet_line).
+        yield Static("", id="fleet-state")
         with Grid(id="live-charts"):
             for chart_id, title in CHART_TITLES.items():
                 yield Chart(title, id=chart_id)
@@ -323,6 +325,10 @@ class ReplayScreen(Screen[None]):
                 overload = self.query_one("#overload-state", Static)
                 overload.update(line, layout=False)
                 overload.set_class(bool(line), "-shown")
+                fleet_line = self.live.fleet_line()
+                fleet = self.query_one("#fleet-state", Static)
+                fleet.update(fleet_line, layout=False)
+                fleet.set_class(bool(fleet_line), "-shown")
         elif not force:
             return
         if not visible:
