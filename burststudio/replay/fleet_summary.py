@@ -11,7 +11,8 @@ request_success_total delta and its latency figures are unknown (null).
 Imbalance is the busiest replica's load over the mean load, load being the requests a replica got (`client`) or
 finished (`counters`): `overall` over the run, `busy` over the busiest windows of `burst_window_s` (those with at
 least the 90th percentile of arrivals: where a burst lands unevenly). 1.0 is an even spread; N (replicas) is all on
-one.
+one. Each replica's row has its own `busy` view: the requests that arrived in those windows, how many failed, their
+TTFT.
 """
 
 from __future__ import annotations
@@ -121,7 +122,12 @@ def fleet_view(records: list[dict[str, Any]], a: dict[str, np.ndarray], ok: np.n
                        ttft_s=stat(a["ttft"][ok & mine], failed_excluded=failed),
                        e2e_s=stat(a["e2e"][ok & mine], failed_excluded=failed))
             loads.append(float(mine.sum()))
-            busy_loads.append(float((mine & np.isin(win, busy)).sum()))
+            in_busy = mine & np.isin(win, busy)
+            busy_loads.append(float(in_busy.sum()))
+            # The burst view of this replica: what arrived in the busiest windows, and how it fared.
+            row["busy"] = {"requests": int(in_busy.sum()), "failed": int((in_busy & (outcome != OK)
+                                                                          & (outcome != CANCELLED)).sum()),
+                           "ttft_s": stat(a["ttft"][ok & in_busy])}
         else:
             ss = by_replica.get(name, [])
             vals = [s[REQUEST_SUCCESS_TOTAL] for s in ss if s.get(REQUEST_SUCCESS_TOTAL) is not None]
@@ -136,6 +142,7 @@ def fleet_view(records: list[dict[str, Any]], a: dict[str, np.ndarray], ok: np.n
                 hi = _counter_at(ss, REQUEST_SUCCESS_TOTAL, start + (w + 1) * window_s)
                 b += (hi - lo) if lo is not None and hi is not None else 0.0
             busy_loads.append(b)
+            row["busy"] = {"requests": int(b), "failed": None, "ttft_s": None}
         rejections = figs.get("admission_rejections")
         row.update(kv_cache_usage_peak=figs.get("kv_cache_usage_peak"), waiting_peak=figs.get("waiting_peak"),
                    running_peak=figs.get("running_peak"), preemptions=figs.get("preemptions"),
