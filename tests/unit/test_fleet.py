@@ -181,3 +181,22 @@ def test_a_replica_that_dies_mid_run_is_routed_around(tmp_path):
     assert rows["0"]["finished"] > 30  # the others carried the run on
     assert rows["0"]["failed"] == 0
     assert any("replica 1 died" in n for n in notices), notices
+
+
+def test_a_router_url_with_the_replicas_metrics_urls(two_servers, tmp_path):
+    a, b = two_servers
+    # `a` stands for the router (the requests go there); both servers' /metrics are sampled as the replicas.
+    ts = TargetSettings(url=a.url, metrics_urls=[a.url + "/metrics", b.url + "/metrics"])
+    result = run(workload(10, gap_s=0.02, output=4), ts, tmp_path / "metrics-urls")
+    s = result.summary
+    assert s["finished"] == 10 and s["replica_source"] == "counters"
+    rows = {r["replica"]: r for r in s["replicas"]}
+    assert rows["0"]["requests"] == 10 and rows["1"]["requests"] == 0  # only `a` served: its counter says so
+    assert s["target"]["router"] == a.url
+    records, _ = recorder.read_journal(result.run_dir)
+    assert all(r["replica"] is None for r in records)
+
+
+def test_metrics_urls_and_urls_together_are_one_line():
+    with pytest.raises(TargetError, match="two ways to name a fleet"):
+        make_target(TargetSettings(urls=["http://127.0.0.1:9"], metrics_urls=["http://127.0.0.1:8/metrics"]))
