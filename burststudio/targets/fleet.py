@@ -146,20 +146,12 @@ class Fleet(Target):
             raise first_error
 
 
-def is_fleet(kind: "TargetKind", settings: "TargetSettings") -> bool:
-    """Whether the settings ask for a fleet rather than one server."""
-    if kind.settings is None:
-        return bool(settings.urls or settings.metrics_urls)
-    return int(getattr(kind.settings_of(settings), "replicas", 1) or 1) > 1
-
-
 def make_fleet(kind: "TargetKind", settings: "TargetSettings") -> Fleet:
     """The fleet the settings describe (module doc)."""
     import copy
 
-    from burststudio.targets.url import UrlTarget
-
     if kind.settings is None:  # running servers
+        UrlTarget = kind.target_class()
         if settings.urls:
             if settings.metrics_urls:
                 raise TargetError("target.urls and target.metrics_urls are two ways to name a fleet: urls for "

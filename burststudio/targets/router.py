@@ -20,11 +20,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from burststudio.settings import VllmSettings
 from burststudio.targets.base import Progress, Target, TargetError, TargetInfo
 from burststudio.targets.supervise import Supervised, SupervisedServer
+
+if TYPE_CHECKING:
+    from burststudio.settings import VllmSettings
 
 ROUTER_MODULE = "vllm_router.launch_router"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -59,7 +61,7 @@ def failure_reason(log_text: str, returncode: int | None) -> str:
 class RouterTarget(SupervisedServer, Target):
     kind = "vllm-router"
 
-    def __init__(self, settings: VllmSettings, workers: list[Target], *, host: str = "127.0.0.1",
+    def __init__(self, settings: "VllmSettings", workers: list[Target], *, host: str = "127.0.0.1",
                  port: int | None = None, grace_s: float = 5.0):
         self.settings = settings
         self.workers = workers
