@@ -39,6 +39,7 @@ UNITS: dict[str, Unit] = {
     "s": Unit(1.0, lambda v: f"{v:,.2f}"),
     "per_s": Unit(1.0, lambda v: f"{v:,.2f}"),  # requests a second
     "tokens_per_s": Unit(1.0, lambda v: f"{v:,.1f}"),
+    "ratio": Unit(1.0, lambda v: f"{v:.2f}"),  # busiest over mean (a fleet's imbalance)
 }
 # Units shown as percentages: a difference between two runs is in percentage points, not a percentage.
 POINTS = ("share", "usage")
@@ -117,6 +118,24 @@ BURST_FIGURES: tuple[Figure, ...] = (
     latency("e2e_s", "p99", "s"),
 )
 BURST_BY_KEY: dict[str, Figure] = {f.key: f for f in BURST_FIGURES}
+# Figures of one replica of a fleet (an item of summary["replicas"], replay/fleet_summary.py), and the fleet's
+# imbalance (paths inside summary["imbalance"]).
+REPLICA_FIGURES: tuple[Figure, ...] = (
+    Figure("requests", "requests", ("requests",), "count", HIGHER),
+    Figure("failed", "failed", ("failed",), "count", LOWER),
+    latency("ttft_s", "p50"),
+    latency("ttft_s", "p99"),
+    latency("e2e_s", "p50", "s"),
+    Figure("kv_peak", "KV peak", ("kv_cache_usage_peak",), "usage", LOWER),
+    Figure("waiting_peak", "waiting peak", ("waiting_peak",), "count", LOWER),
+    Figure("preemptions", "preemptions", ("preemptions",), "count", LOWER),
+    Figure("rejections", "rejections", ("rejections",), "count", LOWER),
+)
+IMBALANCE_FIGURES: tuple[Figure, ...] = (
+    Figure("imbalance", "imbalance", ("overall",), "ratio", LOWER),
+    Figure("imbalance_busy", "imbalance in bursts", ("busy",), "ratio", LOWER),
+)
+
 # Figures of one burst episode (an item of summary["burst"]["episodes"]).
 EPISODE_FIGURES: tuple[Figure, ...] = (
     Figure("requests", "requests", ("requests",), "count", HIGHER),
