@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-from burststudio.vocab import REASON_DONE, REASON_LIMITS, REASON_STOPPED, REASON_TARGET_DIED, REASON_WRITE_FAILED
+from burststudio.vocab import (REASON_DONE, REASON_LIMITS, REASON_STOPPED, REASON_TARGET_DIED, REASON_WRITE_FAILED,
+                               REPLICA_BY_COUNTERS)
 
 MISSING = "-"
 
@@ -250,6 +251,13 @@ def failures(summary: Any) -> str:
     by_class = dig(summary, ("failures_by_class",)) or {}
     parts = [f"{k} {_count(v)}" for k, v in sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0])) if v]
     return ", ".join(parts) if parts else "none"
+
+
+def replica_source(summary: dict[str, Any]) -> str:
+    """How a fleet's run knew who served each request (summary["replica_source"]), as people read it."""
+    if summary.get("replica_source") == REPLICA_BY_COUNTERS:
+        return "from the replicas' counters: the router did not say who served what"
+    return "routed by the client"
 
 
 def target(summary: dict[str, Any]) -> str:

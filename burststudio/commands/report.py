@@ -232,9 +232,7 @@ def print_replicas(c, s: dict[str, Any]) -> None:
     if not rows:
         return
     imb = s.get("imbalance") or {}
-    how = ("from the replicas' counters: the router did not say who served what"
-           if s.get("replica_source") == "counters" else "routed by the client")
-    c.print(f"replicas ({how}): " + ", ".join(f"{f.label} {fg.show(imb, f)}" for f in fg.IMBALANCE_FIGURES))
+    c.print(f"replicas ({fg.replica_source(s)}): " + ", ".join(f"{f.label} {fg.show(imb, f)}" for f in fg.IMBALANCE_FIGURES))
     for r in rows:
         c.print(f"  [b]{r.get('replica')}[/b]: " + ", ".join(f"{f.label} {fg.show(r, f)}" for f in fg.REPLICA_FIGURES))
 

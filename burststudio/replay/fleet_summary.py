@@ -36,6 +36,22 @@ def samples_by_replica(samples: list[dict[str, Any]]) -> dict[str, list[dict[str
     return out
 
 
+def fullest(t: np.ndarray, values: np.ndarray, replicas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A fleet's gauge as its fullest replica's: at every sample time, the highest of each replica's latest value
+    (a replica before its first sample counts for nothing). Sorted by time; NaN times or values left out."""
+    keep = np.isfinite(t) & np.isfinite(values)
+    t, values, replicas = t[keep], values[keep], replicas[keep]
+    times = np.unique(t)
+    out = np.full(times.size, np.nan)
+    for name in dict.fromkeys(replicas.tolist()):
+        mine = replicas == name
+        order = np.argsort(t[mine], kind="stable")
+        rt, rv = t[mine][order], values[mine][order]
+        at = np.searchsorted(rt, times, side="right") - 1
+        out = np.fmax(out, np.where(at >= 0, rv[np.maximum(at, 0)], np.nan))
+    return times, out
+
+
 def fleet_server_figures(by_replica: dict[str, list[dict[str, Any]]], server_figures: Callable) -> dict[str, Any]:
     figs = {name: server_figures(s) for name, s in by_replica.items()}
 

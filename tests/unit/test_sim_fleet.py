@@ -56,6 +56,24 @@ def test_a_simulated_fleet_writes_a_replica_per_request_and_per_sample(tmp_path)
     assert two["simulation"]["replicas"] == 2 and two["simulation"]["route"] == "round_robin"
 
 
+def test_a_fleet_runs_report_has_a_replica_table_and_the_fleets_kv(tmp_path):
+    import pandas as pd
+
+    from burststudio.studio.timeline import timeline
+
+    fleet_run(tmp_path, "two")
+    out = tmp_path / "r.html"
+    p = subprocess.run([sys.executable, "-m", "burststudio", "report", str(tmp_path / "two"), "--html", str(out)],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    page = out.read_text()
+    assert "<h2>Replicas</h2>" in page and "routed by the client" in page and "<td>1</td>" in page
+    metrics = pd.read_parquet(tmp_path / "two" / "metrics.parquet")
+    t = timeline(pd.read_parquet(tmp_path / "two" / "requests.parquet"), metrics)
+    assert np.all(np.diff(t.kv_t) > 0)  # one line through time, not two replicas interleaved
+    assert t.kv_pct.max() == pytest.approx(metrics["kv_cache_usage"].max() * 100)
+
+
 def test_load_aware_routing_converges_and_is_said(tmp_path):
     s = fleet_run(tmp_path, "lo", policy="least_outstanding")
     assert 1 <= s["simulation"]["router_passes"] <= 4
