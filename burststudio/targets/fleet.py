@@ -19,7 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from burststudio.targets.base import Endpoint, Progress, Target, TargetError, TargetInfo
+from burststudio.targets import address as addresses
+from burststudio.targets.base import Endpoint, Progress, Target, TargetError, TargetInfo, auth_headers
 from burststudio.vocab import REPLICA_BY_CLIENT, REPLICA_BY_COUNTERS
 
 if TYPE_CHECKING:
@@ -27,23 +28,17 @@ if TYPE_CHECKING:
     from burststudio.targets.registry import TargetKind
 
 
-def base_url(url: str, where: str) -> str:
-    base = str(url).strip().rstrip("/")
-    if base.endswith("/v1"):
-        base = base[:-3]
-    if not base.startswith(("http://", "https://")):
-        raise TargetError(f"{where}: a URL must start with http:// or https://, got {url!r}")
-    return base
-
-
-def distinct(urls: list[str], where: str) -> list[str]:
-    """The URLs normalised; one named twice is a mistake (two replicas on one server), said in one line."""
-    out: list[str] = []
+def distinct(urls: list[str], where: str) -> list[addresses.Address]:
+    """The URLs read as every target URL is (targets/address.py); one named twice is a mistake (two replicas on
+    one server), said in one line."""
+    out: list[addresses.Address] = []
     for k, u in enumerate(urls):
-        b = base_url(u, f"{where}[{k}]")
-        if b in out:
-            raise TargetError(f"{where} names {b} twice (entries {out.index(b)} and {k}); each replica once")
-        out.append(b)
+        a = addresses.parse(u, f"{where}[{k}]")
+        bases = [o.base for o in out]
+        if a.base in bases:
+            raise TargetError(f"{where} names {a.base} twice (entries {bases.index(a.base)} and {k}); each replica "
+                              "once")
+        out.append(a)
     return out
 
 
@@ -135,6 +130,17 @@ class Fleet(Target):
     def api_key(self) -> str | None:
         return (self.front or self.members[0]).api_key()
 
+    def auth_headers(self) -> dict[str, str]:
+        """The one set of headers every request and probe carries, whichever replica it goes to: the replicas'
+        URLs must agree on a user name and password (or hold none)."""
+        if self.front is not None:
+            return auth_headers(self.front)
+        each = [auth_headers(m) for m in self.members]
+        if any(h != each[0] for h in each[1:]):
+            raise TargetError("the replicas' URLs hold different user names or passwords; the requests carry one "
+                              "set of headers to every replica: give them the same, or a key in target.api_key_env")
+        return each[0]
+
     def stop(self) -> None:
         first_error: BaseException | None = None
         for m in self._all():
@@ -156,12 +162,17 @@ def make_fleet(kind: "TargetKind", settings: "TargetSettings") -> Fleet:
             if settings.metrics_urls:
                 raise TargetError("target.urls and target.metrics_urls are two ways to name a fleet: urls for "
                                   "client routing, url + metrics_urls for a router in front; set one")
-            urls = distinct(settings.urls, "target.urls")
-            members: list[Target] = [UrlTarget(settings, u) for u in urls]
-            return Fleet(kind.name, members, [str(k) for k in range(len(urls))])
+            distinct(settings.urls, "target.urls")
+            members: list[Target] = [UrlTarget(settings, u) for u in settings.urls]
+            return Fleet(kind.name, members, [str(k) for k in range(len(members))])
         murls = distinct(settings.metrics_urls, "target.metrics_urls")
+        for k, a in enumerate(murls):
+            if a.has_credentials:
+                raise TargetError(f"{a.base} holds a user name or password, which /metrics is never sent: the "
+                                  "samples carry the router's headers (target.url, target.api_key_env)",
+                                  where=f"target.metrics_urls[{k}]")
         return Fleet(kind.name, [], [str(k) for k in range(len(murls))], front=UrlTarget(settings),
-                     metrics_urls=murls)
+                     metrics_urls=[a.base for a in murls])
     sub = kind.settings_of(settings)
     n = int(sub.replicas)
     cls = kind.target_class()

@@ -81,6 +81,29 @@ def test_a_url_named_twice_is_one_line():
         make_target(fleet_settings(["http://127.0.0.1:9", "http://127.0.0.1:9/v1"]))
 
 
+def test_fleet_urls_are_read_as_every_target_url_and_share_one_set_of_headers():
+    with pytest.raises(TargetError, match=r"^target.urls\[1\]: .*must start with http:// or https://"):
+        make_target(fleet_settings(["http://127.0.0.1:9", "ftp://127.0.0.1:8"]))
+    same = make_target(fleet_settings(["http://u:pw@127.0.0.1:9", "http://u:pw@127.0.0.1:8"]))
+    assert same.auth_headers()["Authorization"].startswith("Basic ")
+    assert [m.url for m in same.members] == ["http://127.0.0.1:9", "http://127.0.0.1:8"]  # no password shown
+    with pytest.raises(TargetError, match="different user names or passwords"):
+        make_target(fleet_settings(["http://u:pw@127.0.0.1:9", "http://127.0.0.1:8"])).auth_headers()
+    with pytest.raises(TargetError, match=r"^target.metrics_urls\[0\]: .*never sent"):
+        make_target(TargetSettings(url="http://127.0.0.1:9", metrics_urls=["http://u:pw@127.0.0.1:8/metrics"]))
+
+
+def test_the_warm_up_reaches_every_replica(tmp_path):
+    with TestServer(ServerConfig(ttft_s=0.005, token_delay_s=0.002)) as a, \
+            TestServer(ServerConfig(ttft_s=0.005, token_delay_s=0.002)) as b:
+        result = run(workload(4, gap_s=0.01, output=4), fleet_settings([a.url, b.url], route="session"),
+                     tmp_path / "warm", warmup=6)
+        assert result.summary["finished"] == 4
+        warm = recorder.read_warmup(result.run_dir)
+        assert sorted(r["replica"] for r in warm) == ["0"] * 3 + ["1"] * 3
+        assert a.state.success >= 3 and b.state.success >= 3
+
+
 def test_an_unreachable_replica_is_named(tmp_path):
     with TestServer(ServerConfig()) as srv:
         target = make_target(fleet_settings([srv.url, "http://127.0.0.1:9"]))
