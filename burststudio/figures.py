@@ -261,12 +261,16 @@ def replica_source(summary: dict[str, Any]) -> str:
 
 
 def target(summary: dict[str, Any]) -> str:
-    """What the run ran against: its kind, then its URL and model where it has them ("url http://h:8000 model m")."""
+    """What the run ran against: its kind, then its URL and model where it has them ("url http://h:8000 model m");
+    a fleet's replicas and the router in front of them instead of a URL ("vllm 2 replicas behind http://r:8000")."""
     t = summary.get("target")
     if not isinstance(t, dict) or not t.get("kind"):
         return MISSING
     parts = [str(t["kind"])]
-    if t.get("url"):
+    endpoints = t.get("endpoints") if isinstance(t.get("endpoints"), list) else []
+    if len(endpoints) > 1:  # the first endpoint's URL is one replica's, not where the run went
+        parts.append(f"{len(endpoints)} replicas" + (f" behind {t['router']}" if t.get("router") else ""))
+    elif t.get("url"):
         parts.append(str(t["url"]))
     if t.get("model"):
         parts.append(f"model {t['model']}")

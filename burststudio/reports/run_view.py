@@ -95,7 +95,7 @@ def describe_target(summary: dict[str, Any]) -> list[list[str]]:
     """What the run ran against, as label/value rows."""
     t = summary.get("target") or {}
     rows = [["kind", t.get("kind")], ["engine", t.get("engine")], ["model", t.get("model")],
-            ["URL", t.get("url")], ["max model length", t.get("max_model_len")],
+            ["URL", t.get("url")], ["router", t.get("router")], ["max model length", t.get("max_model_len")],
             ["KV capacity (tokens)", t.get("kv_capacity_tokens")], ["KV blocks", t.get("kv_blocks")],
             ["block size", t.get("block_size")], ["endpoints", len(t.get("endpoints") or []) or None]]
     return [[k, str(v)] for k, v in rows if v not in (None, "")]
