@@ -17,7 +17,7 @@ VLLM_STAMP := $(VENV)/.vllm-$(VLLM_BUILD)-$(VLLM_VERSION)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,fleet]'
 	touch $(STAMP)
 
 # The CPU build's torchvision/torchaudio/torchcodec are CUDA builds that break importing model code, and triton has

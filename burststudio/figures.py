@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-from burststudio.vocab import REASON_DONE, REASON_LIMITS, REASON_STOPPED, REASON_TARGET_DIED, REASON_WRITE_FAILED
+from burststudio.vocab import (REASON_DONE, REASON_LIMITS, REASON_STOPPED, REASON_TARGET_DIED, REASON_WRITE_FAILED,
+                               REPLICA_BY_COUNTERS)
 
 MISSING = "-"
 
@@ -39,6 +40,7 @@ UNITS: dict[str, Unit] = {
     "s": Unit(1.0, lambda v: f"{v:,.2f}"),
     "per_s": Unit(1.0, lambda v: f"{v:,.2f}"),  # requests a second
     "tokens_per_s": Unit(1.0, lambda v: f"{v:,.1f}"),
+    "ratio": Unit(1.0, lambda v: f"{v:.2f}"),  # busiest over mean (a fleet's imbalance)
 }
 # Units shown as percentages: a difference between two runs is in percentage points, not a percentage.
 POINTS = ("share", "usage")
@@ -117,6 +119,24 @@ BURST_FIGURES: tuple[Figure, ...] = (
     latency("e2e_s", "p99", "s"),
 )
 BURST_BY_KEY: dict[str, Figure] = {f.key: f for f in BURST_FIGURES}
+# Figures of one replica of a fleet (an item of summary["replicas"], replay/fleet_summary.py), and the fleet's
+# imbalance (paths inside summary["imbalance"]).
+REPLICA_FIGURES: tuple[Figure, ...] = (
+    Figure("requests", "requests", ("requests",), "count", HIGHER),
+    Figure("failed", "failed", ("failed",), "count", LOWER),
+    latency("ttft_s", "p50"),
+    latency("ttft_s", "p99"),
+    latency("e2e_s", "p50", "s"),
+    Figure("kv_peak", "KV peak", ("kv_cache_usage_peak",), "usage", LOWER),
+    Figure("waiting_peak", "waiting peak", ("waiting_peak",), "count", LOWER),
+    Figure("preemptions", "preemptions", ("preemptions",), "count", LOWER),
+    Figure("rejections", "rejections", ("rejections",), "count", LOWER),
+)
+IMBALANCE_FIGURES: tuple[Figure, ...] = (
+    Figure("imbalance", "imbalance", ("overall",), "ratio", LOWER),
+    Figure("imbalance_busy", "imbalance in bursts", ("busy",), "ratio", LOWER),
+)
+
 # Figures of one burst episode (an item of summary["burst"]["episodes"]).
 EPISODE_FIGURES: tuple[Figure, ...] = (
     Figure("requests", "requests", ("requests",), "count", HIGHER),
@@ -233,13 +253,24 @@ def failures(summary: Any) -> str:
     return ", ".join(parts) if parts else "none"
 
 
+def replica_source(summary: dict[str, Any]) -> str:
+    """How a fleet's run knew who served each request (summary["replica_source"]), as people read it."""
+    if summary.get("replica_source") == REPLICA_BY_COUNTERS:
+        return "from the replicas' counters: the router did not say who served what"
+    return "routed by the client"
+
+
 def target(summary: dict[str, Any]) -> str:
-    """What the run ran against: its kind, then its URL and model where it has them ("url http://h:8000 model m")."""
+    """What the run ran against: its kind, then its URL and model where it has them ("url http://h:8000 model m");
+    a fleet's replicas and the router in front of them instead of a URL ("vllm 2 replicas behind http://r:8000")."""
     t = summary.get("target")
     if not isinstance(t, dict) or not t.get("kind"):
         return MISSING
     parts = [str(t["kind"])]
-    if t.get("url"):
+    endpoints = t.get("endpoints") if isinstance(t.get("endpoints"), list) else []
+    if len(endpoints) > 1:  # the first endpoint's URL is one replica's, not where the run went
+        parts.append(f"{len(endpoints)} replicas" + (f" behind {t['router']}" if t.get("router") else ""))
+    elif t.get("url"):
         parts.append(str(t["url"]))
     if t.get("model"):
         parts.append(f"model {t['model']}")

@@ -40,6 +40,7 @@ FIELDS: tuple[Field, ...] = (
     Field("chunks_us", "int64_list", "each chunk's time in microseconds from sent_s"),
     Field("shortfall", "int64", "a short answer's missing tokens: it ended cleanly ([DONE]) with this many fewer "
           "than asked; null for every other request"),
+    Field("replica", "string", "the fleet replica that served it (null: one server, or a router that did not say)"),
     # Simulated runs only: what the engine did, which a client cannot see.
     Field("preemptions", "int64", "times the engine preempted it"),
     Field("cached_tokens", "int64", "prompt tokens served from the prefix cache at its first admission"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from burststudio.schema import Param
 from burststudio.targets import registry as target_kinds
-from burststudio.vocab import SHORT_ANSWERS, SHORT_FAIL
+from burststudio.vocab import ROUTE_POLICIES, SHORT_ANSWERS, SHORT_FAIL
 
 
 def setting(default: Any, doc: str, **bounds: Any) -> Any:
@@ -52,6 +52,12 @@ class VllmSettings:
     dtype: str = setting("bfloat16", "--dtype.")
     extra_args: list = setting([], "More command-line flags passed to the server as they are.")
     startup_timeout_s: float = setting(300.0, "Seconds to wait for the server to become healthy.", min=1.0)
+    replicas: int = setting(1, "vLLM servers to start, each on its own port with its own log; more than one is a "
+                            "fleet, routed by vllm-router (`router`) or by the client (`target.route`).", min=1)
+    router: bool = setting(False, "Start vllm-router in front of the replicas (the `vllm-router` package).")
+    router_policy: str = setting("round_robin", "vllm-router's --policy.",
+                                 choices=["round_robin", "power_of_two", "cache_aware", "consistent_hash", "random"])
+    router_args: list = setting([], "More vllm-router flags, passed as they are.")
 
 
 @dataclass
@@ -66,6 +72,8 @@ class SimSettings:
     max_model_len: int = setting(512, "Longest prompt + output in tokens.", min=16)
     enable_prefix_caching: bool = setting(True, "Reuse KV blocks of shared prefixes.")
     max_num_queued_reqs: int = setting(0, "Reject with 503 beyond this many waiting; 0: unbounded.", min=0)
+    replicas: int = setting(1, "Simulated engines; more than one is a fleet routed by `target.route` "
+                            "(docs/fleets.md).", min=1)
 
 
 @dataclass
@@ -79,6 +87,12 @@ class TargetSettings:
     api_key_env: str = setting("", "Name of an environment variable holding the API key (never stored in a run).")
     headers: dict = setting({}, 'More HTTP headers on every request, e.g. { "X-Tenant" = "a" } (stored in the run: '
                             "put keys in api_key_env).")
+    urls: list = setting([], "A fleet of running servers (kind = url): each replica's base URL, routed by the "
+                         "client (`route`); or leave it empty and name a router in `url` and the replicas' "
+                         "`metrics_urls`.")
+    metrics_urls: list = setting([], "With a router in `url`: each replica's /metrics URL, sampled per replica.")
+    route: str = setting("round_robin", "How the client (or the simulated router) spreads a fleet's requests: "
+                         + ", ".join(ROUTE_POLICIES) + " (docs/fleets.md).", choices=ROUTE_POLICIES)
     vocab_size: int = setting(32000, "Token ids sent stay below this (an id outside the vocabulary crashes vLLM).", min=2)
     vllm: VllmSettings = field(default_factory=VllmSettings, metadata={"doc": "Managed vLLM settings."})
     sim: SimSettings = field(default_factory=SimSettings, metadata={"doc": "Simulator settings."})

@@ -75,6 +75,21 @@ REASON_WRITE_FAILED = "write_failed"
 REASON_EXIT = {REASON_DONE: EXIT_OK, REASON_STOPPED: EXIT_STOPPED, REASON_TARGET_DIED: EXIT_TARGET_DIED,
                REASON_LIMITS: EXIT_LIMITS, REASON_WRITE_FAILED: EXIT_WRITE_FAILED}
 
+# --- fleets -------------------------------------------------------------------------------------------------------------
+# The replica that served a request (journal field, sample key, summary table) and how the run knew it.
+REPLICA = "replica"
+REPLICA_BY_CLIENT = "client"  # the client routed it (client-side routing, or the simulated router)
+REPLICA_BY_COUNTERS = "counters"  # a router routed it and did not say: only each replica's own counters tell
+# Routing policies (replay/routing.py): the client's, and the simulated router's.
+ROUTE_ROUND_ROBIN = "round_robin"
+ROUTE_LEAST_OUTSTANDING = "least_outstanding"
+ROUTE_POWER_OF_TWO = "power_of_two"
+ROUTE_SESSION = "session"
+ROUTE_PREFIX = "prefix"
+ROUTE_CONSISTENT_HASH = "consistent_hash"
+ROUTE_POLICIES = (ROUTE_ROUND_ROBIN, ROUTE_LEAST_OUTSTANDING, ROUTE_POWER_OF_TWO, ROUTE_SESSION, ROUTE_PREFIX,
+                  ROUTE_CONSISTENT_HASH)
+
 # --- server samples ----------------------------------------------------------------------------------------------------
 # One /metrics sample (metrics.jsonl, `sample` events) is {"t": seconds from the run start, KEY: value, ...}; the
 # real scraper and the simulator both write these keys. Gauges are read as they are, counters as run deltas.
@@ -154,7 +169,7 @@ class ProgressEvent(TypedDict, total=False):
     waiting: float
     preemptions_total: float
     # The latest finished requests, newest last, each
-    # [i, outcome, prompt_tokens, output_tokens, ttft_s, e2e_s, itl_mean_s, lateness_s]
+    # [i, outcome, prompt_tokens, output_tokens, ttft_s, e2e_s, itl_mean_s, lateness_s, replica]
     requests: list[list[Any]]
 
 

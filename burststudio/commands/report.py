@@ -186,6 +186,7 @@ def print_summary(s: dict[str, Any]) -> None:
     if s.get("metrics_samples"):
         c.print("server: " + ", ".join(f"{fg.BY_KEY[k].label} {show(s, k)}" for k in (
             "kv_peak", "waiting_peak", "preemptions", "rejections", "prefix_hit_rate")))
+    print_replicas(c, s)
     print_warnings(c, s)
     print_bursts(c, s.get("burst") or {})
     for line in s.get("limits_broken") or []:
@@ -220,6 +221,20 @@ def print_slices(c, s: dict[str, Any], limit: int = 60) -> None:
     c.print(t)
     if len(rows) > limit:
         c.print(f"... {len(rows) - limit} more slices in {path}")
+
+
+def print_replicas(c, s: dict[str, Any]) -> None:
+    """A fleet's run: the imbalance, then one line per replica (a line wraps at 80 columns; ten table columns
+    did not fit) (docs/fleets.md)."""
+    from burststudio import figures as fg
+
+    rows = s.get("replicas") or []
+    if not rows:
+        return
+    imb = s.get("imbalance") or {}
+    c.print(f"replicas ({fg.replica_source(s)}): " + ", ".join(f"{f.label} {fg.show(imb, f)}" for f in fg.IMBALANCE_FIGURES))
+    for r in rows:
+        c.print(f"  [b]{r.get('replica')}[/b]: " + ", ".join(f"{f.label} {fg.show(r, f)}" for f in fg.REPLICA_FIGURES))
 
 
 def print_bursts(c, b: dict[str, Any]) -> None:

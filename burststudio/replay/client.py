@@ -43,7 +43,8 @@ class RequestRecord:
 
     __slots__ = ("i", "row", "prompt_tokens", "output_tokens", "scheduled_ns", "sent_ns", "first_ns", "end_ns",
                  "chunk_ns", "usage_prompt", "usage_completion", "chunk_tokens", "status", "outcome", "error",
-                 "timeout_kind", "retry_after", "done", "_stopping", "headers_ns", "_opening", "_on_sent", "_tap")
+                 "timeout_kind", "retry_after", "done", "_stopping", "headers_ns", "_opening", "_on_sent", "_tap",
+                 "replica")
 
     def __init__(self, i: int, row: int, prompt_tokens: int, output_tokens: int, scheduled_ns: int):
         self.i = i
@@ -69,6 +70,7 @@ class RequestRecord:
         self._opening = None  # the connector whose opening slot this request holds (replay/pool.py)
         self._on_sent = None
         self._tap = None  # the body reader the connector attaches to the request's connection (replay/wire.py)
+        self.replica: str | None = None  # the fleet replica the client routed it to (replay/routing.py)
 
     def to_wire(self) -> list[Any]:
         """The record as a JSON-ready list, for a dispatch shard to hand to the engine's process (chunk times as
@@ -119,6 +121,7 @@ class RequestRecord:
             timeout=self.timeout_kind,
             retry_after=self.retry_after,
             shortfall=self.shortfall or None,
+            replica=self.replica,
         )
 
     @property

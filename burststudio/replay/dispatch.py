@@ -74,8 +74,9 @@ class Dispatcher:
     def __init__(self, plan: Plan, session, base_url: str, headers: dict[str, str], timeouts: TimeoutSettings, *,
                  t0_ns: int, on_sent: Callable[[RequestRecord], None], on_end: Callable[[RequestRecord], None],
                  max_concurrency: int = 0, spin_s: float = SPIN_S, busy_s: float = BUSY_S,
-                 shard: tuple[int, int] = (0, 1), drain_s: float = 0.0):
+                 shard: tuple[int, int] = (0, 1), drain_s: float = 0.0, fleet=None):
         self.plan = plan
+        self.fleet = fleet  # client-side routing over several replicas (replay/routing.py FleetRoutes)
         self.session = session
         self.url = base_url.rstrip("/") + plan.path
         self.headers = {"Content-Type": "application/json", **headers}
@@ -100,14 +101,21 @@ class Dispatcher:
         rec = RequestRecord(i, int(plan.rows[i]), int(plan.prompt_tokens[i]), int(plan.output_tokens[i]),
                             scheduled_ns)
         slot = self.sem is None
+        fleet, k, url = self.fleet, -1, self.url
         try:
             if self.sem is not None:
                 async with self.sem:
                     slot = True
-                    await send_request(self.session, self.url, body, self.headers, rec, self.timeouts, self.on_sent)
+                    if fleet is not None:
+                        k, url = fleet.route(i, rec)
+                    await send_request(self.session, url, body, self.headers, rec, self.timeouts, self.on_sent)
             else:
-                await send_request(self.session, self.url, body, self.headers, rec, self.timeouts, self.on_sent)
+                if fleet is not None:
+                    k, url = fleet.route(i, rec)
+                await send_request(self.session, url, body, self.headers, rec, self.timeouts, self.on_sent)
         except asyncio.CancelledError:
+            if k >= 0:
+                fleet.policy.done(k)
             rec.outcome = rec.outcome or CANCELLED
             rec.end_ns = rec.end_ns or time.perf_counter_ns()
             if rec.outcome == CANCELLED:
@@ -116,6 +124,8 @@ class Dispatcher:
                 rec.error = f"{where} when {self.why_cancelled}"
             self.on_end(rec)
             raise
+        if k >= 0:
+            fleet.policy.done(k)
         self.on_end(rec)
 
     def _launch(self, i: int, body: bytes, scheduled_ns: int) -> asyncio.Task:

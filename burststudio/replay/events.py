@@ -74,7 +74,7 @@ class LiveStats:
             self._ttft.append(ttft)
         self._latest.append([r.i, r.outcome, r.prompt_tokens, r.completion_tokens, _r(ttft),
                              _r((r.end_ns - sent) / 1e9 if r.end_ns and sent else None), _r(itl_mean),
-                             _r((sent - r.scheduled_ns) / 1e9 if sent else None)])
+                             _r((sent - r.scheduled_ns) / 1e9 if sent else None), getattr(r, "replica", None)])
         self._new_latest += 1
 
     def observe_sample(self, sample: dict[str, Any]) -> None:

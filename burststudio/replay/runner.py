@@ -106,6 +106,7 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
                on_notice: Callable[[str], None] | None = None, seed: int | None = None,
                target=None) -> RunResult:
     """Run one replay and return its summary. Raises UserError when the run cannot start (exit 2)."""
+    from burststudio.replay.fleet_run import client_routes
     from burststudio.replay.plan import build_plan
     from burststudio.targets import make_target
 
@@ -142,9 +143,10 @@ def run_replay(workload, target_settings: TargetSettings, replay: ReplaySettings
                             f"{plan.stats.skipped_failed} skipped as failed, {plan.stats.overlong_skipped} as too long")
         headers = {**target_settings.headers, **auth_headers(target)}  # the key's own header wins
         warmup = target_kinds.warmup(getattr(target, "kind", target_kinds.ATTACH), replay.warmup)
+        routes = client_routes(target, info, target_settings.route, plan, w, plan.seed)
         return _run(plan, target, info, replay, run_dir, name=name, resolved_toml=resolved_toml,
                     events_stdout=events_stdout, on_progress=on_progress, notice=notice, headers=headers,
-                    interrupts=interrupts, warmup=warmup)
+                    interrupts=interrupts, warmup=warmup, routes=routes)
     except Exception as exc:
         status.failed(exc)
         raise
@@ -168,7 +170,7 @@ def _kill_target(target) -> None:
 
 def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str, resolved_toml: str,
          events_stdout: bool, on_progress, notice, headers: dict[str, str],
-         interrupts: Interrupts | None = None, warmup: int = 0) -> RunResult:
+         interrupts: Interrupts | None = None, warmup: int = 0, routes=None) -> RunResult:
     interrupts = interrupts or Interrupts()
     try:
         recorder = rec_mod.Recorder(run_dir)
@@ -192,7 +194,8 @@ def _run(plan, target, info, replay: ReplaySettings, run_dir: Path, *, name: str
     interrupts.cleanups.append(recorder.flush)
     try:
         reason = asyncio.run(_async_run(plan, target, info, replay, recorder, run_info, events_stdout,
-                                        on_progress, notice, headers, uv, interrupts=interrupts, ended=ended))
+                                        on_progress, notice, headers, uv, interrupts=interrupts, ended=ended,
+                                        routes=routes))
     finally:
         # The loop's signal handlers are gone with it: a second interrupt while the run winds down still stops it.
         interrupts.on_first = None
@@ -262,11 +265,13 @@ def _append_event(run_dir: Path, event: dict[str, Any]) -> None:
 
 async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_mod.Recorder,
                      run_info: dict[str, Any], events_stdout: bool, on_progress, notice, headers, uv: bool, *,
-                     interrupts: Interrupts | None = None, ended: dict[str, str] | None = None) -> str:
+                     interrupts: Interrupts | None = None, ended: dict[str, str] | None = None,
+                     routes=None) -> str:
     from burststudio.replay.pool import make_session, warm_pool
     from burststudio.replay.dispatch import Dispatcher, auto_shards, expected_concurrency
     from burststudio.replay.shard import ShardedDispatcher, make_jobs
     from burststudio.replay.scrape import Scraper
+    from burststudio.replay import fleet_run
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -293,14 +298,15 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     fd_limit = _raise_fd_limit(len(plan) + 256)
     cap = replay.max_concurrency if replay.max_concurrency > 0 else (replay.users if replay.mode == "closed" else 0)
     limit = min(cap or len(plan), max(64, fd_limit - 128))
-    n_shards = 1 if replay.mode == "closed" else auto_shards(plan.scheduled_s)
+    # Client routing keeps every request's replica in one process: a fleet is dispatched unsharded.
+    n_shards = 1 if replay.mode == "closed" or routes is not None else auto_shards(plan.scheduled_s)
     session = make_session(limit, replay.timeouts.connect_s, -(-replay.connections_opening // n_shards))
     await _warm_up(session, target.url, headers)
     short_ok = replay.short_answers == SHORT_OK
     n_warm = (run_info.get("warmup") or {}).get("requests", 0)
     if n_warm and not stop.is_set():
         await _send_warmup(plan, n_warm, session, target.url, headers, replay, recorder, stop, events_stdout,
-                           short_ok)
+                           short_ok, fleet=fleet_run.warmup_routes(routes))
     # Connections, and above one process's rate the dispatch shards, are opened before the clock starts.
     warm = expected_concurrency(plan.scheduled_s)
     sharded = None
@@ -310,6 +316,9 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
                                               drain_s=replay.drain_s, opening_max=replay.connections_opening),
                                     on_sent=lambda r: on_sent(r), on_end=lambda r: on_end(r))
         await sharded.start()
+    elif routes is not None:
+        for u in {e.url for e in info.endpoints}:
+            await warm_pool(session, u, headers, -(-min(warm, limit) // len(info.endpoints)))
     else:
         await warm_pool(session, target.url, headers, min(warm, limit))
     run_info["dispatch_shards"] = n_shards
@@ -376,7 +385,7 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         interrupts.cleanups.insert(0, lambda: kill_pids(p.pid for p in sharded.procs))
     dispatcher = sharded or Dispatcher(plan, session, target.url, headers, replay.timeouts, t0_ns=t0_ns,
                                        on_sent=on_sent, on_end=on_end, max_concurrency=replay.max_concurrency,
-                                       drain_s=replay.drain_s)
+                                       drain_s=replay.drain_s, fleet=routes)
 
     def progress() -> dict[str, Any]:
         lat = sorted(live.recent_lateness)
@@ -407,7 +416,11 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
         events.emit(EV_NOTICE, message=f"the target died: {why}; ending the run")
         request_stop(REASON_TARGET_DIED)
 
-    watch = HealthWatch(target, headers, on_dead, on_note=say)
+    fleet = fleet_run.is_fleet(target)
+    replica_watch = None
+    if fleet and target.members:
+        replica_watch = fleet_run.ReplicaWatches(target, routes, headers, say, on_dead)
+    watch = replica_watch if routes is not None else HealthWatch(target, headers, on_dead, on_note=say)
 
     def on_sample(s: dict[str, Any]) -> None:
         watch.life()
@@ -417,8 +430,16 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
     done = asyncio.Event()
     scrape_stop = asyncio.Event()
     aux = [asyncio.create_task(progress_loop()), asyncio.create_task(watch.run(done))]
+    if replica_watch is not None and replica_watch is not watch:
+        aux.append(asyncio.create_task(replica_watch.run(done)))
     scraper = None
-    if replay.scrape_interval_s > 0:
+    if replay.scrape_interval_s > 0 and fleet:
+        fleet_scrapers = fleet_run.scrapers(session, info, replay.scrape_interval_s, t0_ns, on_sample, say, headers)
+        # A baseline from every replica before the first request: its counters' run deltas then miss nothing.
+        await asyncio.gather(*(sc.sample_once() for sc in fleet_scrapers))
+        aux += [asyncio.create_task(sc.run(scrape_stop)) for sc in fleet_scrapers]
+        scraper = fleet_scrapers[0] if fleet_scrapers else None
+    elif replay.scrape_interval_s > 0:
         scraper = Scraper(session, target.url, replay.scrape_interval_s, t0_ns, on_sample, say, headers,
                           metrics_url=info.metrics_url)
         aux.append(asyncio.create_task(scraper.run(scrape_stop)))
@@ -442,10 +463,12 @@ async def _async_run(plan, target, info, replay: ReplaySettings, recorder: rec_m
 
 
 async def _send_warmup(plan, n: int, session, url: str, headers: dict[str, str], replay: ReplaySettings,
-                       recorder: rec_mod.Recorder, stop: asyncio.Event, events_stdout: bool, short_ok: bool) -> None:
+                       recorder: rec_mod.Recorder, stop: asyncio.Event, events_stdout: bool, short_ok: bool,
+                       fleet=None) -> None:
     """`n` requests shaped like the plan's first ones (plan.warmup_plan), all at once (within max_concurrency),
     before the run's clock starts: a server's first requests pay one-off costs that no figure should hold. Their
-    records go to the journal apart (`Recorder.warmup`); `warmup` events tell the live view how far it is."""
+    records go to the journal apart (`Recorder.warmup`); `warmup` events tell the live view how far it is. `fleet`
+    (a client-routed fleet's) spreads them over the replicas."""
     from burststudio.replay.dispatch import Dispatcher
     from burststudio.replay.plan import warmup_plan
 
@@ -468,7 +491,7 @@ async def _send_warmup(plan, n: int, session, url: str, headers: dict[str, str],
     emit(WARMUP_RUNNING)
     wplan = warmup_plan(plan, n)
     d = Dispatcher(wplan, session, url, headers, replay.timeouts, t0_ns=start, on_sent=lambda r: None,
-                   on_end=on_end, max_concurrency=replay.max_concurrency)
+                   on_end=on_end, max_concurrency=replay.max_concurrency, fleet=fleet)
     sending = asyncio.ensure_future(d.run_closed(min(n, replay.max_concurrency or n), 0.0, stop))
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait({sending, stopper}, return_when=asyncio.FIRST_COMPLETED)

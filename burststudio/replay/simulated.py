@@ -49,10 +49,16 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
     if sent_s is not None:
         plan = _as_sent(plan, sent_s)
     size = check_size(plan, sim, profile, replay.scrape_interval_s)
+    replicas = int(getattr(sim, "replicas", 1) or 1)
+    # Each replica's virtual time spans about the whole schedule: the room left for samples is shared.
+    max_samples = max(size.samples, (limits.max_bytes() - size.nbytes) / SAMPLE_BYTES / replicas)
+    if replicas > 1:
+        return write_fleet_run(preset, w, plan, sim, profile, out, started=started, notices=notices,
+                               max_samples=max_samples)
     t0 = time.perf_counter()
     with limits.building(f"the simulation of {len(plan):,} requests"):
         result = simulate_plan(plan, sim, profile, record_tokens=True, sample_interval_s=replay.scrape_interval_s,
-                               max_samples=max(size.samples, (limits.max_bytes() - size.nbytes) / SAMPLE_BYTES))
+                               max_samples=max_samples)
     wall = time.perf_counter() - t0
 
     c = result.counters
@@ -107,6 +113,77 @@ def check_size(plan, sim, profile, interval_s: float) -> WorkSize:
                  what=f"the simulation ({limits.count_text(size.tokens)} tokens, at least {size.virtual_s:.3g} s of "
                  f"virtual time sampled every {interval_s:g} s)")
     return size
+
+
+def write_fleet_run(preset, workload, plan, sim, profile, out, *, started=None, notices: list[str],
+                    max_samples: float | None = None) -> dict:
+    """The simulated fleet's run directory (replay/sim_fleet.py), as one engine's is written above."""
+    from burststudio.replay.sim_fleet import simulate_fleet
+    from burststudio.targets.base import Endpoint, TargetInfo
+    from burststudio.vocab import REPLICA, REPLICA_BY_CLIENT
+
+    replay = preset.replay
+    policy = preset.target.route
+    t0 = time.perf_counter()
+    with limits.building(f"the simulation of {len(plan):,} requests on {sim.replicas} replicas"):
+        fleet = simulate_fleet(plan, sim, profile, policy, workload, sample_interval_s=replay.scrape_interval_s,
+                               seed=plan.seed, max_samples=max_samples)
+    wall = time.perf_counter() - t0
+    names = [str(k) for k in range(int(sim.replicas))]
+    results = fleet.results
+    duration = max((r.duration_s for r in results), default=0.0)
+    capacity = results[0].capacity_blocks if results else sim.num_blocks
+    simulation = {
+        "profile": profile.name,
+        "replicas": len(names),
+        "route": policy,
+        "router_passes": fleet.passes,
+        "virtual_duration_s": duration,
+        "wall_s": wall,
+        "speedup": (duration / wall) if wall > 0 else None,
+        "steps": sum(r.counters.steps for r in results),
+        "kv_cache_usage_peak_exact": max((r.kv_peak for r in results), default=None),
+        "engine_busy_share": [(r.counters.busy_s / r.duration_s) if r.duration_s > 0 else None for r in results],
+        "notices": notices,
+    }
+    eps = [Endpoint(name, "", kv_capacity_tokens=capacity * sim.block_size, kv_blocks=sim.num_blocks,
+                    block_size=sim.block_size) for name in names]
+    info = TargetInfo(kind="sim", model="sim", max_model_len=sim.max_model_len, vocab_size=None,
+                      engine=f"burststudio simulator ({profile.name})", has_metrics=True, endpoints=eps)
+    info.router, info.replica_source = f"simulated {policy}", REPLICA_BY_CLIENT
+    run_info = rundir.finish_run_info(rundir.run_info(
+        name=preset.name, target=info.to_dict(), plan=plan, replay=replay, mode="open", started=started,
+        virtual_time=True,
+        cache_config=cache_config_labels(sim.block_size, sim.num_blocks, capacity * sim.block_size,
+                                         sim.enable_prefix_caching),
+        sim=dataclasses.asdict(sim), simulation=simulation), REASON_DONE)
+    recorder = Recorder(out)
+    try:
+        recorder.write_preset(preset.resolved_toml())
+        recorder.write_run_info(run_info)
+        for name, idx, res in zip(names, fleet.members, results):
+            for r in res.requests:
+                i = int(idx[r.rid])
+                rec = journal_record(r, int(plan.rows[i]))
+                rec["i"] = i
+                rec[REPLICA] = name
+                recorder.ended(rec)
+        # Samples interleaved by time, as the scrapers of a real fleet write them.
+        tagged = [{**smp, REPLICA: name} for name, res in zip(names, results) for smp in samples(res)]
+        tagged.sort(key=lambda smp: (smp["t"], int(smp[REPLICA])))
+        for smp in tagged:
+            recorder.sample(smp)
+        recorder.flush()
+        summary = rundir.build_summary(out, write=True)
+        summary["simulation"] = simulation
+        summary["exit_code"] = EXIT_LIMITS if summary["limits_broken"] else EXIT_OK
+        summary["reason"] = REASON_DONE
+        rundir.write_summary(out, summary)
+        Events([recorder.event]).emit(EV_RUN_FINISHED, exit_code=summary["exit_code"], reason=REASON_DONE,
+                                      summary=summary)
+    finally:
+        recorder.close()
+    return summary
 
 
 def _as_sent(plan, sent_s):

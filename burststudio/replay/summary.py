@@ -22,6 +22,8 @@ microseconds from `sent_s`) and returns a JSON-ready dict. Definitions:
   how many of them count as finished (`[replay] short_answers = "ok"`) or failed (as `truncated`), and the mean
   number of tokens they lacked.
 - `warmup` (`warmup_view`): the requests sent before the clock started, which no other figure includes.
+- `replicas`, `imbalance`, `replica_source` (a fleet's run only): one row per replica and how unevenly the load
+  fell (replay/fleet_summary.py); the server figures are then the fleet's.
 - `burst`: burst episodes (the high-rate windows of `burst_window_s` and the backlog they leave, replay/bursts.py),
   each request attributed by its scheduled arrival to an episode (`busy`) or to the calm (`calm`).
 """
@@ -29,6 +31,7 @@ microseconds from `sent_s`) and returns a JSON-ready dict. Definitions:
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -141,12 +144,19 @@ def summarize(records: list[dict[str, Any]], samples: list[dict[str, Any]] | Non
     }
     out["goodput"]["rate"] = _num(out["goodput"]["met"] / out["throughput"]["duration_s"]) \
         if out["throughput"]["duration_s"] else None
-    out.update(server_figures(samples))
+    from burststudio.replay.fleet_summary import fleet_server_figures, fleet_view, samples_by_replica
+
+    by_replica = samples_by_replica(samples)
+    out.update(fleet_server_figures(by_replica, server_figures) if len(by_replica) > 1 else server_figures(samples))
     out["overload"] = overload_view(a, records, unsent, stat)
     out["client"] = client_view(a, int(settings.get("max_concurrency") or 0), out["overload"]["behind_schedule"])
     out["burst"] = burst_view(a, ok, failed_mask, _setting(settings, "burst_window_s"),
                               _setting(settings, "burst_rate_factor"), stat,
                               waiting=(_col(unsent, "scheduled_s"), _col(unsent, "end_s")))
+    fleet = fleet_view(records, a, ok, by_replica, _setting(settings, "burst_window_s"), server_figures,
+                       partial(stat, percentiles=qs))
+    if fleet is not None:
+        out.update(fleet)
     if plan is not None:
         out["plan"] = plan
     out["run_dir"] = run_dir

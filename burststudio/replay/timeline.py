@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from burststudio.replay.fleet_summary import samples_by_replica
 from burststudio.replay.overload import split_unsent
 from burststudio.replay.summary import per_request
 from burststudio.vocab import (ADMISSION_REJECTIONS_TOTAL, FAILURES, KV_CACHE_USAGE, OK, PREEMPTIONS_TOTAL, RUNNING,
@@ -90,7 +91,24 @@ def chunk_gaps(records: list[dict[str, Any]], ok: np.ndarray) -> tuple[np.ndarra
 
 
 def _sample_series(samples: list[dict[str, Any]], width: float, n: int) -> dict[str, list[float | None]]:
-    """Gauges as each bin's peak, counters as each bin's increase per second."""
+    """Gauges as each bin's peak, counters as each bin's increase per second. A fleet's are the fleet's, as its
+    summary and live charts show it: the fullest replica's KV cache, the sums over the replicas of the rest (each
+    replica's counters differ by what they counted before the run: one replica's step to the next is no increase)."""
+    groups = samples_by_replica(samples)
+    if len(groups) < 2:
+        return _one_series(samples, width, n)
+    parts = [_one_series(g, width, n) for g in groups.values()]
+    out: dict[str, list[float | None]] = {}
+    for key in dict.fromkeys(k for p in parts for k in p):
+        rows = np.array([[np.nan if x is None else x for x in p[key]] for p in parts if key in p], dtype=np.float64)
+        if key == KV_CACHE_USAGE:
+            out[key] = json_floats(np.fmax.reduce(rows, axis=0))
+        else:
+            out[key] = json_floats(np.where(np.isfinite(rows).any(axis=0), np.nansum(rows, axis=0), np.nan))
+    return out
+
+
+def _one_series(samples: list[dict[str, Any]], width: float, n: int) -> dict[str, list[float | None]]:
     if not samples:
         return {}
     t = np.array([s.get("t", np.nan) for s in samples], dtype=np.float64)
@@ -140,7 +158,10 @@ def story(records: list[dict[str, Any]], samples: list[dict[str, Any]] | None = 
     # between /metrics samples (a gauge would show gaps, a counter spikes).
     if width is None:
         bins = int(min(MAX_BINS, max(MIN_BINS, a["sent"].size // REQUESTS_PER_BIN)))
-        width = max(bin_width(max(span, 1e-9), bins), bin_width(_sample_interval(finite[-1]), 1))
+        # A fleet's replicas are sampled together: the interval is one replica's.
+        one = next(iter(samples_by_replica(samples).values()), samples)
+        t_one = np.array([s.get("t", np.nan) for s in one], dtype=np.float64)
+        width = max(bin_width(max(span, 1e-9), bins), bin_width(_sample_interval(t_one[np.isfinite(t_one)]), 1))
     n = int(np.floor(span / width + 1e-9)) + 1
     outcome = a["outcome"]
     ok = outcome == OK

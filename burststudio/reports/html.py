@@ -91,6 +91,13 @@ def _burst_section(view: dict[str, Any]) -> str:
     return out
 
 
+def _replica_section(view: dict[str, Any]) -> str:
+    r = view["replicas"]
+    said = f"{len(r['rows'])} replicas, {r['source']}; " + ", ".join(f"{a} {b}" for a, b in r["imbalance"])
+    return (f"<p>{_e(said)} (the busiest replica's load over the mean: 1.00 is even).</p>"
+            + _table(["replica", *r["labels"]], [[_e(c) for c in row] for row in r["rows"]], "figures"))
+
+
 def _comparison(summaries: list[dict[str, Any]], labels: list[str]) -> str:
     result = compare(summaries)
     head = ["figure", labels[0]]
@@ -164,6 +171,14 @@ def page(views: list[dict[str, Any]], summaries: list[dict[str, Any]], *,
     else:
         parts.append(_comparison(summaries, labels))
     parts.append("</section>")
+    fleets = [(view, label) for view, label in zip(views, labels) if view.get("replicas")]
+    if fleets:
+        parts.append("<section><h2>Replicas</h2>")
+        for view, label in fleets:
+            if len(views) > 1:
+                parts.append(f"<h3>{_e(label)}</h3>")
+            parts.append(_replica_section(view))
+        parts.append("</section>")
     shade_note = (" Shaded: the burst episodes" + (f" of {labels[0]}" if len(views) > 1 else "") + "."
                   if shaded else "")
     parts.append("<section><h2>The run's story</h2><p class=\"hint\">Drag across a chart to zoom every chart;"

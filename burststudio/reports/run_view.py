@@ -79,11 +79,23 @@ def _burst_rows(summary: dict[str, Any]) -> dict[str, Any] | None:
                              for ep in episodes]}
 
 
+def _replica_rows(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """A fleet's run: how it knew each request's replica, the imbalance, one row per replica (None: one server)."""
+    rows = [r for r in summary.get("replicas") or [] if isinstance(r, dict)]
+    if not rows:
+        return None
+    imb = summary.get("imbalance") or {}
+    return {"source": figures.replica_source(summary),
+            "imbalance": [[f.label, figures.show(imb, f)] for f in figures.IMBALANCE_FIGURES],
+            "labels": [f.label for f in figures.REPLICA_FIGURES],
+            "rows": [[str(r.get("replica")), *(figures.show(r, f) for f in figures.REPLICA_FIGURES)] for r in rows]}
+
+
 def describe_target(summary: dict[str, Any]) -> list[list[str]]:
     """What the run ran against, as label/value rows."""
     t = summary.get("target") or {}
     rows = [["kind", t.get("kind")], ["engine", t.get("engine")], ["model", t.get("model")],
-            ["URL", t.get("url")], ["max model length", t.get("max_model_len")],
+            ["URL", t.get("url")], ["router", t.get("router")], ["max model length", t.get("max_model_len")],
             ["KV capacity (tokens)", t.get("kv_capacity_tokens")], ["KV blocks", t.get("kv_blocks")],
             ["block size", t.get("block_size")], ["endpoints", len(t.get("endpoints") or []) or None]]
     return [[k, str(v)] for k, v in rows if v not in (None, "")]
@@ -111,6 +123,7 @@ def run_view(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
         "failures_by_class": summary.get("failures_by_class") or {},
         "figures": _figure_rows(summary),
         "burst": _burst_rows(summary),
+        "replicas": _replica_rows(summary),
         "target": describe_target(summary),
         "preset": preset.read_text(encoding="utf-8", errors="replace") if preset.is_file() else None,
         "story": story(records, samples),

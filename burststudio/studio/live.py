@@ -8,10 +8,11 @@ from typing import Any
 from burststudio.studio.series import RingBuffer
 from burststudio.targets.registry import ATTACH
 from burststudio.vocab import (EV_NOTICE, EV_PROGRESS, EV_RUN_FINISHED, EV_RUN_STARTED, EV_SAMPLE, EV_TARGET,
-                               EV_WARMUP, EVENT_TIME, EVENT_TYPE, KV_CACHE_USAGE, OK, PREEMPTIONS_TOTAL, RUNNING,
-                               WAITING, WARMUP_DONE, ProgressEvent, WarmupEvent)
+                               EV_WARMUP, EVENT_TIME, EVENT_TYPE, KV_CACHE_USAGE, OK, PREEMPTIONS_TOTAL, REPLICA,
+                               RUNNING, WAITING, WARMUP_DONE, ProgressEvent, WarmupEvent)
 
 RATE_WINDOW_S = 1.0
+FLEET_RECENT = 12  # the latest requests whose replica the fleet line shows
 SERIES = ("sent_rps", "finished_rps", "scheduled_rps", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms",
           "kv_pct", "running", "waiting", "preemptions", "lateness_p99_ms", "failed")
 
@@ -36,6 +37,9 @@ class LiveRun:
         self.schedule = None  # arrival_s of the workload, to chart the scheduled rate
         self.mode: str = "open"
         self.behind_since: float | None = None  # when the run last fell behind its schedule (None: keeping up)
+        # A fleet's latest sample of each replica, and the replicas of the latest finished requests (newest last).
+        self.replicas: dict[str, dict[str, Any]] = {}
+        self.recent_replicas: deque[str] = deque(maxlen=FLEET_RECENT)
 
     def feed(self, event: dict[str, Any]) -> None:
         kind = event.get(EVENT_TYPE)
@@ -66,6 +70,9 @@ class LiveRun:
 
     def _progress(self, t: float, e: ProgressEvent) -> None:
         self.progress = e
+        for row in e.get("requests") or ():
+            if len(row) > 8 and row[8] is not None:
+                self.recent_replicas.append(str(row[8]))
         self.failures = dict(e.get("by_class") or {})
         self.failures.pop(OK, None)
         # Rates over the last RATE_WINDOW_S, not over one 0.25 s tick: at a few requests a second a tick holds 0 or 1
@@ -162,12 +169,35 @@ class LiveRun:
         return ("[dim]at the end:[/] " if ended else "") + head + ": " + ", ".join(parts)
 
     def _sample(self, t: float, e: dict[str, Any]) -> None:
+        name = e.get(REPLICA)
+        if name is not None:
+            # A fleet: the charts show the fleet (the fullest replica's KV cache, the sums of running, waiting and
+            # preemptions over every replica's latest sample); the fleet line shows each replica.
+            self.replicas[str(name)] = e
+            latest = list(self.replicas.values())
+            kvs = [s[KV_CACHE_USAGE] for s in latest if s.get(KV_CACHE_USAGE) is not None]
+            e = {KV_CACHE_USAGE: max(kvs) if kvs else None,
+                 **{k: sum(s[k] for s in latest if s.get(k) is not None) for k in (RUNNING, WAITING,
+                                                                                   PREEMPTIONS_TOTAL)}}
         kv = e.get(KV_CACHE_USAGE)  # a 0-1 fraction
         if kv is not None:
             self._add("kv_pct", t, float(kv) * 100.0)
         self._add("running", t, e.get(RUNNING))
         self._add("waiting", t, e.get(WAITING))
         self._add("preemptions", t, e.get(PREEMPTIONS_TOTAL))
+
+    def fleet_line(self) -> str:
+        """Each replica's KV %, running and waiting, then the replicas of the latest requests (empty: one server)."""
+        if not self.replicas:
+            return ""
+        cells = []
+        for name in sorted(self.replicas, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n)):
+            s = self.replicas[name]
+            kv = s.get(KV_CACHE_USAGE)
+            cells.append(f"[b]{name}[/] KV {'-' if kv is None else f'{kv * 100:.0f}%'} "
+                         f"r{int(s.get(RUNNING) or 0)} w{int(s.get(WAITING) or 0)}")
+        latest = " ".join(self.recent_replicas)
+        return " | ".join(cells) + (f"  [dim]latest →[/] {latest}" if latest else "")
 
     def target_line(self, ended: bool = False) -> str:
         """The target's state in one line: what it is doing while it starts, its model and KV capacity once up;

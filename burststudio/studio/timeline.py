@@ -12,8 +12,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from burststudio.figures import dig
+from burststudio.replay.fleet_summary import fullest
 from burststudio.replay.timeline import bin_width, binned_quantiles
-from burststudio.vocab import CANCELLED, KV_CACHE_USAGE, OK, SAMPLE_TIME
+from burststudio.vocab import CANCELLED, KV_CACHE_USAGE, OK, REPLICA, SAMPLE_TIME
 
 # A run gets the narrowest round window (replay.timeline.bin_width) that leaves at most WINDOWS_PER_RUN windows.
 WINDOWS_PER_RUN = 80
@@ -88,6 +89,9 @@ def timeline(requests, metrics, window_s: float | None = None) -> Timeline:
     kv = _column(metrics, KV_CACHE_USAGE) * 100.0
     if kv.size != kv_t.size:
         kv_t, kv = empty, empty
+    elif metrics is not None and REPLICA in metrics.columns and metrics[REPLICA].nunique() > 1:
+        # A fleet's samples interleave its replicas: one line, the fullest replica, as the summary's KV peak is.
+        kv_t, kv = fullest(kv_t, kv, metrics[REPLICA].to_numpy(dtype=object))
     ok_kv = np.isfinite(kv_t) & np.isfinite(kv)
     return Timeline(window_s=w, t=centres if arrivals.size else empty, arrivals_per_s=arrivals,
                     failed_per_s=failed, ttft_t=ttft_t, ttft_p50_ms=p50, ttft_p99_ms=p99, kv_t=kv_t[ok_kv],

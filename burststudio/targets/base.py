@@ -41,8 +41,9 @@ class Endpoint:
 
 @dataclass(init=False)
 class TargetInfo:
-    """What a target says about itself once healthy: the model and its limits, and its endpoints (one server
-    today). `url`, `metrics_url`, `kv_capacity_tokens`, `kv_blocks` and `block_size` are the first endpoint's."""
+    """What a target says about itself once healthy: the model and its limits, and its endpoints (one per
+    server; a fleet has several, targets/fleet.py). `url`, `metrics_url`, `kv_capacity_tokens`, `kv_blocks` and
+    `block_size` are the first endpoint's."""
 
     kind: str  # a kind of targets.registry
     model: str
@@ -64,6 +65,8 @@ class TargetInfo:
         self.engine = engine
         self.build = build
         self.has_metrics = has_metrics
+        self.router: str | None = None  # a fleet's router URL, where the requests go (targets/fleet.py)
+        self.replica_source: str | None = None  # a fleet's: who knows each request's replica (vocab REPLICA_BY_*)
         self.endpoints = list(endpoints) if endpoints else [
             Endpoint("0", url, kv_capacity_tokens=kv_capacity_tokens, kv_blocks=kv_blocks, block_size=block_size)]
 
@@ -109,6 +112,9 @@ class TargetInfo:
                 "block_size", "engine", "build", "has_metrics")
         out = {k: getattr(self, k) for k in keys}
         out["endpoints"] = [e.to_dict() for e in self.endpoints]
+        if self.router or self.replica_source:
+            out["router"] = self.router
+            out["replica_source"] = self.replica_source
         return out
 
 

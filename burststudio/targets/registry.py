@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # The kind that attaches to a running server at `target.url` (or the command line's --target URL).
 ATTACH = "url"
+FLEET_MODULE = "burststudio.targets.fleet"  # several servers of one kind as one target
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,17 @@ class TargetKind:
             return float(getattr(self.settings_of(target_settings), self.health_wait_setting))
         return self.health_wait_s
 
+    def is_fleet(self, target_settings: "TargetSettings") -> bool:
+        """Whether the settings ask for several servers: `urls` or `metrics_urls` of the attaching kind, or a
+        sub-table's `replicas` above 1 (targets/fleet.py)."""
+        if self.settings is None:
+            return bool(getattr(target_settings, "urls", None) or getattr(target_settings, "metrics_urls", None))
+        return int(getattr(self.settings_of(target_settings), "replicas", 1) or 1) > 1
+
     def make(self, target_settings: "TargetSettings", url: str | None = None) -> "Target":
+        if not url and self.is_fleet(target_settings):
+            # Loaded by name like every target module: the fleet module reaches the settings and the servers.
+            return importlib.import_module(FLEET_MODULE).make_fleet(self, target_settings)
         cls = self.target_class()
         if self.name == ATTACH:
             return cls(target_settings, url)  # type: ignore[call-arg]

@@ -188,6 +188,13 @@ class VllmTarget(SupervisedServer, Target):
         self._progress: Progress | None = None
         self._prev_handlers: dict[int, Any] = {}
         self._info: TargetInfo | None = None
+        self.extra_env: dict[str, str] = {}
+
+    def bind_replica(self, k: int, n: int) -> None:
+        """Replica `k` of a fleet of `n`: on the CPU build each engine computes on a core of its own (left alone,
+        every engine of the fleet binds the same first core), unless VLLM_CPU_OMP_THREADS_BIND is set already."""
+        if self.build == "cpu" and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
+            self.extra_env["VLLM_CPU_OMP_THREADS_BIND"] = str(k % (os.cpu_count() or 1))
 
     @property
     def _proc(self) -> subprocess.Popen[bytes] | None:
@@ -230,6 +237,7 @@ class VllmTarget(SupervisedServer, Target):
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")
+        env.update(self.extra_env)
         model = model_path(self.settings)
         if self.settings.model == "tiny" or Path(model).is_dir():
             # A local folder needs no hub; a hub name (a GPU preset's real model) may still need to download.

@@ -134,3 +134,29 @@ def test_a_closed_loop_run_has_no_schedule_to_keep():
     live.feed({"event": "run_started", "t": 0.0, "run_dir": "r", "mode": "closed"})
     live.feed(_progress(1.0, 10, 4))
     assert live.overload() is None and live.overload_line() == ""
+
+
+def test_a_fleet_shows_each_replica_and_where_the_latest_requests_went():
+    events = Events(stats=LiveStats())
+    for i in range(4):
+        r = _record(i, 10.0, 2.0)
+        r.replica = str(i % 2)
+        events.request_ended(r)
+    progress = events.emit("progress", sent=4, finished=4, failed=0)
+    assert [row[8] for row in progress["requests"]] == ["0", "1", "0", "1"]
+    live = LiveRun()
+    live.feed({"event": "sample", "t": 1.0, "replica": "0", "kv_cache_usage": 0.25, "running": 2, "waiting": 0})
+    live.feed({"event": "sample", "t": 1.1, "replica": "1", "kv_cache_usage": 1.0, "running": 5, "waiting": 6})
+    live.feed({**progress, "t": 1.2})
+    line = live.fleet_line()
+    assert "0[/] KV 25% r2 w0" in line and "1[/] KV 100% r5 w6" in line and line.endswith("0 1 0 1")
+    # The charts show the fleet: the fullest replica's KV cache, the sums of running and waiting.
+    assert live.series["kv_pct"].arrays()[1][-1] == 100.0
+    assert live.series["waiting"].arrays()[1][-1] == 6.0 and live.series["running"].arrays()[1][-1] == 7.0
+    assert len(line) - line.count("[b]") * 3 - line.count("[/]") * 3 - line.count("[dim]") * 5 <= 80
+
+
+def test_one_server_has_no_fleet_line():
+    live = LiveRun()
+    live.feed({"event": "sample", "t": 1.0, "kv_cache_usage": 0.5, "running": 1, "waiting": 0})
+    assert live.fleet_line() == "" and live.series["kv_pct"].arrays()[1][-1] == 50.0

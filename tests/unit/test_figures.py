@@ -41,6 +41,11 @@ def test_the_target_and_the_failures_read_alike_everywhere():
     assert fg.target({"target": {"kind": "url", "url": "http://h:8000", "model": "m"}}) == "url http://h:8000 model m"
     assert fg.target({"target": {"kind": "sim", "url": "", "model": "sim"}}) == "sim model sim"
     assert fg.target({}) == fg.MISSING
+    two = [{"name": "0", "url": "http://a:1"}, {"name": "1", "url": "http://b:1"}]
+    assert fg.target({"target": {"kind": "url", "url": "http://a:1", "endpoints": two, "model": "m"}}) == \
+        "url 2 replicas model m"
+    assert fg.target({"target": {"kind": "vllm", "url": "http://a:1", "endpoints": two, "router": "http://r:9"}}) == \
+        "vllm 2 replicas behind http://r:9"
     assert fg.failures({"failures_by_class": {"timeout": 9, "http_503": 2800}}) == "http_503 2,800, timeout 9"
     assert fg.failures({"failures_by_class": {}}) == "none"
 

@@ -82,6 +82,21 @@ def test_gauges_carry_over_empty_bins_and_counters_become_rates():
     assert sum(s["server"]["preemptions_total"]) * s["bin_s"] == pytest.approx(10)
 
 
+def test_a_fleets_server_series_are_the_fleets():
+    # Two replicas sampled together every 0.5 s; replica 1's counter counted 100 before the run.
+    samples = []
+    for k in range(9):
+        samples.append({"t": k * 0.5, "replica": "0", "kv_cache_usage": 0.2, "waiting": 1, "preemptions_total": k})
+        samples.append({"t": k * 0.5 + 0.01, "replica": "1", "kv_cache_usage": 0.6, "waiting": 2,
+                        "preemptions_total": 100})
+    s = timeline.story([record(0, 0.0, 0.1), record(1, 4.0, 0.1)], samples)
+    assert s["bin_s"] >= 0.5  # one replica's interval, not the gap between two replicas' samples
+    server = s["server"]
+    assert np.nanmax(np.array(server["kv_cache_usage"], dtype=float)) == pytest.approx(0.6)  # the fullest replica
+    assert np.nanmax(np.array(server["waiting"], dtype=float)) == pytest.approx(3)  # the sum
+    assert sum(server["preemptions_total"]) * s["bin_s"] == pytest.approx(8)  # replica 0's 8, nothing between them
+
+
 def test_points_keep_every_outcome_and_stay_bounded():
     outcome = np.array(["ok"] * 100_000 + ["timeout"] * 30 + ["http_503"] * 5000, dtype=object)
     pick = sample_indices(outcome)

@@ -122,6 +122,8 @@ class ReplayScreen(Screen[None]):
         yield Static("idle: Start (ctrl+r) replays the Workload screen's workload", id="run-state")
         # Shown from the first progress event: whether the run keeps its schedule, as it happens.
         yield Static("", id="overload-state")
+        # A fleet's replicas, one cell each, and where the latest requests went (studio/live.py fleet_line).
+        yield Static("", id="fleet-state")
         with Grid(id="live-charts"):
             for chart_id, title in CHART_TITLES.items():
                 yield Chart(title, id=chart_id)
@@ -225,6 +227,7 @@ class ReplayScreen(Screen[None]):
         self.post_message(PresetSaved(saved))
         self.live = LiveRun()
         self.query_one("#overload-state", Static).set_class(False, "-shown")
+        self.query_one("#fleet-state", Static).set_class(False, "-shown")
         self._drawn = {}
         self._drawn_at = {}
         self.query_one(LatestTable).clear()
@@ -275,6 +278,8 @@ class ReplayScreen(Screen[None]):
                                                       or _idle_target(self.target_kind), layout=False)
         overload = self.query_one("#overload-state", Static)
         overload.update(self.live.overload_line(ended=True), layout=False)
+        if fleet_line := self.live.fleet_line():
+            self.query_one("#fleet-state", Static).update("[dim]at the end:[/] " + fleet_line, layout=False)
         if error:
             self._state(f"[red]failed[/]: {error}")
             self.notify(error, title="Replay failed", severity="error", timeout=10)
@@ -336,6 +341,10 @@ class ReplayScreen(Screen[None]):
                 overload = self.query_one("#overload-state", Static)
                 overload.update(line, layout=False)
                 overload.set_class(bool(line), "-shown")
+                fleet_line = self.live.fleet_line()
+                fleet = self.query_one("#fleet-state", Static)
+                fleet.update(fleet_line, layout=False)
+                fleet.set_class(bool(fleet_line), "-shown")
             elif any(e.get(EVENT_TYPE) == EV_WARMUP for e in events):
                 # The warm-up is a stage of its own, between the target's start and the run's clock.
                 self._state(self.live.warmup_line())
