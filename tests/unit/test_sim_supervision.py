@@ -8,6 +8,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from burststudio.targets.supervise import group_members
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,9 +40,10 @@ def _wait(cond, timeout: float) -> bool:
     return cond()
 
 
-def test_sigkill_of_a_replay_leaves_no_simulated_server(tmp_path):
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_sigkill_of_a_replay_leaves_no_simulated_server(tmp_path, replicas):
     preset = tmp_path / "sim.toml"
-    preset.write_text(textwrap.dedent("""
+    preset.write_text(textwrap.dedent(f"""
         [workload]
         name = "sim-kill"
         duration_s = 600
@@ -55,6 +58,8 @@ def test_sigkill_of_a_replay_leaves_no_simulated_server(tmp_path):
         value = 4
         [target]
         kind = "sim"
+        [target.sim]
+        replicas = {replicas}
         [replay]
         scrape_interval_s = 0
     """))
@@ -64,13 +69,48 @@ def test_sigkill_of_a_replay_leaves_no_simulated_server(tmp_path):
         assert _wait(lambda: (tmp_path / "r" / "journal.jsonl").exists() and
                      (tmp_path / "r" / "journal.jsonl").stat().st_size > 0, 60), "the replay never got going"
         servers = _children_running(replay.pid, b"burststudio.targets.sim.server")
-        assert len(servers) == 1
-        server = servers[0]
+        assert len(servers) == replicas
         replay.send_signal(signal.SIGKILL)
         replay.wait()
-        assert _wait(lambda: not group_members(server), 15), "the simulated server outlived its replay"
+        assert _wait(lambda: not any(group_members(s) for s in servers), 15), "a simulated server outlived its replay"
     finally:
         if replay.poll() is None:
             replay.kill()
         for pid in _children_running(1, b"burststudio.targets.sim.server"):
             os.kill(pid, signal.SIGKILL)
+
+
+ROUTER_PARENT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from tests.testserver import ServerConfig, TestServer
+from burststudio.settings import TargetSettings, VllmSettings
+from burststudio.targets.fleet import Fleet
+from burststudio.targets.router import RouterTarget
+from burststudio.targets.url import UrlTarget
+
+a, b = TestServer(ServerConfig()).start(), TestServer(ServerConfig()).start()
+members = [UrlTarget(TargetSettings(), s.url) for s in (a, b)]
+fleet = Fleet("url", members, ["0", "1"], front=RouterTarget(VllmSettings(router=True), members))
+fleet.start({run_dir!r})
+fleet.wait_healthy(60)
+print(fleet.front._supervised.proc.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_sigkill_of_the_parent_leaves_no_router(tmp_path):
+    pytest.importorskip("vllm_router", reason="vllm-router is not installed")
+    parent = subprocess.Popen([sys.executable, "-c", ROUTER_PARENT.format(root=str(ROOT), run_dir=str(tmp_path))],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = parent.stdout.readline()
+        assert line.strip().isdigit(), "the router never became healthy"
+        router = int(line)
+        assert group_members(router)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert _wait(lambda: not group_members(router), 15), "vllm-router outlived the process that started it"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
