@@ -96,6 +96,7 @@ class ReplayScreen(Screen[None]):
         self._drawn_at: dict[str, float] = {}  # chart id -> when it was last drawn (time.monotonic)
         self.duration_error: str | None = None
         self._stopping = False  # Stop pressed, the engine not yet ended: the progress line says so
+        self._overload_at_stop = ""  # the schedule line as it was when Stop came (kept from then to the end)
 
     @property
     def draft(self) -> draft_mod.Draft:
@@ -226,6 +227,7 @@ class ReplayScreen(Screen[None]):
         self.notify(f"saved {saved.name}", title="Preset")
         self.post_message(PresetSaved(saved))
         self.live = LiveRun()
+        self._overload_at_stop = ""
         self.query_one("#overload-state", Static).set_class(False, "-shown")
         self.query_one("#fleet-state", Static).set_class(False, "-shown")
         self._drawn = {}
@@ -277,7 +279,7 @@ class ReplayScreen(Screen[None]):
         self.query_one("#target-state", Static).update(self.live.target_line(ended=True)
                                                       or _idle_target(self.target_kind), layout=False)
         overload = self.query_one("#overload-state", Static)
-        overload.update(self.live.overload_line(ended=True), layout=False)
+        overload.update(self._overload_at_stop or self.live.overload_line(ended=True), layout=False)
         if fleet_line := self.live.fleet_line():
             self.query_one("#fleet-state", Static).update("[dim]at the end:[/] " + fleet_line, layout=False)
         if error:
@@ -296,6 +298,7 @@ class ReplayScreen(Screen[None]):
         if self.engine is None or not self.engine.running:
             return
         self._stopping = True
+        self._overload_at_stop = self.live.overload_line(ended=True)
         self._state(STOPPING)
         asyncio.create_task(self.engine.stop())
 
@@ -337,10 +340,12 @@ class ReplayScreen(Screen[None]):
             if any(e.get(EVENT_TYPE) == EV_PROGRESS for e in events):
                 failures = ", ".join(f"{k} {v}" for k, v in sorted(self.live.failures.items()) if v) or "no failures"
                 self._state(f"{STOPPING + '  ' if self._stopping else ''}{self.live.progress_line()}  [dim]{failures}[/]")
-                line = self.live.overload_line()
-                overload = self.query_one("#overload-state", Static)
-                overload.update(line, layout=False)
-                overload.set_class(bool(line), "-shown")
+                # After Stop the schedule is not kept on purpose: the line stays as the run was when Stop came.
+                if not self._stopping:
+                    line = self.live.overload_line()
+                    overload = self.query_one("#overload-state", Static)
+                    overload.update(line, layout=False)
+                    overload.set_class(bool(line), "-shown")
                 fleet_line = self.live.fleet_line()
                 fleet = self.query_one("#fleet-state", Static)
                 fleet.update(fleet_line, layout=False)
