@@ -403,6 +403,28 @@ def test_a_stopped_run_on_the_simulator_says_so_on_every_line(studio_config):
     asyncio.run(run())
 
 
+def test_a_failed_url_line_goes_when_the_url_is_edited(studio_config):
+    async def run():
+        seen: list = []
+        studio_config.target_kind = "url"
+        studio_config.target_url = "http://127.0.0.1:9"
+        app = make_app(studio_config)
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
+            await pilot.press("f2")
+            replay = app.replay_screen
+            await app.run_action("start_replay")
+            await _until(pilot, lambda: any(isinstance(m, RunFinished) for m in seen), timeout_s=60)
+            await pilot.pause()
+            assert "url failed" in str(replay.query_one("#target-state").render())
+            replay.query_one("#target-url").value = "http://127.0.0.1:8000"
+            await pilot.pause()
+            line = str(replay.query_one("#target-state").render())
+            assert "failed" not in line and line.startswith("url")
+
+    asyncio.run(run())
+
+
 def _output_tokens_of(run_dir: Path, i: int) -> int:
     """The completion tokens the run's journal recorded for request `i`."""
     import pyarrow.parquet as pq

@@ -161,6 +161,8 @@ class ReplayScreen(Screen[None]):
         if url != self.draft.target_url:
             self.draft.target_url = url
             self._changed(draft_mod.TARGET)
+            if not self.running:  # what the line said (a failure to connect) was about the URL before the edit
+                self.query_one("#target-state", Static).update(_idle_target(self.target_kind))
         if self.target_kind == target_kinds.ATTACH:
             self.post_message(TargetChanged(self.draft.target_description()))
 
