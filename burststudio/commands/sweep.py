@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from burststudio.commands._number_args import check_number_flags, number_value
 from burststudio import figures
 from burststudio.commands._preset_args import add_set_argument, apply_sets
 
@@ -37,11 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="comma-separated rate scales, e.g. 0.5,1,2,4 (multiplying the preset's own rate_scale)")
     p.add_argument("--target", metavar="URL", default=None,
                    help="attach to this OpenAI-compatible server instead of the preset's target")
-    p.add_argument("--duration", metavar="S", type=float, default=None,
+    p.add_argument("--duration", metavar="S", default=None,
                    help="replay only the first S seconds of the schedule at each scale")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="sweep folder, one run directory per scale inside (default runs/<time>-<preset>-sweep)")
-    p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
+    p.add_argument("--seed", metavar="N", default=None, help="seed for the workload, thinning and token ids")
     add_set_argument(p)
     p.add_argument("--json", action="store_true", help="end stdout with the sweep as one JSON object")
     p.set_defaults(func=run)
@@ -57,9 +58,7 @@ def parse_scales(text: str) -> list[float]:
             x = float(part)
         except ValueError:
             raise UserError(f"--rate-scale: {part!r} is not a number (expected e.g. 0.5,1,2,4)") from None
-        if not x > 0 or x != x or x == float("inf"):
-            raise UserError(f"--rate-scale: every scale must be above 0, got {part}")
-        scales.append(x)
+        scales.append(number_value("--rate-scale", x, ("replay", "rate_scale")))
     if not scales:
         raise UserError("--rate-scale: give at least one scale")
     return sorted(set(scales))
@@ -108,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_TARGET_DIED
 
     scales = parse_scales(args.rate_scale)
+    check_number_flags(args, {"duration": ("replay", "duration_s"), "seed": ("replay", "seed")})
     preset = apply_sets(load_source(args.source), args)
     overrides = argparse.Namespace(duration=args.duration, time_scale=None, rate_scale=None, max_concurrency=None,
                                    seed=args.seed, target=args.target)

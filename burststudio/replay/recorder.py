@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from burststudio import json_text
+
 JOURNAL = "journal.jsonl"
 METRICS = "metrics.jsonl"
 EVENTS = "events.jsonl"
@@ -179,8 +181,8 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw)
-        except ValueError:
+            obj = json_text.loads(raw, finite=False)
+        except json_text.BadJSON:
             if n == last:
                 return  # the writer died mid-line
             raise InputFileError(str(path), "not a JSON line", line=n + 1) from None

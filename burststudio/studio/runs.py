@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from burststudio import figures, rundir
+from burststudio.errors import UserError
 from burststudio.figures import dig
 from burststudio.vocab import OK
 
@@ -35,7 +36,10 @@ def list_runs(runs_dir: Path) -> list[Run]:
         return []
     out = []
     for d in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        summary = rundir.read_summary(d)
+        try:
+            summary = rundir.read_summary(d)
+        except UserError:  # a summary of the wrong shape: listed without figures; `report` names the problem
+            summary = None
         if summary is not None or (d / rundir.PRESET).is_file():
             out.append(Run(d, summary))
     return out

@@ -34,6 +34,8 @@ from typing import Any
 
 from burststudio.errors import InputFileError, UserError
 
+# No term of one engine step comes near an hour: a larger one is a unit slip, and its virtual times overflow.
+TERM_MAX_S = 3600.0
 _TERMS = ("base_s", "prefill_token_s", "prefill_attn_s", "prefill_seq_s", "decode_seq_s", "context_token_s",
           "request_overhead_s", "api_request_s", "api_token_s", "api_after_s", "api_scrape_s")
 
@@ -76,15 +78,21 @@ class CostProfile:
     def __post_init__(self) -> None:
         for term in _TERMS:
             value = getattr(self, term)
-            if not isinstance(value, (int, float)) or value != value or value < 0:
-                raise ValueError(f"cost profile {self.name!r}: {term} must be a non-negative number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= TERM_MAX_S:
+                raise ValueError(f"cost profile {self.name!r}: {term} must be a number of seconds from 0 to "
+                                 f"{TERM_MAX_S:g}, got {str(value)[:40]}")
+        for name, kind in (("name", str), ("description", str), ("wake_s", list), ("sources", list),
+                           ("suggested", dict)):
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(f"cost profile {str(self.name)[:40]!r}: {name} must be "
+                                 f"{'a string' if kind is str else 'an array' if kind is list else 'an object'}")
         if self.api_after_s > self.api_request_s:
             raise ValueError(f"cost profile {self.name!r}: api_after_s ({self.api_after_s}) is part of api_request_s "
                              f"({self.api_request_s}) and cannot exceed it")
         last = -1.0
         for point in self.wake_s:
             ok = isinstance(point, (list, tuple)) and len(point) == 2 and all(
-                isinstance(v, (int, float)) and v == v and 0 <= v < float("inf") for v in point)
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf") for v in point)
             if not ok or point[0] <= last:
                 raise ValueError(f"cost profile {self.name!r}: wake_s must be [idle seconds, extra seconds] pairs, "
                                  f"non-negative, idle strictly increasing; got {point!r}")
@@ -155,13 +163,17 @@ class CostProfile:
 
     @classmethod
     def load(cls, path: str | Path) -> "CostProfile":
+        from burststudio import json_text
+
         p = Path(path)
         try:
-            data = json.loads(p.read_text())
+            data = json_text.loads(p.read_bytes())
+        except IsADirectoryError:
+            raise InputFileError(str(p), "is a folder, not a cost profile (a .json file)") from None
         except OSError as exc:
             raise InputFileError(str(p), f"cannot read the cost profile ({exc.strerror or exc})") from None
-        except json.JSONDecodeError as exc:
-            raise InputFileError(str(p), f"not JSON: {exc.msg}", line=exc.lineno) from None
+        except json_text.BadJSON as exc:
+            raise InputFileError(str(p), f"not a cost profile: {exc.message}", line=exc.line) from None
         return cls.from_dict(data, where=str(p))
 
 

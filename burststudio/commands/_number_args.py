@@ -1,0 +1,73 @@
+"""Numbers given as command-line flags (`--duration`, `--seed`, `--time-scale`, ...), checked as the preset key they
+stand for: the key's schema.Param judges them (finite, fits int64, within bounds), and an error names the flag, not
+a line of the preset.
+
+The flags are read by argparse as text (a `type=float` takes `nan` and `inf`, and its own error prints the usage
+block); `check_number_flags` turns them into numbers when the command runs. Only argparse and the standard library
+at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from burststudio.errors import UserError
+
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def param_at(path: tuple[str, ...]):
+    """(schema.Param, Python type) of the preset key at `path`: a `[replay]` / `[target]` setting, or a `[workload]`
+    key of the trace form (`seed`, `time_scale`, `rate_scale`, `head`)."""
+    from burststudio.preset_workload import COMMON_KEYS, TRACE_KEYS
+    from burststudio.schema import PYTHON_TYPES, settings_params
+    from burststudio.settings import ReplaySettings, TargetSettings
+
+    section, *rest = path
+    if section == "workload":
+        (name,) = rest
+        param = next(p for p in COMMON_KEYS + TRACE_KEYS if p.name == name)
+        return param, PYTHON_TYPES[param.types[-1]]
+    cls: Any = {"replay": ReplaySettings, "target": TargetSettings}[section]
+    for n, name in enumerate(rest):
+        param, kind = next((p, k) for p, k in settings_params(cls) if p.name == name)
+        if n < len(rest) - 1:
+            cls = kind
+    return param, kind
+
+
+def number_value(flag: str, text: Any, path: tuple[str, ...]) -> int | float:
+    """`text` (a flag's value) as the number the key at `path` takes, or a UserError `FLAG: what is wrong`."""
+    from burststudio.schema import number_problem
+
+    param, kind = param_at(path)
+    raw = str(text).strip()
+    if kind is int:
+        if not _INTEGER.fullmatch(raw):
+            raise UserError(f"{flag}: must be a whole number, got {_shown(raw)}")
+        digits = raw.lstrip("+-")
+        # int() refuses over 4,300 digits; a number of the same length tells the check how large it is.
+        value: int | float = int(raw) if len(digits) <= 4000 else 10 ** (len(digits) - 1)
+    else:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UserError(f"{flag}: must be a number, got {_shown(raw)}") from None
+    problem = number_problem(param, value)
+    if problem:
+        raise UserError(f"{flag}: {problem}")
+    return value
+
+
+def check_number_flags(args: argparse.Namespace, flags: dict[str, tuple[str, ...]]) -> None:
+    """Each flag given (argparse dest -> the preset key path it sets) parsed and checked, set back on `args`."""
+    for dest, path in flags.items():
+        text = getattr(args, dest, None)
+        if text is not None and not isinstance(text, (int, float)):
+            setattr(args, dest, number_value("--" + dest.replace("_", "-"), text, path))
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
