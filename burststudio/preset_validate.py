@@ -150,6 +150,8 @@ def settings_from_table(cls: type, data: Any, path: tuple) -> Any:
             continue
         # An annotation outside schema.TYPES keeps being checked as the Python type it names.
         values[key] = check_value(kpath, value, param, PYTHON_TYPES.get(param.type) or typing.get_origin(kind) or kind)
+        if param.check is not None:
+            values[key] = param.check(kpath, values[key])
     return cls(**values)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from burststudio.preset_validate import TYPE_WORDS, Invalid, show_value, unknown_key
-from burststudio.schema import Param, number_problem
+from burststudio.schema import SCALE_MAX, Param, number_problem
 
 
 # The [workload] table of a trace ----------------------------------------------------------------------------------
@@ -84,8 +84,10 @@ TRACE_KEYS: tuple[Param, ...] = (
     Param("window_s", "array", "[start, end]: keep requests in this span (seconds from the first request), re-based "
           "to 0.", [0.0, math.inf], check=_window),
     # A closed bound of 1e-6 reads as "> 0" (schema.number_problem): 1e-300 is too small, not "not > 0".
-    Param("time_scale", "float", "Multiply arrival times (2: half the rate, same requests).", 1.0, min=1e-6),
-    Param("rate_scale", "float", "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", 1.0, min=1e-6),
+    Param("time_scale", "float", "Multiply arrival times (2: half the rate, same requests).", 1.0, min=1e-6,
+          max=SCALE_MAX),
+    Param("rate_scale", "float", "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", 1.0, min=1e-6,
+          max=SCALE_MAX),
     Param("sample", "int|float", "Random subset: a row count (integer) or a fraction in (0, 1] (number).", 1.0,
           check=_sample),
     Param("head", "int", "Keep only the first N requests; 0: all.", 0, min=0),

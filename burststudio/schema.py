@@ -91,6 +91,9 @@ class Param:
 
 # Integers a key takes fit a signed 64-bit integer: numpy, pyarrow and JSON readers elsewhere hold them in one.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+# The largest factor a time or rate scale takes: a million times the rows or the span of a trace is past any
+# experiment, and keeps a replicated row count (and a stretched span in nanoseconds) inside int64.
+SCALE_MAX = 1e6
 # The smallest positive value a float key with an open lower bound of 0 takes: below it a rate, a scale or a
 # shape is a typing slip (1e-300), and draws from it overflow to infinite gaps instead of failing where it is set.
 SMALLEST_POSITIVE = 1e-9

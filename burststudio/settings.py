@@ -11,8 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from burststudio.schema import Param
+from burststudio.schema import SCALE_MAX, Param
 from burststudio.targets import registry as target_kinds
+
+
+def off_or_at_least(least: float):
+    """A Param check for a value where 0 turns something off and a positive value must be at least `least`."""
+    def check(path: tuple, value: float) -> float:
+        from burststudio.preset_validate import Invalid
+
+        if 0 < value < least:
+            raise Invalid(path, f"too small: {value:g} (0 turns it off; the smallest allowed is {least:g})")
+        return value
+
+    return check
 
 
 def setting(default: Any, doc: str, **bounds: Any) -> Any:
@@ -115,8 +127,10 @@ class ReplaySettings:
     users: int = setting(8, "Concurrent users in closed-loop mode.", min=1)
     think_time_s: float = setting(0.0, "Pause of a closed-loop user between two requests.", min=0.0)
     duration_s: float = setting(0.0, "Replay only the first S seconds of the workload; 0: all of it.", min=0.0)
-    time_scale: float = setting(1.0, "Stretch (>1) or compress (<1) the schedule.", min=1e-6)
-    rate_scale: float = setting(1.0, "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", min=1e-6)
+    # The scales' bounds (schema.SCALE_MAX) keep a replicated row count and a stretched time inside int64.
+    time_scale: float = setting(1.0, "Stretch (>1) or compress (<1) the schedule.", min=1e-6, max=SCALE_MAX)
+    rate_scale: float = setting(1.0, "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", min=1e-6,
+                                max=SCALE_MAX)
     max_concurrency: int = setting(0, "At most this many requests in flight (open loop); 0: no cap.", min=0)
     # 60 s: the longest stream a healthy server sends (2,000 tokens at 20 ms) ends within it, and an overloaded
     # run ends a minute after its schedule instead of after its slowest request's time limits.
@@ -131,7 +145,10 @@ class ReplaySettings:
                                choices=["skip", "send"])
     overlong: str = setting("clip", "Prompts longer than the server allows: clip or skip (counted either way).",
                             choices=["clip", "skip"])
-    scrape_interval_s: float = setting(0.5, "Seconds between two /metrics samples; 0: do not sample.", min=0.0)
+    # Faster than every 10 ms a scrape measures mostly itself (vLLM renders the page on its API server's thread),
+    # and a simulated run would take a sample per step of virtual time.
+    scrape_interval_s: float = setting(0.5, "Seconds between two /metrics samples; 0: do not sample; else at least "
+                                       "0.01.", min=0.0, check=off_or_at_least(0.01))
     slo_ttft_s: float = setting(0.0, "TTFT objective for goodput, seconds; 0: none.", min=0.0)
     slo_tpot_s: float = setting(0.0, "TPOT objective for goodput, seconds; 0: none.", min=0.0)
     burst_window_s: float = setting(10.0, "Window length of the burst view.", min=0.001)
