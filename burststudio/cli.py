@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from burststudio import __version__
-from burststudio.errors import UserError
+from burststudio.errors import UserError, one_line
 from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 
 # Module names under burststudio.commands, in the order `--help` lists them.
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"burststudio {args.command}: error: {exc}", file=sys.stderr)
+        print(f"burststudio {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"burststudio {args.command}: interrupted", file=sys.stderr)

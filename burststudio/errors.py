@@ -5,6 +5,15 @@ from __future__ import annotations
 from burststudio.vocab import EXIT_USAGE
 
 
+# What str.splitlines breaks a line at: a value quoted in an error (a file's bytes, a key) must not split it.
+_LINE_BREAKS = {c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that would end a line written as its escape."""
+    return text.translate(str.maketrans(_LINE_BREAKS)) if any(c in text for c in _LINE_BREAKS) else text
+
+
 class UserError(Exception):
     """A problem with what the user gave us; printed as one line, never as a traceback."""
 

@@ -80,7 +80,7 @@ class CostProfile:
             value = getattr(self, term)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= TERM_MAX_S:
                 raise ValueError(f"cost profile {self.name!r}: {term} must be a number of seconds from 0 to "
-                                 f"{TERM_MAX_S:g}, got {str(value)[:40]}")
+                                 f"{TERM_MAX_S:g}, got {repr(value)[:40]}")
         for name, kind in (("name", str), ("description", str), ("wake_s", list), ("sources", list),
                            ("suggested", dict)):
             if not isinstance(getattr(self, name), kind):
