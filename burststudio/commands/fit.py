@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     windows = w.duration_s / window_s
     if windows > MAX_WINDOWS:
         # Each window is fitted and listed: a trace spanning years in 20-minute windows would take hours.
-        raise UserError(f"{args.file}: {w.duration_s:.4g} s in windows of {window_s:g} s is {windows:.3g} windows "
+        raise UserError(f"{args.file}: {w.duration_s:.4g} s in windows of {window_s:g} s is {math.ceil(windows):,} windows "
                         f"(at most {MAX_WINDOWS:,}); give a longer --window, e.g. --window "
                         f"{math.ceil(w.duration_s / MAX_WINDOWS)}s")
     result = {"name": w.meta.name, "format": w.meta.origin_format, **fit.fit_workload(w, window_s)}

@@ -76,7 +76,7 @@ class WorkloadMeta:
         """The metadata a workload file stores; ValueError (json_text.BadJSON among them) naming what is wrong."""
         from burststudio import json_text
 
-        data = json_text.loads(text)
+        data = json_text.loads(text, finite=False)  # a generator spec may hold inf (a window to the end)
         if not isinstance(data, dict):
             raise ValueError("its metadata is not a JSON object")
         values = {}
