@@ -19,10 +19,11 @@ def add_set_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_limit_argument(parser: argparse.ArgumentParser) -> None:
-    """`--max-requests N`: the request limit of burststudio.limits for this command (cli.main applies it)."""
+    """`--max-requests N`: the request limit of burststudio.limits for this command (cli.main checks it as the preset's
+    `[workload] max_requests` and applies it)."""
     from burststudio import limits
 
-    parser.add_argument(limits.FLAG, dest="max_requests", type=int, default=None, metavar="N",
+    parser.add_argument(limits.FLAG, dest="max_requests", default=None, metavar="N",
                         help=f"refuse to build a workload (or read a trace) of more than N requests, or of more "
                         f"than N kB of memory (default {limits.MAX_REQUESTS:,}, or the preset's [workload] "
                         "max_requests); the refusal names the keys that made the size")

@@ -95,6 +95,9 @@ def test_sweep_set_values_are_checked_like_preset_lines(preset, tmp_path):
     path, _ = preset
     bad = cli("sweep", path, "--set", "replay.slo_ttft_s=0.2,-1", "--out", tmp_path / "b")
     assert bad.returncode == 2 and "replay.slo_ttft_s" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "b").exists()  # refused before the first point ran
+    steps = cli("sweep", path, "--search", "rate-scale=0.5:2", "--search-steps", "-1", "--out", tmp_path / "s")
+    assert steps.returncode == 2 and "--search-steps: must be >= 0, got -1" in steps.stderr
     none = cli("sweep", path, "--out", tmp_path / "n")
     assert none.returncode == 2 and "--search" in none.stderr
 
