@@ -6,7 +6,7 @@ Only argparse at import time; the preset is changed and validated by burststudio
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Sequence
 
 SET_HELP = ("change one value of the preset, as a line of it would (repeatable), e.g. --set workload.arrivals.cv=3 "
             "--set replay.timeouts.total_s=60; VALUE is read as TOML (3, 2.5, \"x\", true, [1, 2]), a bare word "
@@ -29,12 +29,13 @@ def add_limit_argument(parser: argparse.ArgumentParser) -> None:
                         "max_requests); the refusal names the keys that made the size")
 
 
-def apply_sets(preset: Any, args: argparse.Namespace) -> Any:
-    """The preset with the command's `--set` changes applied (recorded in its resolved form); its `[workload]
-    max_requests` becomes the command's request limit where `--max-requests` is not given."""
+def apply_sets(preset: Any, items: Sequence[str]) -> Any:
+    """The preset with the command's `--set` items applied (recorded in its resolved form); its `[workload]
+    max_requests` becomes the command's request limit where `--max-requests` is not given, so the rows the replay
+    itself adds (its rate_scale) count against it too."""
     from burststudio import limits
     from burststudio.presets import with_sets
 
-    preset = with_sets(preset, getattr(args, "sets", None) or [])
+    preset = with_sets(preset, items)
     limits.adopt_preset_limit(preset.max_requests)
     return preset

@@ -135,15 +135,15 @@ def _toml_string(text: str) -> str:
 
 
 def apply_replay_arguments(preset: Any, args: argparse.Namespace) -> Any:
-    """The preset with the flags applied (as `--set` items after the command's own `--set`s)."""
+    """The preset with the flags applied (as `--set` items after the command's own `--set`s), its request limit
+    adopted (`apply_sets`)."""
     from burststudio.commands._number_args import check_number_flags
-    from burststudio.presets import with_sets
+    from burststudio.commands._preset_args import apply_sets
     from burststudio.schema import Param
 
     check_number_flags(args, {"request_rate": Param("request_rate", "float", "Requests per second.", min=0,
                                                     min_open=True)})
-    items = [*(getattr(args, "sets", None) or []), *set_items(args)]
-    preset = with_sets(preset, items) if items else preset
+    preset = apply_sets(preset, [*(getattr(args, "sets", None) or []), *set_items(args)])
     rate = getattr(args, "request_rate", None)
     if rate is not None:
         preset = with_request_rate(preset, rate, seed=getattr(args, "seed", None))

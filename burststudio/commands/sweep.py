@@ -22,6 +22,7 @@ from typing import Any
 
 from burststudio import figures
 from burststudio.commands._number_args import check_number_flags, number_value
+from burststudio.commands._preset_args import add_limit_argument, apply_sets
 from burststudio.commands._sweep_table import _COLUMN, RATE_SCALE, SWEEP, _cell, print_table
 from burststudio.commands._replay_args import add_replay_arguments, set_items
 
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY.PATH=VALUE[,VALUE...]",
                    help="change one value of the preset for every run, or sweep it over several comma-separated "
                         "values (repeatable; several swept keys make a grid), e.g. --set workload.arrivals.cv=1,2,4,8")
+    add_limit_argument(p)
     add_replay_arguments(p, rate=False)
     p.add_argument("--json", action="store_true", help="end stdout with the sweep as one JSON object")
     p.set_defaults(func=run)
@@ -233,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     if not dims and not search:
         raise UserError("give what to sweep: --rate-scale X,Y,..., --set KEY=V1,V2,..., --search KEY=LO:HI, "
                         "or a [sweep] table in the preset")
-    base = with_sets(source, fixed)
+    base = apply_sets(source, fixed)
     # Every value a point will set, checked as a line of the preset before the first point runs (a bisection's
     # points lie between its ends).
     for key, values in {**dims, **({search[0]: search[1:]} if search else {})}.items():

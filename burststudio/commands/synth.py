@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         raise UserError(f"folder {str(out.parent)!r} does not exist", where=str(out))
     check_number_flags(args, {"seed": ("workload", "seed")})
-    preset = apply_sets(load_preset(args.preset), args)
+    preset = apply_sets(load_preset(args.preset), args.sets)
     w = preset.build_workload(seed=args.seed)
     try:
         w.to_parquet(out)

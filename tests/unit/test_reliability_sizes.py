@@ -152,6 +152,20 @@ def test_the_limit_of_a_command_ends_with_it(tmp_path, capsys):
     assert limits.current() == (limits.MAX_REQUESTS, None)
 
 
+def test_the_presets_limit_covers_the_rows_the_replay_adds(tmp_path, capsys):
+    preset = write(tmp_path, '[workload]\nrequests = 1000\nmax_requests = 1500\n[workload.arrivals]\n'
+                   'process = "poisson"\nrate = 100.0\n' + LENGTHS + '[target]\nkind = "sim"\n')
+    assert cli.main(["simulate", str(preset), "--set", "replay.rate_scale=2", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "rate_scale" in err and "workload.max_requests 1,500" in err, err
+    assert cli.main(["simulate", str(preset), "--set", "replay.rate_scale=2", "--max-requests", "100000",
+                     "--out", str(tmp_path / "r2")]) == 0
+    # sweep takes the flag as every command that builds a workload does.
+    assert cli.main(["sweep", str(preset), "--rate-scale", "1", "--max-requests", "10", "--out",
+                     str(tmp_path / "s")]) == 2
+    assert "--max-requests 10 requests" in capsys.readouterr().err
+
+
 def test_prefix_blocks_that_grow_with_turns_squared_are_refused(tmp_path):
     # 200 conversations of 64 turns whose prompts grow by 200,000 tokens a turn, one block a token: few rows,
     # trillions of block ids.
