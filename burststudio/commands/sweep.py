@@ -143,10 +143,11 @@ def parse_search(text: str) -> tuple[str, float, float]:
 
 
 def point_sets(point: dict[str, Any]) -> list[str]:
-    """The `--set` items of one point (its rate scale multiplies the preset's instead)."""
+    """The `--set` items of one point (its rate scale multiplies the preset's instead), each value written as TOML
+    reads it back: a string quoted, true and false in lower case."""
     import json
 
-    return [f"{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in point.items() if k != RATE_SCALE]
+    return [f"{k}={json.dumps(v) if isinstance(v, (str, bool)) else v}" for k, v in point.items() if k != RATE_SCALE]
 
 
 def point_name(point: dict[str, Any]) -> str:
