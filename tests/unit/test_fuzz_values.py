@@ -178,9 +178,10 @@ FLAG_TEXT = st.one_of(NON_FINITE, HUGE, TINY,
 
 
 @FUZZ
-@given(flag=st.sampled_from(["--duration", "--seed"]), text=FLAG_TEXT, command=st.sampled_from(["simulate", "synth"]))
+@given(flag=st.sampled_from(["--duration", "--seed", "--max-requests", "--repeat", "--request-rate"]), text=FLAG_TEXT,
+       command=st.sampled_from(["simulate", "synth"]))
 def test_a_hostile_flag_value_runs_or_names_the_flag(tmp_path_factory, flag, text, command):
-    if command == "synth" and flag == "--duration":
+    if command == "synth" and flag not in ("--seed", "--max-requests"):
         flag = "--seed"
     base = tmp_path_factory.mktemp("flag")
     preset = base / "p.toml"
