@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from burststudio import __version__, limits
-from burststudio.errors import UserError
+from burststudio.errors import UserError, one_line
 from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 
 # Module names under burststudio.commands, in the order `--help` lists them.
@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from burststudio.commands._number_args import check_number_flags
+
+    check_number_flags(args, {"max_requests": tuple(limits.PRESET_KEY.split("."))})
     with limits.allow(getattr(args, "max_requests", None)):
         return args.func(args)
 
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         # In a context of its own, so that the request limit a command sets (its flag, its preset's key) ends with it.
         return int(contextvars.copy_context().run(_run, args) or 0)
     except UserError as exc:
-        print(f"burststudio {args.command}: error: {exc}", file=sys.stderr)
+        print(f"burststudio {args.command}: error: {one_line(exc, None)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"burststudio {args.command}: interrupted", file=sys.stderr)

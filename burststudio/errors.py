@@ -33,19 +33,21 @@ class InputFileError(UserError):
         self.row = row
 
 
-def one_line(text: object, limit: int = 120) -> str:
-    """`text` fit to show inside a one-line message: what a server or a user sent may hold line ends, escape
-    sequences or megabytes. Bytes are read as UTF-8; anything not printable is escaped; longer than `limit`
-    characters is cut, and says so."""
+def one_line(text: object, limit: int | None = 120) -> str:
+    """`text` fit to show inside a one-line message: what a server or a user sent may hold line ends (every
+    character str.splitlines breaks at is not printable), escape sequences or megabytes. Bytes are read as UTF-8;
+    anything not printable is escaped; longer than `limit` characters (None: any length) is cut, and says so."""
     if isinstance(text, (bytes, bytearray)):
-        s = bytes(text[: limit * 4]).decode("utf-8", "backslashreplace")
-        longer = len(text) > limit * 4
+        raw = text if limit is None else text[: limit * 4]
+        s = bytes(raw).decode("utf-8", "backslashreplace")
+        longer = len(raw) < len(text)
     else:
         s = text if isinstance(text, str) else str(text)
         longer = False
-    if len(s) > limit:
+    if limit is not None and len(s) > limit:
         s, longer = s[:limit], True
-    s = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in s)
-    if len(s) > limit:
+    if not s.isprintable():
+        s = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in s)
+    if limit is not None and len(s) > limit:
         s, longer = s[:limit], True
     return s + "..." if longer else s

@@ -66,12 +66,11 @@ def max_bytes() -> int:
 
 @contextlib.contextmanager
 def allow(n: int | None, source: str = FLAG) -> Iterator[None]:
-    """The limit is `n` requests inside the block (None: leave it as it is)."""
+    """The limit is `n` requests inside the block (None: leave it as it is); `n` was checked where it entered (the
+    flag as the preset key, the key by its Param: a whole number >= 1)."""
     if n is None:
         yield
         return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise UserError(f"{source} must be a whole number >= 1, got {n!r}")
     token = _limit.set((int(n), source))
     try:
         yield

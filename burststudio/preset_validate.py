@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 import typing
 from typing import Any
 
 from burststudio.errors import UserError
-from burststudio.schema import PYTHON_TYPES, Param, settings_params
+from burststudio.schema import PYTHON_TYPES, Param, int_text, number_problem, settings_params
 
 
 class PresetError(UserError):
@@ -48,6 +47,24 @@ def key_name(path: tuple) -> str:
     return out
 
 
+# Nesting -------------------------------------------------------------------------------------------------------
+# The deepest a preset nests: [workload.arrivals] windows rows are 4 levels; 16 leaves room and keeps every walk
+# over a preset (validation, repr, the TOML writer) far from the interpreter's recursion limit.
+MAX_DEPTH = 16
+
+
+def check_depth(data: Any) -> None:
+    """Invalid at the first value nested deeper than MAX_DEPTH tables and arrays (walked without recursion)."""
+    stack: list[tuple[tuple, Any]] = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, (dict, list)):
+            if len(path) > MAX_DEPTH:
+                raise Invalid(path[:MAX_DEPTH + 1], f"nested deeper than {MAX_DEPTH} levels of tables and arrays")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((path + (k,), v) for k, v in items)
+
+
 # Values -----------------------------------------------------------------------------------------------------------
 def show_value(value: Any) -> str:
     if isinstance(value, bool):
@@ -60,6 +77,8 @@ def show_value(value: Any) -> str:
         return "a table"
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, int):
+        return int_text(value)
     return str(value)
 
 
@@ -71,10 +90,10 @@ def _coerce(path: tuple, value: Any, kind: type) -> Any:
     """`value` as `kind`; an int is accepted for a float, a bool is never a number."""
     if kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = float(value)
-            if math.isnan(value):
-                raise Invalid(path, "must be a number, got nan")
-            return value
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond any float
+                raise Invalid(path, "must be a finite number, got an integer too large for a float") from None
     elif kind is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -84,31 +103,38 @@ def _coerce(path: tuple, value: Any, kind: type) -> Any:
 
 
 def _check_bounds(path: tuple, value: Any, param: Param) -> None:
-    if isinstance(value, list):
-        if param.min is not None or param.max is not None:
-            # An array of numbers in bounds: each item is checked as a value of its own would be.
-            for k, item in enumerate(value):
-                if isinstance(item, bool) or not isinstance(item, (int, float)):
-                    raise Invalid(path, f"item {k + 1} must be a number, got {show_value(item)}")
-                _check_bounds(path, item, param)
-        return
     if param.choices is not None and value not in param.choices:
         raise Invalid(path, f"must be one of {', '.join(map(str, param.choices))}; got {show_value(value)}")
-    lo, hi = param.min, param.max
-    if lo is not None and value < lo:
-        bound = "> 0" if lo > 0 and lo <= 1e-6 else f">= {lo:g}"
-        raise Invalid(path, f"must be {bound}, got {show_value(value)}")
-    if hi is not None and value > hi:
-        bound = str(hi) if isinstance(hi, int) else f"{hi:g}"  # 1000000000, not 1e+09
-        raise Invalid(path, f"must be <= {bound}, got {show_value(value)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        problem = number_problem(param, value)
+        if problem:
+            raise Invalid(path, problem)
 
 
-def check_value(path: tuple, value: Any, param: Param) -> Any:
-    """`value` checked as a preset's value of `param` is (its type, bounds and choices); raises Invalid. Numbers a
-    server tells (targets/answers.py) go through here too: they are believed no more than a user's."""
-    value = _coerce(path, value, PYTHON_TYPES[param.type])
-    _check_bounds(path, value, param)
-    return value
+def check_value(path: tuple, value: Any, param: Param, kind: type | None = None) -> Any:
+    """`value` checked as a preset's value of `param` is (its type, finiteness, bounds, choices and own check);
+    raises Invalid. `kind`: the Python type, where the annotation says more than `param.type`. Numbers a server
+    tells (targets/answers.py) go through here too: they are believed no more than a user's."""
+    value = _coerce(path, value, kind or PYTHON_TYPES[param.type])
+    if isinstance(value, list):
+        check_array(path, value, param)
+    else:
+        _check_bounds(path, value, param)
+    return param.check(path, value) if param.check is not None else value
+
+
+def check_array(path: tuple, value: list, param: Param) -> None:
+    """An array in settings: of numbers, each in the key's bounds, where it has bounds (`percentiles`); else of
+    strings, flags passed on as they are (`extra_args`). Flat either way."""
+    bounded = param.min is not None or param.max is not None
+    for i, item in enumerate(value):
+        if not bounded:
+            if not isinstance(item, str):
+                raise Invalid(path + (i,), f"must be a string, got {show_value(item)}")
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise Invalid(path, f"item {i + 1} must be a number, got {show_value(item)}")
+        else:
+            _check_bounds(path, item, param)
 
 
 def unknown_key(path: tuple, known: typing.Iterable[str], what: str = "key") -> Invalid:
@@ -133,9 +159,7 @@ def settings_from_table(cls: type, data: Any, path: tuple) -> Any:
             values[key] = settings_from_table(kind, value, kpath)
             continue
         # An annotation outside schema.TYPES keeps being checked as the Python type it names.
-        value = _coerce(kpath, value, PYTHON_TYPES.get(param.type) or typing.get_origin(kind) or kind)
-        _check_bounds(kpath, value, param)
-        values[key] = value
+        values[key] = check_value(kpath, value, param, PYTHON_TYPES.get(param.type) or typing.get_origin(kind) or kind)
     return cls(**values)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from burststudio.preset_validate import TYPE_WORDS, Invalid, show_value, unknown_key
-from burststudio.schema import Param
+from burststudio.schema import SCALE_MAX, Param, number_problem
 
 
 # The [workload] table of a trace ----------------------------------------------------------------------------------
@@ -27,19 +27,17 @@ def _str_or_list(path: tuple, value: Any) -> Any:
 def _window(path: tuple, value: Any) -> list[float]:
     if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         raise Invalid(path, f"must be [start, end] in seconds, got {show_value(value)}")
-    start, end = float(value[0]), float(value[1])
+    try:
+        start, end = float(value[0]), float(value[1])
+    except OverflowError:
+        raise Invalid(path, "must be [start, end] in seconds, got an integer too large for a number") from None
+    if math.isnan(end):
+        raise Invalid(path, "end must be a number of seconds (or inf: to the end), got nan")
     if not (math.isfinite(start) and start >= 0):
         raise Invalid(path, f"start must be >= 0 seconds, got {start:g}")
     if not end > start:
         raise Invalid(path, f"end ({end:g}) must be after start ({start:g})")
     return [start, end]
-
-
-def _positive(path: tuple, value: Any) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise Invalid(path, f"must be > 0, got {value:g}")
-    return value
 
 
 def _sample(path: tuple, value: Any) -> Any:
@@ -48,18 +46,6 @@ def _sample(path: tuple, value: Any) -> Any:
             raise Invalid(path, f"a row count must be >= 1, got {value}")
     elif not 0 < value <= 1:
         raise Invalid(path, f"a fraction must be in (0, 1], got {value:g}")
-    return value
-
-
-def _non_negative_int(path: tuple, value: Any) -> int:
-    if value < 0:
-        raise Invalid(path, f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_int(path: tuple, value: Any) -> int:
-    if value < 1:
-        raise Invalid(path, f"must be >= 1, got {value}")
     return value
 
 
@@ -82,10 +68,10 @@ LIMIT_KEY = "max_requests"
 COMMON_KEYS: tuple[Param, ...] = (
     Param("name", "str", "Workload name (default: the preset file's name)."),
     Param("seed", "int", "Seed of every random choice in building the workload; `synth --seed` overrides it.", 0,
-          min=0, check=_non_negative_int),
+          min=0),
     # Kept out of the generator spec (Preset.max_requests): it says how much may be built, not what.
     Param(LIMIT_KEY, "int", "The most requests building this workload may make, with 1 kB of memory each; a "
-          "larger one is refused before it is built. `--max-requests` overrides it.", min=1, check=_positive_int),
+          "larger one is refused before it is built. `--max-requests` overrides it.", min=1),
 )
 
 # The trace form, in the order the transforms apply (as `burststudio convert` applies them).
@@ -95,7 +81,7 @@ TRACE_KEYS: tuple[Param, ...] = (
     Param("columns", "table", "Column mapping for generic CSV/JSONL/Parquet files: workload column -> file column.",
           {}, check=_columns),
     Param("block_tokens", "int", "Tokens each id of a prefix_blocks column stands for, in a generic JSONL/Parquet "
-          "trace; none: 512 (Mooncake files are 512 by definition).", None, min=1, check=_positive_int),
+          "trace; none: 512 (Mooncake files are 512 by definition).", None, min=1),
     Param("model", "str|array", 'Keep only rows of this model (or any of an array of models); "": all.', "",
           check=_str_or_list),
     Param("source", "str|array", 'Keep only rows of this source, e.g. a log type (or any of an array); "": all.', "",
@@ -104,14 +90,14 @@ TRACE_KEYS: tuple[Param, ...] = (
           choices=("keep", "drop", "only"), check=_failed),
     Param("window_s", "array", "[start, end]: keep requests in this span (seconds from the first request), re-based "
           "to 0.", [0.0, math.inf], check=_window),
-    # The form's bound (1e-6) is closed; the preset's check asks for > 0 and finite.
+    # A closed bound of 1e-6 reads as "> 0" (schema.number_problem): 1e-300 is too small, not "not > 0".
     Param("time_scale", "float", "Multiply arrival times (2: half the rate, same requests).", 1.0, min=1e-6,
-          check=_positive),
+          max=SCALE_MAX),
     Param("rate_scale", "float", "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", 1.0, min=1e-6,
-          check=_positive),
+          max=SCALE_MAX),
     Param("sample", "int|float", "Random subset: a row count (integer) or a fraction in (0, 1] (number).", 1.0,
           check=_sample),
-    Param("head", "int", "Keep only the first N requests; 0: all.", 0, min=0, check=_non_negative_int),
+    Param("head", "int", "Keep only the first N requests; 0: all.", 0, min=0),
 )
 TRACE_KEY_NAMES = {k.name for k in TRACE_KEYS} | {k.name for k in COMMON_KEYS}
 
@@ -129,8 +115,14 @@ def _validate_keys(spec: dict, keys: typing.Iterable[Param], path: tuple) -> dic
                 and not (float in types and isinstance(value, int) and not isinstance(value, bool)):
             words = " or ".join(TYPE_WORDS[t] for t in types)
             raise Invalid(kpath, f"must be {words}, got {show_value(value)}")
-        if types == (float,):
-            value = float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                value = float(value) if types == (float,) else value
+            except OverflowError:
+                raise Invalid(kpath, "must be a finite number, got an integer too large for a float") from None
+            problem = number_problem(key, value)
+            if problem:
+                raise Invalid(kpath, problem)
         out[key.name] = key.check(kpath, value) if key.check else value
     return out
 

@@ -35,8 +35,8 @@ from typing import Any
 
 from burststudio import limits
 from burststudio.preset_doc import SECTION_CLASSES, render_doc, update_doc
-from burststudio.preset_validate import (Invalid, PresetError, key_name, settings_from_table, settings_to_dict,
-                                         show_value, unknown_key)
+from burststudio.preset_validate import (MAX_DEPTH, Invalid, PresetError, check_depth, key_name,
+                                         settings_from_table, settings_to_dict, show_value, unknown_key)
 from burststudio.preset_workload import (COMMON_KEYS, LIMIT_KEY, TRACE_KEYS, filled_generator, filled_trace_spec, is_trace_spec,
                                          path_keys, relative_spec_paths, validate_workload)
 from burststudio.settings import BODY_FIELDS, ReplaySettings, TargetSettings
@@ -239,6 +239,7 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
         for key, value in data.items():
             if key not in SECTIONS:
                 raise unknown_key((key,), SECTIONS, "section" if isinstance(value, dict) else "key")
+        check_depth(data)
         if "workload" not in data:
             raise Invalid(("workload",), "missing section: say what to send (a trace or a generator)")
         workload = validate_workload(data["workload"], base)
@@ -267,8 +268,8 @@ def preset_from_dict(data: dict, *, path: str | Path | None = None, text: str = 
 
 
 def _sweep_table(table: Any) -> list[str]:
-    """`[sweep] set = ["KEY.PATH=V1,V2,..."]`: the dimensions of `burststudio sweep` (each value is checked when the
-    sweep runs it, as a line of the preset)."""
+    """`[sweep] set = ["KEY.PATH=V1,V2,..."]`: the dimensions of `burststudio sweep` (each value is checked by the
+    sweep, as a line of the preset, before its first run)."""
     if not isinstance(table, dict):
         raise Invalid(("sweep",), "must be a table")
     for key in table:
@@ -292,6 +293,20 @@ def _syntax_error(file: str, exc: tomllib.TOMLDecodeError) -> PresetError:
     return PresetError(file, line, "", f"invalid TOML: {message}")
 
 
+def parse_toml(text: str, file: str) -> dict:
+    """tomllib.loads, with what it raises besides TOMLDecodeError as one PresetError line: an integer of over
+    4,300 digits (ValueError) and arrays or tables nested past the interpreter's recursion limit."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(file, exc) from None
+    except ValueError:
+        raise PresetError(file, None, "", "invalid TOML: an integer of more than 4,300 digits") from None
+    except RecursionError:
+        raise PresetError(file, None, "", f"invalid TOML: arrays or tables nested deeper than "
+                          f"{MAX_DEPTH} levels") from None
+
+
 def load_preset(path: str | Path) -> Preset:
     """Read and validate a preset file (PresetError, one line, on any problem)."""
     file = str(path)
@@ -312,11 +327,7 @@ def load_preset(path: str | Path) -> Preset:
         raise PresetError(file, None, "", "is a folder, not a preset file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PresetError(file, None, "", f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(file, exc) from None
-    return preset_from_dict(data, path=path, text=text)
+    return preset_from_dict(parse_toml(text, file), path=path, text=text)
 
 
 def preset_from_trace(path: str | Path, format: str | None = None) -> Preset:
@@ -350,7 +361,14 @@ def parse_set(item: str) -> tuple[tuple[str, ...], Any]:
         value = parsed["v"] if list(parsed) == ["v"] else raw.strip()
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except (ValueError, RecursionError):  # an integer of over 4,300 digits, or nesting past the recursion limit
+        raise PresetError(f"--set {_shown_item(item)}", None, ".".join(path), "a value too long or nested too deep "
+                          "to read as TOML") from None
     return path, value
+
+
+def _shown_item(item: str) -> str:
+    return item if len(item) <= 80 else item[:77] + "..."
 
 
 def with_sets(preset: Preset, items: typing.Sequence[str]) -> Preset:
@@ -359,7 +377,8 @@ def with_sets(preset: Preset, items: typing.Sequence[str]) -> Preset:
     An error names the flag: `--set workload.arrivals.cv=abc: workload.arrivals.cv: must be a number, ...`."""
     if not items:
         return preset
-    data = tomllib.loads(preset.text) if preset.text else preset.resolved_dict()
+    file = str(preset.path) if preset.path else "<preset>"
+    data = parse_toml(preset.text, file) if preset.text else preset.resolved_dict()
     base = preset.base_dir
     out = preset
     for item in items:
@@ -368,9 +387,9 @@ def with_sets(preset: Preset, items: typing.Sequence[str]) -> Preset:
             _put(data, path, value)
             out = preset_from_dict(data, path=preset.path, base_dir=base)
         except Invalid as exc:
-            raise PresetError(f"--set {item}", None, key_name(exc.path), exc.message) from None
+            raise PresetError(f"--set {_shown_item(item)}", None, key_name(exc.path), exc.message) from None
         except PresetError as exc:
-            raise PresetError(f"--set {item}", None, exc.key, exc.reason) from None
+            raise PresetError(f"--set {_shown_item(item)}", None, exc.key, exc.reason) from None
     out.text = preset.text
     out.sets = [*preset.sets, *items]
     return out

@@ -81,14 +81,14 @@ def is_repeat(path: str) -> bool:
 
 def read_repeat(path: str) -> dict:
     """A folder's repeat.json (one line naming the file when it is not one)."""
-    import json
     from pathlib import Path
 
+    from burststudio import json_text
     from burststudio.errors import InputFileError
 
     file = Path(path) / REPEAT
     try:
-        out = json.loads(file.read_text(encoding="utf-8"))
+        out = json_text.loads(file.read_bytes())
         if not isinstance(out, dict) or not isinstance(out.get("figures"), dict):
             raise ValueError
         return out

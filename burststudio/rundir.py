@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 from pathlib import Path
 from typing import Any
 
+from burststudio import figures, json_text
 from burststudio.errors import InputFileError, UserError
+from burststudio.schema import int_text
 from burststudio.replay import recorder
 from burststudio.replay.recorder import (EVENTS, JOURNAL, METRICS, METRICS_PARQUET, PRESET,  # noqa: F401
                                          REQUESTS_PARQUET, RUN_INFO, SUMMARY, write_json_atomic)
@@ -117,13 +118,20 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
     if not info_path.exists():
         raise InputFileError(str(run_dir), "not a run directory (no run.json)")
     try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise InputFileError(str(info_path), "not valid JSON") from None
+        info = json_text.loads(info_path.read_bytes())
+    except json_text.BadJSON as exc:
+        raise InputFileError(str(info_path), f"not a run description: {exc.message}", line=exc.line) from None
     except OSError as exc:
         raise InputFileError(str(info_path), f"cannot be read ({exc.strerror or exc})") from None
     if not isinstance(info, dict):
         raise InputFileError(str(info_path), "not a run description (a JSON object)")
+    for key, kind, words in (("settings", dict, "an object"), ("plan", dict, "an object"),
+                             ("name", str, "a string"), ("complete", bool, "true or false")):
+        if info.get(key) is not None and not isinstance(info[key], kind):
+            raise InputFileError(str(info_path), f"{key!r} must be {words}, got {_kind(info[key])}")
+    planned = (info.get("plan") or {}).get("planned")
+    if planned is not None and not _count(planned):
+        raise InputFileError(str(info_path), f"plan.planned must be a whole number >= 0, got {_kind(planned)}")
     return info
 
 
@@ -207,9 +215,78 @@ def summary_is_current(run_dir: Path) -> bool:
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
-    """summary.json as written, or None when it is missing, cut short or unreadable."""
+    """summary.json as written, or None when it is missing, cut short or unreadable (then it is rebuilt from the
+    journal). A summary of the wrong shape (not an object, a count that is not a whole number, a figure that is not
+    a finite number, NaN) is an InputFileError naming the file and key: it was not cut short by a crash, so
+    rebuilding it silently would hide what wrote it."""
+    path = Path(run_dir) / SUMMARY
     try:
-        summary = json.loads((Path(run_dir) / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        summary = json_text.loads(path.read_bytes())
+    except OSError:
         return None
-    return summary if isinstance(summary, dict) else None
+    except json_text.BadJSON as exc:
+        if exc.message.startswith("not valid JSON"):
+            return None  # cut short
+        raise InputFileError(str(path), f"not a run summary: {exc.message}{_REBUILD}", line=exc.line) from None
+    check_summary(str(path), summary)
+    return summary
+
+
+_REBUILD = "; `burststudio report --rebuild RUN_DIR` makes it again from the journal"
+# Counts every summary holds, and the parts that are tables of the burst view.
+_COUNTS = ("sent", "finished", "failed", "cancelled")
+
+
+def check_summary(where: str, summary: Any) -> None:
+    """The shape `report`, `compare` and the studio read: the counts, and every figure of burststudio.figures a
+    finite number (or absent) inside objects."""
+    def bad(key: str, what: str, value: Any) -> InputFileError:
+        return InputFileError(where, f"{key} must be {what}, got {_kind(value)}{_REBUILD}")
+
+    if not isinstance(summary, dict):
+        raise InputFileError(where, f"not a run summary (a JSON object), got {_kind(summary)}{_REBUILD}")
+    for key in _COUNTS:
+        if not _count(summary.get(key)):
+            raise bad(key, "a whole number >= 0", summary.get(key))
+    burst = summary.get("burst")
+    groups = [g for g in ("busy", "calm") if isinstance(burst, dict) and burst.get(g) is not None]
+    paths = [f.path for f in figures.FIGURES] + [("burst", g) + f.path for g in groups for f in figures.BURST_FIGURES]
+    paths += [(key, stat) for key in figures.LATENCIES for stat in (*figures.STATS, "count")]
+    paths += [("throughput", "duration_s"), ("goodput", "met"), ("goodput", "of"), ("burst", "window_s"),
+              ("burst", "top_share")] + [("burst", g, k) for g in groups for k in ("windows", "requests")]
+    for path in paths:
+        node: Any = summary
+        for n, key in enumerate(path):
+            if node is None or key not in node:
+                break
+            node = node[key]
+            name = ".".join(path[:n + 1])
+            if n < len(path) - 1:
+                if node is not None and not isinstance(node, dict):
+                    raise bad(name, "an object", node)
+            elif node is not None and (isinstance(node, bool) or not isinstance(node, (int, float))):
+                raise bad(name, "a number", node)
+    for key, kind, words in (("failures_by_class", dict, "an object"), ("limits_broken", list, "an array"),
+                             ("name", str, "a string"), ("run_dir", str, "a string"), ("complete", bool,
+                                                                                     "true or false")):
+        if summary.get(key) is not None and not isinstance(summary[key], kind):
+            raise bad(key, words, summary[key])
+    for cls, n in (summary.get("failures_by_class") or {}).items():
+        if not _count(n):
+            raise bad(f"failures_by_class.{cls}", "a whole number >= 0", n)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int_text(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)

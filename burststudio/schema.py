@@ -10,6 +10,7 @@ and the preset reference (`burststudio.preset_doc`) renders them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -86,6 +87,54 @@ class Param:
         if self.fields:
             d["fields"] = [f.as_dict() for f in self.fields]
         return d
+
+
+# Integers a key takes fit a signed 64-bit integer: numpy, pyarrow and JSON readers elsewhere hold them in one.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+# The largest factor a time or rate scale takes: a million times the rows or the span of a trace is past any
+# experiment, and keeps a replicated row count (and a stretched span in nanoseconds) inside int64.
+SCALE_MAX = 1e6
+# The smallest positive value a float key with an open lower bound of 0 takes: below it a rate, a scale or a
+# shape is a typing slip (1e-300), and draws from it overflow to infinite gaps instead of failing where it is set.
+SMALLEST_POSITIVE = 1e-9
+
+
+def number_problem(param: Param, value: int | float) -> str | None:
+    """What is wrong with `value` (an int or float, not a bool) as `param`, or None.
+
+    The one check of a number from a user, wherever it enters (a preset, `--set`, a command-line flag, a number a
+    server tells): finite, within the bounds, and an integer that fits int64. A positive value under a bound that
+    reads "> 0" is called too small (1e-300 is > 0, so "must be > 0, got 1e-300" would read as wrong); an integer
+    past the key's own bound is told that bound, which says more than the width of int64."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    lo, hi = param.min, param.max
+    if lo is not None:
+        floor = max(lo, SMALLEST_POSITIVE) if lo == 0 and param.min_open and isinstance(value, float) else lo
+        if value < floor or (param.min_open and value == lo):
+            # A tiny closed bound (1e-6) stands for "above 0"; a positive value under it is too small, not "not > 0".
+            above_zero = param.min_open and lo == 0 or 0 < lo <= 1e-6
+            if above_zero and value > 0:
+                return f"too small: {value:g} (the smallest allowed is {number_text(floor)})"
+            bound = "> 0" if above_zero else f"{'>' if param.min_open else '>='} {number_text(lo)}"
+            return f"must be {bound}, got {_shown(value)}"
+    if hi is not None and (value > hi or (param.max_open and value == hi)):
+        return f"must be {'<' if param.max_open else '<='} {number_text(hi)}, got {_shown(value)}"
+    if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        return f"too large: {int_text(value)} (integers fit 64 bits: at most {INT_MAX})"
+    return None
+
+
+def int_text(value: int) -> str:
+    # str() of an int over 4,300 digits raises; the count comes from its bits.
+    if value.bit_length() <= 256:
+        return str(value)
+    sign = "a negative" if value < 0 else "a"
+    return f"{sign} number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+
+
+def _shown(value: int | float) -> str:
+    return f"{value:g}" if isinstance(value, float) else int_text(value)
 
 
 def number_text(x: float) -> str:

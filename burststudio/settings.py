@@ -11,9 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from burststudio.schema import Param
+from burststudio.schema import SCALE_MAX, Param
 from burststudio.targets import registry as target_kinds
 from burststudio.vocab import ROUTE_POLICIES, SHORT_ANSWERS, SHORT_FAIL
+
+
+def off_or_at_least(least: float):
+    """A Param check for a value where 0 turns something off and a positive value must be at least `least`."""
+    def check(path: tuple, value: float) -> float:
+        from burststudio.preset_validate import Invalid
+
+        if 0 < value < least:
+            raise Invalid(path, f"too small: {value:g} (0 turns it off; the smallest allowed is {least:g})")
+        return value
+
+    return check
 
 
 def setting(default: Any, doc: str, **bounds: Any) -> Any:
@@ -141,8 +153,10 @@ class ReplaySettings:
     users: int = setting(8, "Concurrent users in closed-loop mode.", min=1)
     think_time_s: float = setting(0.0, "Pause of a closed-loop user between two requests.", min=0.0)
     duration_s: float = setting(0.0, "Replay only the first S seconds of the workload; 0: all of it.", min=0.0)
-    time_scale: float = setting(1.0, "Stretch (>1) or compress (<1) the schedule.", min=1e-6)
-    rate_scale: float = setting(1.0, "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", min=1e-6)
+    # The scales' bounds (schema.SCALE_MAX) keep a replicated row count and a stretched time inside int64.
+    time_scale: float = setting(1.0, "Stretch (>1) or compress (<1) the schedule.", min=1e-6, max=SCALE_MAX)
+    rate_scale: float = setting(1.0, "Thin (<1) or replicate (>1) arrivals, keeping the burst shape.", min=1e-6,
+                                max=SCALE_MAX)
     max_concurrency: int = setting(0, "At most this many requests in flight (open loop); 0: no cap.", min=0)
     # 60 s: the longest stream a healthy server sends (2,000 tokens at 20 ms) ends within it, and an overloaded
     # run ends a minute after its schedule instead of after its slowest request's time limits.
@@ -166,7 +180,10 @@ class ReplaySettings:
     warmup: int = setting(-1, "Requests of the workload's shape sent before the clock starts, recorded apart and "
                           "excluded from every figure; -1: the target kind's default (" + target_kinds.warmup_text()
                           + ").", min=-1)
-    scrape_interval_s: float = setting(0.5, "Seconds between two /metrics samples; 0: do not sample.", min=0.0)
+    # Faster than every 10 ms a scrape measures mostly itself (vLLM renders the page on its API server's thread),
+    # and a simulated run would take a sample per step of virtual time.
+    scrape_interval_s: float = setting(0.5, "Seconds between two /metrics samples; 0: do not sample; else at least "
+                                       "0.01.", min=0.0, check=off_or_at_least(0.01))
     slo_ttft_s: float = setting(0.0, "TTFT objective for goodput, seconds; 0: none.", min=0.0)
     slo_tpot_s: float = setting(0.0, "TPOT objective for goodput, seconds; 0: none.", min=0.0)
     slo_itl_s: float = setting(0.0, "ITL objective for goodput: no gap between two chunks of a request longer than "
@@ -182,8 +199,10 @@ class ReplaySettings:
                            "prompts, fitted to each row's length (needs tokenizer); empty: none.")
     extra_body: dict = setting({}, 'More fields of every request body (sampling parameters, ...), e.g. '
                                '{ temperature = 0.7 }; the fields BurstStudio sets cannot be replaced.')
+    # Each slice is a row of rates and percentiles: under a tenth of a second they hold a request or two each, and a
+    # run of hours would be tens of millions of rows (1e-300 s would be more slices than memory holds).
     slice_s: float = setting(0.0, "Write slices.parquet: rate, latency percentiles and failures per slice of this "
-                             "many seconds; 0: none.", min=0.0)
+                             "many seconds; 0: none; else at least 0.1.", min=0.0, check=off_or_at_least(0.1))
     burst_window_s: float = setting(10.0, "Window length of the burst view: about the shortest burst's length.",
                                     min=0.001)
     # Twice the median rate: a burst the BurstGPT study would call one, well above a steady stream's noise.

@@ -189,7 +189,11 @@ def _escaped(s: str, pos: int) -> bool:
 
 def key_lines(text: str) -> dict[Path, int]:
     """Key path -> 1-based line where it is first written (tables: their header or first dotted use)."""
-    return _Scanner(text).scan()
+    scanner = _Scanner(text)
+    try:
+        return scanner.scan()
+    except RecursionError:  # nesting past the recursion limit: the lines found before it
+        return scanner.lines
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int | None:

@@ -16,17 +16,21 @@ REPEAT_HELP = ("run the same experiment N times (new seeds unless --seed fixes o
                "folder, and report each figure's mean and 95%% confidence interval (repeat.json)")
 
 
+# More runs than this is a typing slip: the interval has narrowed to a few percent of itself long before.
+MAX_REPEAT = 1000
+
+
 def add_repeat_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repeat", metavar="N", type=int, default=1, help=REPEAT_HELP)
+    parser.add_argument("--repeat", metavar="N", default=1, help=REPEAT_HELP)
 
 
 def check_repeat(args: argparse.Namespace) -> int:
-    from burststudio.errors import UserError
+    """`--repeat` checked (a whole number from 1 to MAX_REPEAT) and set back on `args` as one."""
+    from burststudio.commands._number_args import check_number_flags
+    from burststudio.schema import Param
 
-    n = args.repeat
-    if not 1 <= n <= 1000:
-        raise UserError(f"--repeat must be between 1 and 1000, got {n}")
-    return n
+    check_number_flags(args, {"repeat": Param("repeat", "int", "Runs of the experiment.", 1, min=1, max=MAX_REPEAT)})
+    return args.repeat
 
 
 def run_repeated(args: argparse.Namespace, name: str, base_seed: int,

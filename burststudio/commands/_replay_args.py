@@ -32,7 +32,7 @@ def add_replay_arguments(p: argparse.ArgumentParser, *, target: bool = True, rat
     p.add_argument("--slice", metavar="DURATION", default=None,
                    help="write slices.parquet: rate, latency percentiles and failures per slice, e.g. 10s, 1m")
     if rate:
-        p.add_argument("--request-rate", metavar="R", type=float, default=None,
+        p.add_argument("--request-rate", metavar="R", default=None,
                        help="send the workload at a mean of R requests/s, its burst shape kept (sets "
                             "replay.rate_scale)")
     p.add_argument("--endpoint", choices=("completions", "chat"), default=None, help="the API to call")
@@ -135,11 +135,15 @@ def _toml_string(text: str) -> str:
 
 
 def apply_replay_arguments(preset: Any, args: argparse.Namespace) -> Any:
-    """The preset with the flags applied (as `--set` items after the command's own `--set`s)."""
-    from burststudio.presets import with_sets
+    """The preset with the flags applied (as `--set` items after the command's own `--set`s), its request limit
+    adopted (`apply_sets`)."""
+    from burststudio.commands._number_args import check_number_flags
+    from burststudio.commands._preset_args import apply_sets
+    from burststudio.schema import Param
 
-    items = [*(getattr(args, "sets", None) or []), *set_items(args)]
-    preset = with_sets(preset, items) if items else preset
+    check_number_flags(args, {"request_rate": Param("request_rate", "float", "Requests per second.", min=0,
+                                                    min_open=True)})
+    preset = apply_sets(preset, [*(getattr(args, "sets", None) or []), *set_items(args)])
     rate = getattr(args, "request_rate", None)
     if rate is not None:
         preset = with_request_rate(preset, rate, seed=getattr(args, "seed", None))
@@ -148,17 +152,18 @@ def apply_replay_arguments(preset: Any, args: argparse.Namespace) -> Any:
 
 def with_request_rate(preset: Any, rate: float, *, seed: int | None = None) -> Any:
     """The preset at a mean of `rate` requests/s: its workload's own mean rate (as built, before the replay's
-    transforms) scaled by replay.rate_scale, so every arrival process and trace keeps its shape."""
-    import math
-
+    transforms) scaled by replay.rate_scale, so every arrival process and trace keeps its shape. `rate` is finite
+    and above 0 (checked where the flag is read)."""
     from burststudio.errors import UserError
-    from burststudio.presets import with_sets
+    from burststudio.presets import PresetError, with_sets
     from burststudio.workload.stats import rate_rps
 
-    if not (math.isfinite(rate) and rate > 0):
-        raise UserError(f"--request-rate must be a number of requests/s above 0, got {rate}")
     own = rate_rps(preset.build_workload(seed=seed).arrival_s)
     if not own:
         raise UserError("--request-rate: the workload has no mean rate to scale (fewer than two requests)")
     scale = rate / own
-    return with_sets(preset, [*preset.sets, f"replay.rate_scale={scale!r}"])
+    try:
+        return with_sets(preset, [*preset.sets, f"replay.rate_scale={scale!r}"])
+    except PresetError as exc:  # the scale the rate asks for is out of the key's bounds: said as the flag's
+        raise UserError(f"--request-rate: {rate:g} requests/s is {scale:.4g} times the workload's own rate "
+                        f"({own:.4g}/s); {exc.key} {exc.reason}") from None

@@ -32,7 +32,7 @@ def add_workload_arguments(parser: argparse.ArgumentParser, *, file_help: str | 
         "arrival_s=ts,prompt_tokens=in,output_tokens=out (arrival may be seconds or date-times)",
     )
     parser.add_argument(
-        "--block-tokens", metavar="N", type=int, default=None,
+        "--block-tokens", metavar="N", default=None,
         help="for jsonl and parquet files with a prefix_blocks column: the tokens each id stands for (default 512)",
     )
     from burststudio.commands._preset_args import add_limit_argument
@@ -65,6 +65,9 @@ def resolve_and_load(args: argparse.Namespace) -> tuple[Any, str]:
     from burststudio.workload.formats import load, resolve_format
     from burststudio.workload.formats.checks import TraceWarning
 
+    from burststudio.commands._number_args import check_number_flags
+
+    check_number_flags(args, {"block_tokens": ("workload", "block_tokens")})
     columns = parse_columns(getattr(args, "columns", None))
     fmt = resolve_format(args.file, getattr(args, "format", None), columns)
     with warnings.catch_warnings(record=True) as caught:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from burststudio.commands._number_args import check_number_flags
+
 HELP = "measure a real server's step times and write a cost profile for the simulator"
 
 
@@ -24,10 +26,10 @@ def register(subparsers) -> None:
     p.add_argument("--out", "-o", metavar="PROFILE.json", default="calibrated.json",
                    help="cost profile to write (default: calibrated.json)")
     p.add_argument("--name", default=None, help="profile name (default: the file name without .json)")
-    p.add_argument("--max-batch", type=int, default=None, metavar="N",
+    p.add_argument("--max-batch", default=None, metavar="N",
                    help="largest decode batch to measure (default: the engine's max_num_seqs; 8 for a URL)")
     p.add_argument("--quick", action="store_true", help="fewer measurements (about a third of the time)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for the prompts' token ids")
+    p.add_argument("--seed", default=0, metavar="N", help="seed for the prompts' token ids")
     p.add_argument("--json", action="store_true", help="print the profile as JSON on stdout")
     p.set_defaults(func=run)
 
@@ -55,10 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("is a folder; give the profile's file name", where=str(out))
     if not out.parent.is_dir():
         raise UserError("no such folder for the profile", where=str(out.parent))
-    if args.max_batch is not None and args.max_batch < 1:
-        raise UserError(f"--max-batch must be at least 1, got {args.max_batch}")
-    if args.seed < 0:
-        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    check_number_flags(args, {"max_batch": ("target", "vllm", "max_num_seqs"), "seed": ("replay", "seed")})
 
     if args.preset:
         from burststudio.presets import load_preset

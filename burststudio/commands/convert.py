@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from burststudio.commands._number_args import check_number_flags
 from burststudio.commands._workload_args import add_workload_arguments, load_workload
 
 HELP = "load a trace, apply transforms, write a workload Parquet file"
@@ -26,12 +27,12 @@ def register(subparsers) -> None:
     failed = p.add_mutually_exclusive_group()
     failed.add_argument("--drop-failed", action="store_true", help="drop the requests the trace recorded as failed")
     failed.add_argument("--only-failed", action="store_true", help="keep only the failed requests")
-    p.add_argument("--time-scale", type=float, metavar="X", help="multiply arrival times by X (2 = half the rate)")
-    p.add_argument("--rate-scale", type=float, metavar="X",
+    p.add_argument("--time-scale", metavar="X", help="multiply arrival times by X (2 = half the rate)")
+    p.add_argument("--rate-scale", metavar="X",
                    help="about X times the requests over the same time, keeping the burst shape")
     p.add_argument("--sample", metavar="N|FRAC", help="a random subset: N rows, or a fraction (0.1 or 10%%)")
-    p.add_argument("--head", type=int, metavar="N", help="keep the first N requests")
-    p.add_argument("--seed", type=int, default=0, help="seed for --rate-scale and --sample (default 0)")
+    p.add_argument("--head", metavar="N", help="keep the first N requests")
+    p.add_argument("--seed", default=0, help="seed for --rate-scale and --sample (default 0)")
     p.set_defaults(func=run)
 
 
@@ -40,6 +41,8 @@ def transform_spec(args: argparse.Namespace):
     from burststudio.workload import transform as tf
     from burststudio.workload.transform_spec import TransformSpec
 
+    check_number_flags(args, {"time_scale": ("workload", "time_scale"), "rate_scale": ("workload", "rate_scale"),
+                              "head": ("workload", "head"), "seed": ("workload", "seed")})
     n, fraction = tf.parse_sample(args.sample) if args.sample is not None else (None, None)
     return TransformSpec(model=tuple(args.model or ()), source=tuple(args.source or ()),
                          failed=False if args.drop_failed else (True if args.only_failed else None),

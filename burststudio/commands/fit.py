@@ -86,8 +86,13 @@ def _print(result: dict, preset_note: str | None) -> None:
         con.print(preset_note)
 
 
+# The most windows `fit` fits and lists (a year in 20-minute windows is 26,280).
+MAX_WINDOWS = 100_000
+
+
 def run(args: argparse.Namespace) -> int:
     import json
+    import math
     from pathlib import Path
 
     from burststudio.errors import UserError
@@ -99,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
     if not window_s > 0:
         raise UserError(f"--window must be longer than 0 s, got {args.window!r}")
     w = load_workload(args)
+    windows = w.duration_s / window_s
+    if windows > MAX_WINDOWS:
+        # Each window is fitted and listed: a trace spanning years in 20-minute windows would take hours.
+        raise UserError(f"{args.file}: {w.duration_s:.4g} s in windows of {window_s:g} s is {math.ceil(windows):,} windows "
+                        f"(at most {MAX_WINDOWS:,}); give a longer --window, e.g. --window "
+                        f"{math.ceil(w.duration_s / MAX_WINDOWS)}s")
     result = {"name": w.meta.name, "format": w.meta.origin_format, **fit.fit_workload(w, window_s)}
     note = None
     if args.to_preset:

@@ -9,11 +9,16 @@ import argparse
 import sys
 from typing import Any
 
+from burststudio.commands._number_args import check_number_flags
 from burststudio.commands._preset_args import add_set_argument
 from burststudio.commands._repeat import add_repeat_argument, check_repeat, run_repeated
 from burststudio.commands._replay_args import add_replay_arguments, apply_replay_arguments
 
 HELP = "replay a preset or trace against a server, measure every token, keep every result"
+# Flags that set a [replay] key, checked by that key's Param.
+NUMBER_FLAGS = {"duration": ("replay", "duration_s"), "time_scale": ("replay", "time_scale"),
+                "rate_scale": ("replay", "rate_scale"), "max_concurrency": ("replay", "max_concurrency"),
+                "seed": ("replay", "seed"), "warmup": ("replay", "warmup")}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,20 +26,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "2 could not run, 3 a limit of the preset was broken, 4 the target died, 5 the run directory could not "
                               "be written, 130 stopped.")
     p.add_argument("source", metavar="PRESET|TRACE", help="a preset (.toml) or a trace / workload file")
-    p.add_argument("--format", metavar="F", default=None, help="read TRACE as this format instead of detecting it")
+    p.add_argument("--format", metavar="F", default=None,
+                   help="read TRACE as this format instead of detecting it (a preset: --set workload.format=F)")
     p.add_argument("--target", metavar="URL", default=None,
                    help="attach to this OpenAI-compatible server instead of the preset's target")
-    p.add_argument("--duration", metavar="S", type=float, default=None,
+    p.add_argument("--duration", metavar="S", default=None,
                    help="replay only the first S seconds of the schedule (after --time-scale)")
-    p.add_argument("--time-scale", metavar="X", type=float, default=None, help="stretch (>1) or compress (<1) time")
-    p.add_argument("--rate-scale", metavar="X", type=float, default=None,
+    p.add_argument("--time-scale", metavar="X", default=None, help="stretch (>1) or compress (<1) time")
+    p.add_argument("--rate-scale", metavar="X", default=None,
                    help="thin (<1) or replicate (>1) arrivals, keeping the burst shape")
-    p.add_argument("--max-concurrency", metavar="N", type=int, default=None, help="at most N requests in flight")
-    p.add_argument("--warmup", metavar="N", type=int, default=None,
+    p.add_argument("--max-concurrency", metavar="N", default=None, help="at most N requests in flight")
+    p.add_argument("--warmup", metavar="N", default=None,
                    help="send N requests of the workload's shape before the clock starts, excluded from every figure "
                    "(default: the target kind's, [replay] warmup)")
     p.add_argument("--out", metavar="DIR", default=None, help="run directory (default runs/<time>-<preset name>-<target kind>)")
-    p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
+    p.add_argument("--seed", metavar="N", default=None, help="seed for the workload, thinning and token ids")
     add_set_argument(p)
     add_replay_arguments(p)
     add_repeat_argument(p)
@@ -53,28 +59,24 @@ def load_source(source: str, fmt: str | None = None):
     if not path.exists():
         raise UserError(f"{source}: no such file")
     if path.suffix.lower() == ".toml":
+        if fmt:
+            # A preset names its trace's format itself; `--set workload.format=F` changes it and is recorded in
+            # the run's preset.toml, which a second way to say it would not be.
+            raise UserError(f"--format applies to a trace file, not to a preset; use --set workload.format={fmt}")
         return load_preset(path)
     return preset_from_trace(path, fmt)
 
 
 def apply_overrides(preset: Any, args: argparse.Namespace) -> None:
-    """Command-line values into the preset's settings, so the stored preset.toml says what was run."""
+    """Command-line values (checked by check_number_flags first) into the preset's settings, so the stored
+    preset.toml says what was run."""
     import dataclasses
 
-    from burststudio.errors import UserError
-
     changes: dict[str, Any] = {}
-    for flag, key, low in (("duration", "duration_s", 0.0), ("time_scale", "time_scale", None),
-                           ("rate_scale", "rate_scale", None), ("max_concurrency", "max_concurrency", 0),
-                           ("seed", "seed", 0), ("warmup", "warmup", 0)):
+    for flag, (_, key) in NUMBER_FLAGS.items():
         value = getattr(args, flag, None)
-        if value is None:
-            continue
-        if low is None and not value > 0:
-            raise UserError(f"--{flag.replace('_', '-')} must be above 0, got {value}")
-        if low is not None and value < low:
-            raise UserError(f"--{flag.replace('_', '-')} must be at least {low}, got {value}")
-        changes[key] = value
+        if value is not None:
+            changes[key] = value
     if changes:
         preset.replay = dataclasses.replace(preset.replay, **changes)
     if args.target:
@@ -87,9 +89,11 @@ def run(args: argparse.Namespace) -> int:
 
     from burststudio.replay.runner import run_replay
 
+    check_number_flags(args, NUMBER_FLAGS)
+    repeat = check_repeat(args)
     preset = apply_replay_arguments(load_source(args.source, args.format), args)
     apply_overrides(preset, args)
-    if check_repeat(args) > 1:
+    if repeat > 1:
         if args.events:
             from burststudio.errors import UserError
 

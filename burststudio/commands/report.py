@@ -59,9 +59,9 @@ def load_summary(run_dir: str, rebuild: bool = False) -> dict[str, Any]:
 
 def expand(paths: list[str]) -> tuple[list[str], dict[str, Any] | None]:
     """(run directories, the sweep's sweep.json or None): a sweep folder stands for its runs, in scale order."""
-    import json
     from pathlib import Path
 
+    from burststudio import json_text
     from burststudio.commands._sweep_table import SWEEP
     from burststudio.errors import InputFileError, UserError
 
@@ -75,7 +75,7 @@ def expand(paths: list[str]) -> tuple[list[str], dict[str, Any] | None]:
         if len(paths) > 1:
             raise UserError(f"{p} is a sweep folder: report it alone (its runs are compared in its page)")
         try:
-            sweep = json.loads(sweep_file.read_text(encoding="utf-8"))
+            sweep = json_text.loads(sweep_file.read_bytes())
             rows = sweep["runs"]
             # Each run sits in the folder beside sweep.json, whatever path the sweep was started from.
             runs = [str(Path(p) / Path(str(r["run_dir"])).name) for r in rows]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from burststudio.commands._number_args import check_number_flags
 from burststudio.commands._preset_args import add_set_argument
 from burststudio.commands._repeat import add_repeat_argument, check_repeat, run_repeated
 from burststudio.commands._replay_args import add_replay_arguments, apply_replay_arguments
@@ -20,12 +21,12 @@ def register(subparsers) -> None:
     p.add_argument("preset", metavar="PRESET", help="preset file (TOML), e.g. presets/burstgpt-paper.toml")
     p.add_argument("--out", "-o", metavar="DIR", default=None,
                    help="run directory to write (default: runs/<date>-<time>-<preset>-sim)")
-    p.add_argument("--duration", type=float, default=None, metavar="S",
+    p.add_argument("--duration", default=None, metavar="S",
                    help="simulate only the first S seconds of the workload (default: [replay] duration_s, else all)")
     p.add_argument("--profile", default=None, metavar="P",
                    help="cost profile: a name (cpu-tiny, a100-llama3-8b, h100-llama3-8b) or a .json file "
                    "(default: [target.sim] profile)")
-    p.add_argument("--seed", type=int, default=None, metavar="N", help="workload seed (default: the preset's)")
+    p.add_argument("--seed", default=None, metavar="N", help="workload seed (default: the preset's)")
     add_set_argument(p)
     add_replay_arguments(p, target=False)
     add_repeat_argument(p)
@@ -40,14 +41,11 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from burststudio.errors import UserError
     from burststudio.presets import load_preset
     from burststudio.vocab import EXIT_LIMITS, EXIT_OK
 
-    if args.duration is not None and not args.duration > 0:
-        raise UserError(f"--duration must be a positive number of seconds, got {args.duration}")
-    if args.seed is not None and args.seed < 0:
-        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    check_number_flags(args, {"duration": ("replay", "duration_s"), "seed": ("workload", "seed")})
+    repeat = check_repeat(args)
     preset = apply_replay_arguments(load_preset(args.preset), args)
     sim = preset.target.sim
     if args.profile:
@@ -61,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
     from burststudio import rundir
     from burststudio.replay.simulated import simulate_to_run_dir
+    from burststudio.targets.sim.costmodel import get_profile
 
-    if check_repeat(args) > 1:
+    # Everything else a user can get wrong is read before a run directory exists, so a bad input leaves none.
+    get_profile(sim.profile)
+    if repeat > 1:
         def one(seed: int, run_dir: Path) -> tuple[dict, int]:
             rundir.make_empty(run_dir)
             s = simulate_to_run_dir(preset, preset.build_workload(seed=seed), sim, run_dir,
@@ -71,12 +72,19 @@ def run(args: argparse.Namespace) -> int:
 
         return run_repeated(args, f"{preset.name}-sim", preset.seed, one)
     started = dt.datetime.now().astimezone()
-    out = Path(args.out) if args.out else rundir.default_run_dir(f"{preset.name}-sim")
-    rundir.make_empty(out)
-
     t0 = time.perf_counter()
+    out = Path(args.out) if args.out else rundir.default_run_dir(f"{preset.name}-sim")
+    created = not out.exists()
+    if not created:
+        rundir.make_empty(out)  # refuses a folder that holds something, before the work
     workload = preset.build_workload(seed=args.seed)
-    summary = simulate_to_run_dir(preset, workload, sim, out, started=started)
+    rundir.make_empty(out)
+    try:
+        summary = simulate_to_run_dir(preset, workload, sim, out, started=started)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
     wall = time.perf_counter() - t0
     if args.json:
         print(json.dumps(summary, allow_nan=False, default=str))

@@ -21,6 +21,8 @@ import sys
 from typing import Any
 
 from burststudio import figures
+from burststudio.commands._number_args import check_number_flags, number_value
+from burststudio.commands._preset_args import add_limit_argument, apply_sets
 from burststudio.commands._sweep_table import _COLUMN, RATE_SCALE, SWEEP, _cell, print_table
 from burststudio.commands._replay_args import add_replay_arguments, set_items
 
@@ -38,18 +40,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--search", metavar="KEY=LO:HI", default=None,
                    help="bisect KEY (a preset key, or rate-scale) between LO and HI for the highest value that "
                         "meets the objectives")
-    p.add_argument("--search-steps", metavar="N", type=int, default=DEFAULT_SEARCH_STEPS,
+    p.add_argument("--search-steps", metavar="N", default=DEFAULT_SEARCH_STEPS,
                    help=f"bisection steps after LO and HI (default {DEFAULT_SEARCH_STEPS})")
     p.add_argument("--target", metavar="URL", default=None,
                    help="attach to this OpenAI-compatible server instead of the preset's target")
-    p.add_argument("--duration", metavar="S", type=float, default=None,
+    p.add_argument("--duration", metavar="S", default=None,
                    help="replay only the first S seconds of the schedule at each point")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="sweep folder, one run directory per point inside (default runs/<time>-<preset>-<target kind>-sweep)")
-    p.add_argument("--seed", metavar="N", type=int, default=None, help="seed for the workload, thinning and token ids")
+    p.add_argument("--seed", metavar="N", default=None, help="seed for the workload, thinning and token ids")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY.PATH=VALUE[,VALUE...]",
                    help="change one value of the preset for every run, or sweep it over several comma-separated "
                         "values (repeatable; several swept keys make a grid), e.g. --set workload.arrivals.cv=1,2,4,8")
+    add_limit_argument(p)
     add_replay_arguments(p, rate=False)
     p.add_argument("--json", action="store_true", help="end stdout with the sweep as one JSON object")
     p.set_defaults(func=run)
@@ -65,9 +68,7 @@ def parse_scales(text: str, flag: str = "--rate-scale") -> list[float]:
             x = float(part)
         except ValueError:
             raise UserError(f"{flag}: {part!r} is not a number (expected e.g. 0.5,1,2,4)") from None
-        if not x > 0 or x != x or x == float("inf"):
-            raise UserError(f"{flag}: every scale must be above 0, got {part}")
-        scales.append(x)
+        scales.append(number_value(flag, x, ("replay", "rate_scale")))
     if not scales:
         raise UserError(f"{flag}: give at least one scale")
     return sorted(set(scales))
@@ -118,7 +119,7 @@ def dimensions(args: argparse.Namespace) -> tuple[list[str], dict[str, list[Any]
     return fixed, dims
 
 
-def parse_search(text: str, search_steps: int) -> tuple[str, float, float]:
+def parse_search(text: str) -> tuple[str, float, float]:
     from burststudio.errors import UserError
     from burststudio.presets import parse_set
 
@@ -132,14 +133,21 @@ def parse_search(text: str, search_steps: int) -> tuple[str, float, float]:
         raise UserError(f"--search {text}: LO and HI must be numbers") from None
     if not (lo == lo and hi == hi and abs(lo) != float("inf") and abs(hi) != float("inf")) or not lo < hi:
         raise UserError(f"--search {text}: LO must be below HI, both finite")
-    if search_steps < 0:
-        raise UserError(f"--search-steps must be at least 0, got {search_steps}")
     name = RATE_SCALE if key.strip() == RATE_SCALE else ".".join(parse_set(f"{key}=0")[0])
-    if name == RATE_SCALE and lo <= 0:
-        raise UserError(f"--search {text}: a rate scale must be above 0")
+    if name == RATE_SCALE:
+        for x in (lo, hi):
+            number_value(f"--search {text}", x, ("replay", "rate_scale"))
     if lo_text.strip().lstrip("-").isdigit() and hi_text.strip().lstrip("-").isdigit():
         return name, int(lo), int(hi)
     return name, lo, hi
+
+
+def point_sets(point: dict[str, Any]) -> list[str]:
+    """The `--set` items of one point (its rate scale multiplies the preset's instead), each value written as TOML
+    reads it back: a string quoted, true and false in lower case."""
+    import json
+
+    return [f"{k}={json.dumps(v) if isinstance(v, (str, bool)) else v}" for k, v in point.items() if k != RATE_SCALE]
 
 
 def point_name(point: dict[str, Any]) -> str:
@@ -211,12 +219,15 @@ def run(args: argparse.Namespace) -> int:
     from burststudio.errors import UserError
     from burststudio.presets import with_sets
     from burststudio.replay.runner import run_replay
+    from burststudio.schema import Param
     from burststudio.vocab import EXIT_OK, EXIT_STOPPED, EXIT_TARGET_DIED
 
+    check_number_flags(args, {"duration": ("replay", "duration_s"), "seed": ("replay", "seed"),
+                              "search_steps": Param("search_steps", "int", "Bisection steps.", min=0)})
     source = load_source(args.source)
     fixed, dims = dimensions(args)
     fixed += set_items(args)
-    search = parse_search(args.search, args.search_steps) if args.search else None
+    search = parse_search(args.search) if args.search else None
     if search and search[0] in dims:
         raise UserError(f"--search {args.search}: {search[0]} is also swept")
     if not dims and not search and source.sweep_sets:
@@ -225,7 +236,13 @@ def run(args: argparse.Namespace) -> int:
     if not dims and not search:
         raise UserError("give what to sweep: --rate-scale X,Y,..., --set KEY=V1,V2,..., --search KEY=LO:HI, "
                         "or a [sweep] table in the preset")
-    base = with_sets(source, fixed)
+    base = apply_sets(source, fixed)
+    # Every value a point will set, checked as a line of the preset before the first point runs (a bisection's
+    # points lie between its ends).
+    for key, values in {**dims, **({search[0]: search[1:]} if search else {})}.items():
+        if key != RATE_SCALE:
+            for value in values:
+                with_sets(source, [*fixed, *point_sets({key: value})])
     overrides = argparse.Namespace(duration=args.duration, time_scale=None, rate_scale=None, max_concurrency=None,
                                    seed=args.seed, target=args.target)
     apply_overrides(base, overrides)
@@ -260,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
         return kept[key]
 
     def run_point(point: dict[str, Any]) -> dict[str, Any]:
-        keys = [f"{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in point.items() if k != RATE_SCALE]
+        keys = point_sets(point)
         preset = with_sets(source, [*fixed, *keys]) if keys else base
         if keys:
             apply_overrides(preset, overrides)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from burststudio.commands._number_args import check_number_flags
 from burststudio.commands._preset_args import add_set_argument, apply_sets
 
 HELP = "build the workload a preset describes and write it as a workload Parquet file"
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
                               "file, byte for byte.")
     p.add_argument("preset", metavar="PRESET", help="preset file (TOML), e.g. presets/burstgpt-paper.toml")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="the workload Parquet file to write")
-    p.add_argument("--seed", type=int, default=None, metavar="N",
+    p.add_argument("--seed", default=None, metavar="N",
                    help="seed of the generators (default: the preset's [workload] seed, else 0)")
     add_set_argument(p)
     p.set_defaults(func=run)
@@ -36,9 +37,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("is a directory, not a file", where=str(out))
     if not out.parent.exists():
         raise UserError(f"folder {str(out.parent)!r} does not exist", where=str(out))
-    if args.seed is not None and args.seed < 0:
-        raise UserError(f"--seed must be >= 0, got {args.seed}")
-    preset = apply_sets(load_preset(args.preset), args)
+    check_number_flags(args, {"seed": ("workload", "seed")})
+    preset = apply_sets(load_preset(args.preset), args.sets)
     w = preset.build_workload(seed=args.seed)
     try:
         w.to_parquet(out)

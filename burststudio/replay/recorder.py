@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from burststudio import json_text
+
 JOURNAL = "journal.jsonl"
 METRICS = "metrics.jsonl"
 EVENTS = "events.jsonl"
@@ -190,8 +192,8 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw)
-        except ValueError:
+            obj = json_text.loads(raw, finite=False)
+        except json_text.BadJSON:
             if n == last:
                 return  # the writer died mid-line
             raise InputFileError(str(path), "not a JSON line", line=n + 1) from None
@@ -229,8 +231,8 @@ def read_warmup(run_dir: Path) -> list[dict[str, Any]]:
                 if b'"kind":"' + WARMUP.encode() + b'"' not in raw:
                     break
                 try:
-                    obj = json.loads(raw)
-                except ValueError:
+                    obj = json_text.loads(raw, finite=False)
+                except json_text.BadJSON:
                     break  # a line cut short: read_journal names any bad line
                 out.append(obj)
     except OSError:

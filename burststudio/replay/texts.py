@@ -20,12 +20,13 @@ Every prompt is then fitted to its exact count as above. The `tokenizers` librar
 from __future__ import annotations
 
 import bisect
-import json
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from burststudio import json_text
 
 MAX_DATASET_ENTRIES = 50_000
 MAX_DATASET_BYTES = 256 * 1024 * 1024
@@ -116,9 +117,9 @@ def _entries(path: str | Path) -> tuple[list[str], list[list[str]]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError):
-            raise TextError(f"{path}:{k}: not a JSON object") from None
+            obj = json_text.loads(line, finite=False)
+        except json_text.BadJSON as exc:
+            raise TextError(f"{path}:{k}: not a JSON object ({exc.message})") from None
         if not isinstance(obj, dict):
             raise TextError(f"{path}:{k}: not a JSON object")
         text = obj.get("prompt", obj.get("text"))

@@ -13,6 +13,7 @@ from typing import Any
 from rich.markup import escape
 
 from burststudio import figures, rundir
+from burststudio.errors import UserError
 from burststudio.figures import dig
 
 FIGURES = figures.pick("sent", "finished", "failed", "cancelled", "goodput", "requests_per_s", "output_tokens_per_s",
@@ -24,13 +25,15 @@ FIGURES = figures.pick("sent", "finished", "failed", "cancelled", "goodput", "re
 RUNNING = "running"
 STARTUP = "stopped during start-up"  # the target never got healthy: no run.json, no request sent
 KILLED = "did not finish"  # run.json, but the engine was killed before it wrote a summary
+UNREADABLE = "summary unreadable"  # a summary.json of the wrong shape, not one cut short (`report` says why)
 
 
 @dataclass
 class Run:
     path: Path
     summary: dict[str, Any] | None
-    # The state of a run that has no summary (RUNNING, STARTUP or KILLED); a run with one says it in its summary.
+    # The state of a run that has no summary (RUNNING, STARTUP, KILLED or UNREADABLE); a run with one says it in its
+    # summary.
     pending: str | None = None
 
     @property
@@ -62,13 +65,17 @@ def _startup_only(d: Path) -> bool:
 
 def list_runs(runs_dir: Path, active: Path | None = None) -> list[Run]:
     """Run directories (newest name last), with their summary when one was written; a run without one is listed
-    as running, killed or stopped during start-up. `active` is a run directory an engine is known to write now
+    as running, killed, stopped during start-up, or with its summary unreadable. `active` is a run directory an engine is known to write now
     (the studio's own), still starting its target when it holds no run.json yet."""
     if not runs_dir.is_dir():
         return []
     out = []
     for d in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        summary = rundir.read_summary(d)
+        try:
+            summary = rundir.read_summary(d)
+        except UserError:  # a summary of the wrong shape: listed without figures; `report` names the problem
+            out.append(Run(d, None, UNREADABLE))
+            continue
         if summary is not None:
             out.append(Run(d, summary))
         elif active is not None and d == Path(active):

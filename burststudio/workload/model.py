@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,20 @@ OPTIONAL_COLUMNS: dict[str, pa.DataType] = {
 }
 COLUMNS: dict[str, pa.DataType] = {**REQUIRED_COLUMNS, **OPTIONAL_COLUMNS}
 
+# The largest values a workload holds, checked where a file's values enter (workload/formats/checks.py):
+# - a count (tokens, images) of one request: a thousand times the longest context of any model, and small enough
+#   that a billion of them still sum inside int64;
+MAX_COUNT = 10**9
+# - a time in seconds (arrival, recorded latency): 2^63 ns, the span a nanosecond timestamp holds (292 years);
+#   float64 still tells microseconds apart there, and a plan's integer nanoseconds still fit.
+MAX_SECONDS = 2**63 / 1e9
+
 _META_KEY = b"burststudio.workload"
 # Tokens one `prefix_blocks` id stands for where the source does not say: Mooncake's hash_ids cover 512-token blocks.
 DEFAULT_PREFIX_BLOCK_TOKENS = 512
+# The leading word of each WorkloadMeta annotation -> the JSON value it takes.
+_META_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "dict": dict,
+                                                   "list": list}
 
 
 @dataclass
@@ -67,9 +79,25 @@ class WorkloadMeta:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "WorkloadMeta":
-        data = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """The metadata a workload file stores; ValueError (json_text.BadJSON among them) naming what is wrong."""
+        from burststudio import json_text
+
+        data = json_text.loads(text, finite=False)  # a generator spec may hold inf (a window to the end)
+        if not isinstance(data, dict):
+            raise ValueError("its metadata is not a JSON object")
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            kind = next(k for word, k in _META_TYPES.items() if f.type.startswith(word))
+            ok = (value is None and "None" in f.type) or (isinstance(value, kind) and not isinstance(value, bool))
+            if ok and isinstance(value, float) and not math.isfinite(value):
+                ok = False
+            if not ok:
+                raise ValueError(f"its metadata's {f.name} is {type(value).__name__}, not {f.type}")
+            values[f.name] = value
+        return cls(**values)
 
     def derive(self, transform: str | None = None, **changes: Any) -> "WorkloadMeta":
         """A copy with some fields changed and, optionally, one more transform recorded."""

@@ -45,7 +45,7 @@ def test_convert_time_scale_on_mooncake(traces_dir, tmp_path):
 @pytest.mark.parametrize("extra,needle", [
     (["--model", "nope"], "no request has model"),
     (["--window", "5m:1m"], "end must be after"),
-    (["--rate-scale", "0"], "positive"),
+    (["--rate-scale", "0"], "--rate-scale: must be > 0, got 0"),
     (["--sample", "abc"], "sample"),
     (["--head", "-2"], "head"),
 ])

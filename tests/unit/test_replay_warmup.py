@@ -82,7 +82,8 @@ def test_the_warmup_flag(tmp_path):
 
     with TestServer(ServerConfig()) as srv:
         p = cli("replay", trace, "--target", srv.url, "--out", tmp_path / "run", "--warmup", 2, "--json")
-        bad = cli("replay", trace, "--target", srv.url, "--out", tmp_path / "bad", "--warmup", -1)
+        # Checked as the key [replay] warmup is: -1 is its "the target kind's default", -2 is refused.
+        bad = cli("replay", trace, "--target", srv.url, "--out", tmp_path / "bad", "--warmup", -2)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout.strip().splitlines()[-1])
     assert summary["warmup"]["requests"] == 2 and summary["warmup"]["finished"] == 2 and summary["sent"] == 5

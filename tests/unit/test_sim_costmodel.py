@@ -66,7 +66,7 @@ def test_bad_profile_files_are_one_line_errors(tmp_path):
     with pytest.raises(UserError, match="lacks"):
         CostProfile.load(bad)
     bad.write_text(json.dumps({"base_s": -1, "prefill_token_s": 0, "decode_seq_s": 0, "context_token_s": 0}))
-    with pytest.raises(UserError, match="non-negative"):
+    with pytest.raises(UserError, match="base_s must be a number of seconds from 0 to 60, got -1"):
         CostProfile.load(bad)
     with pytest.raises(UserError, match="unknown cost profile"):
         get_profile("b200-nonexistent")

@@ -91,10 +91,22 @@ def test_sweep_over_any_key_makes_a_grid(preset, tmp_path):
     assert "knee" not in res  # a grid has no single knee
 
 
+def test_a_sweep_over_true_and_false(preset, tmp_path):
+    path, _ = preset
+    p = cli("sweep", path, "--set", "target.sim.enable_prefix_caching=true,false", "--set", "replay.duration_s=0.2",
+            "--out", tmp_path / "b", "--json")
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert [r["point"] for r in res["runs"]] == [{"target.sim.enable_prefix_caching": v} for v in (True, False)]
+
+
 def test_sweep_set_values_are_checked_like_preset_lines(preset, tmp_path):
     path, _ = preset
     bad = cli("sweep", path, "--set", "replay.slo_ttft_s=0.2,-1", "--out", tmp_path / "b")
     assert bad.returncode == 2 and "replay.slo_ttft_s" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "b").exists()  # refused before the first point ran
+    steps = cli("sweep", path, "--search", "rate-scale=0.5:2", "--search-steps", "-1", "--out", tmp_path / "s")
+    assert steps.returncode == 2 and "--search-steps: must be >= 0, got -1" in steps.stderr
     none = cli("sweep", path, "--out", tmp_path / "n")
     assert none.returncode == 2 and "--search" in none.stderr
 

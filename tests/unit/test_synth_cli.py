@@ -77,7 +77,7 @@ def test_bad_preset_exits_2_with_one_line(tmp_path):
     (["{missing}", "--out", "{tmp}/w.parquet"], "no such preset file"),
     (["{preset}", "--out", "{tmp}/no/such/dir/w.parquet"], "does not exist"),
     (["{preset}", "--out", "{tmp}"], "is a directory"),
-    (["{preset}", "--out", "{tmp}/w.parquet", "--seed", "-1"], "--seed must be >= 0"),
+    (["{preset}", "--out", "{tmp}/w.parquet", "--seed", "-1"], "--seed: must be >= 0, got -1"),
 ])
 def test_usage_errors(args, message, tmp_path, capsys):
     subst = {"missing": tmp_path / "missing.toml", "tmp": tmp_path, "preset": BURSTGPT}

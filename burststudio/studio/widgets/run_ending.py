@@ -7,12 +7,13 @@ from rich.markup import escape
 from textual.widgets import Static
 
 from burststudio import figures
-from burststudio.studio.runs import KILLED, RUNNING, STARTUP, Run
+from burststudio.studio.runs import KILLED, RUNNING, STARTUP, UNREADABLE, Run
 
 _NO_SUMMARY = {
     STARTUP: "no requests: the target never became healthy",
     RUNNING: "the engine is still writing it (g reads runs/ again)",
     KILLED: "no summary: `burststudio report {path}` rebuilds it from the journal",
+    UNREADABLE: "summary.json is not what a run writes: `burststudio report {path}` says what is wrong",
 }
 
 

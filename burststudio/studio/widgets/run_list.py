@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from burststudio import figures
-from burststudio.studio.runs import KILLED, RUNNING, STARTUP, Run, figure
+from burststudio.studio.runs import KILLED, RUNNING, STARTUP, UNREADABLE, Run, figure
 
 # runs/<YYYYmmdd-HHMMSS>-<rest> (rundir.default_run_dir): the list shows "HH:MM <rest>" (the panel the full name).
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)$")
@@ -24,7 +24,7 @@ _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)$")
 _ENDED_SHORT = {figures.REASONS["done"]: "done", figures.REASONS["stopped"]: "stopped",
                 figures.REASONS["target_died"]: "died", figures.REASONS["write_failed"]: "write err",
                 figures.REASONS["limits"]: "limits", figures.NOT_FINISHED: "killed", KILLED: "killed",
-                RUNNING: "running", STARTUP: "start-up"}
+                RUNNING: "running", STARTUP: "start-up", UNREADABLE: "bad file"}
 MIN_NAME = 12  # below this a name says nothing; a column goes instead
 ELLIPSIS = "…"
 

@@ -79,19 +79,25 @@ class CostProfile:
     def __post_init__(self) -> None:
         for term in _TERMS:
             value = getattr(self, term)
-            if not isinstance(value, (int, float)) or value != value or value < 0:
-                raise ValueError(f"cost profile {self.name!r}: {term} must be a non-negative number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:  # NaN too
+                raise ValueError(f"cost profile {self.name!r}: {term} must be a number of seconds from 0 to "
+                                 f"{MAX_TERM_S:g}, got {repr(value)[:40]}")
             if value > MAX_TERM_S:
                 raise ValueError(f"cost profile {self.name!r}: {term} must be at most {MAX_TERM_S:g} s, got "
-                                 f"{value!r} (a unit of engine work that takes longer is a unit slip, ms or us "
-                                 "written as s; it would stretch virtual time past anything a run can hold)")
+                                 f"{repr(value)[:40]} (a unit of engine work that takes longer is a unit slip, ms or "
+                                 "us written as s; it would stretch virtual time past anything a run can hold)")
+        for name, kind in (("name", str), ("description", str), ("wake_s", list), ("sources", list),
+                           ("suggested", dict)):
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(f"cost profile {str(self.name)[:40]!r}: {name} must be "
+                                 f"{'a string' if kind is str else 'an array' if kind is list else 'an object'}")
         if self.api_after_s > self.api_request_s:
             raise ValueError(f"cost profile {self.name!r}: api_after_s ({self.api_after_s}) is part of api_request_s "
                              f"({self.api_request_s}) and cannot exceed it")
         last = -1.0
         for point in self.wake_s:
             ok = isinstance(point, (list, tuple)) and len(point) == 2 and all(
-                isinstance(v, (int, float)) and v == v and 0 <= v < float("inf") for v in point) \
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf") for v in point) \
                 and point[1] <= MAX_TERM_S
             if not ok or point[0] <= last:
                 raise ValueError(f"cost profile {self.name!r}: wake_s must be [idle seconds, extra seconds] pairs, "
@@ -164,16 +170,20 @@ class CostProfile:
 
     @classmethod
     def load(cls, path: str | Path) -> "CostProfile":
+        from burststudio import json_text
+
         p = Path(path)
         problem = limits.file_problem(p, limits.PROFILE_MAX_BYTES, "cost profile")
         if problem:
             raise InputFileError(str(p), problem)
         try:
-            data = json.loads(p.read_text())
+            data = json_text.loads(p.read_bytes())
+        except IsADirectoryError:
+            raise InputFileError(str(p), "is a folder, not a cost profile (a .json file)") from None
         except OSError as exc:
             raise InputFileError(str(p), f"cannot read the cost profile ({exc.strerror or exc})") from None
-        except json.JSONDecodeError as exc:
-            raise InputFileError(str(p), f"not JSON: {exc.msg}", line=exc.lineno) from None
+        except json_text.BadJSON as exc:
+            raise InputFileError(str(p), f"not a cost profile: {exc.message}", line=exc.line) from None
         return cls.from_dict(data, where=str(p))
 
 

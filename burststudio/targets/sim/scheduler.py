@@ -420,6 +420,10 @@ class SimEngine:
             return 0
         if room == math.inf:  # nothing else will happen (no arrival, no sample): only the block limit counts
             return k
+        if k * first + inc * k * (k - 1) / 2 < room:
+            # All k steps start before the limit: a far one (a sample interval of years) is not counted down to,
+            # nor squared past the float range.
+            return k
         if inc > 0:
             # largest j with j*first + inc*j*(j-1)/2 < room, from the quadratic, then nudged for rounding
             a, b = inc / 2, first - inc / 2

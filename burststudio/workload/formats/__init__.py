@@ -8,10 +8,9 @@ where it can, the line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from burststudio import limits
+from burststudio import json_text, limits
 from burststudio.errors import InputFileError, UserError
 from burststudio.workload.formats import io
 
@@ -43,10 +42,10 @@ def detect_format(path: str | Path) -> str:
         raise InputFileError(str(path), "empty file")
     if line.startswith(b"{"):
         try:
-            first = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputFileError(str(path), "unknown format: the first line starts like JSON but is not valid JSON",
-                                 line=1) from None
+            first = json_text.loads(line, finite=False)
+        except json_text.BadJSON as exc:
+            raise InputFileError(str(path), "unknown format: the first line starts like JSON but cannot be read "
+                                 f"({exc.message})", line=1) from None
         return "mooncake" if isinstance(first, dict) and mooncake.matches(first) else "jsonl"
     try:
         line.decode("utf-8")

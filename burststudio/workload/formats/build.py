@@ -40,7 +40,7 @@ def timestamp_type(sample: str) -> pa.DataType:
 
 
 def whole_numbers(path: str | Path, values: np.ndarray, name: str, locate: Locator) -> np.ndarray:
-    """float64 counts -> int64, refusing fractions."""
+    """float64 counts -> int64, refusing fractions; the values were bounded first (`checks.counts`)."""
     if values.dtype.kind in "iu":
         return values.astype(np.int64, copy=False)
     frac = values != np.floor(values)
@@ -67,7 +67,7 @@ def arrival_seconds(path: str | Path, column, name: str, locate: Locator, per_se
     if per_second != 1.0:
         # Division (not multiplication by 1e-3) gives the correctly rounded seconds of a millisecond count.
         values = values / per_second
-    checks.non_negative(path, values, name, locate)
+    checks.seconds(path, values, name, locate)
     return values, False, False
 
 
@@ -102,12 +102,12 @@ def assemble(
             if name == "num_images":
                 col = col.fill_null(0)
             values = to_numpy(col)
-            checks.non_negative(path, values, label(name), locate)
+            checks.counts(path, values, label(name), locate)
             out[name] = whole_numbers(path, values, label(name), locate)
     if "recorded_latency_s" in columns:
         lat = columns["recorded_latency_s"].cast(pa.float64())
         filled = to_numpy(lat.fill_null(0.0))
-        checks.non_negative(path, filled, label("recorded_latency_s"), locate)
+        checks.seconds(path, filled, label("recorded_latency_s"), locate)
         out["recorded_latency_s"] = lat
     for name in ("model", "source", "session_id", "failed", "prefix_blocks"):
         if name in columns:

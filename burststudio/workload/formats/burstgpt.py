@@ -64,17 +64,17 @@ def load(path: str | Path, header: list[str] | None = None) -> Workload:
     for name in SIGNATURE:
         checks.no_nulls(path, table.column(name), name, locate)
     ts = to_numpy(table.column("Timestamp"))
-    checks.non_negative(path, ts, "Timestamp", locate)
+    checks.seconds(path, ts, "Timestamp", locate)
     prompt = to_numpy(table.column("Request tokens"))
     output = to_numpy(table.column("Response tokens"))
-    checks.non_negative(path, prompt, "Request tokens", locate)
-    checks.non_negative(path, output, "Response tokens", locate)
+    checks.counts(path, prompt, "Request tokens", locate)
+    checks.counts(path, output, "Response tokens", locate)
     prompt = whole_numbers(path, prompt, "Request tokens", locate)
     output = whole_numbers(path, output, "Response tokens", locate)
     latency = None
     if "Elapsed time" in table.column_names:
         latency = table.column("Elapsed time")
-        checks.non_negative(path, to_numpy(latency.fill_null(0.0)), "Elapsed time", locate)
+        checks.seconds(path, to_numpy(latency.fill_null(0.0)), "Elapsed time", locate)
 
     order = checks.sort_order(path, ts)
     if order is not None:

@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 
 from burststudio.errors import InputFileError
+from burststudio.workload.model import MAX_COUNT, MAX_SECONDS
 
 Locator = Callable[[int], "int | None"]
 
@@ -20,8 +21,10 @@ class TraceWarning(UserWarning):
 def shown(value) -> str:
     """A value as the file most likely wrote it (`-5`, not `-5.0`)."""
     value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)
 
 
@@ -39,8 +42,9 @@ def no_nulls(path: str | Path, column, name: str, locate: Locator) -> None:
         raise _error(path, f"missing value in column {name!r}", row, locate)
 
 
-def non_negative(path: str | Path, values: np.ndarray, name: str, locate: Locator) -> None:
-    """Finite and >= 0; raises naming the first offending row's line."""
+def non_negative(path: str | Path, values: np.ndarray, name: str, locate: Locator, most: float | None = None,
+                 unit: str = "") -> None:
+    """Finite, >= 0 and (given `most`) at most that; raises naming the first offending row's line."""
     values = np.asarray(values)
     if values.dtype.kind == "f":
         bad = ~np.isfinite(values)
@@ -51,6 +55,23 @@ def non_negative(path: str | Path, values: np.ndarray, name: str, locate: Locato
     if neg.any():
         row = int(np.argmax(neg))
         raise _error(path, f"negative value in column {name!r}: {shown(values[row])}", row, locate)
+    if most is not None:
+        over = values > most
+        if over.any():
+            row = int(np.argmax(over))
+            raise _error(path, f"value too large in column {name!r}: {shown(values[row])} (at most {most:.3g}{unit})",
+                         row, locate)
+
+
+def counts(path: str | Path, values: np.ndarray, name: str, locate: Locator) -> None:
+    """Token or image counts: finite, >= 0, at most MAX_COUNT (checked before any cast to int64, which would wrap)."""
+    non_negative(path, values, name, locate, MAX_COUNT)
+
+
+def seconds(path: str | Path, values: np.ndarray, name: str, locate: Locator) -> None:
+    """Times in seconds: finite, >= 0, at most MAX_SECONDS."""
+    hint = " s; a column of milliseconds or finer needs its unit converted"
+    non_negative(path, values, name, locate, MAX_SECONDS, hint)
 
 
 def sort_order(path: str | Path, times: np.ndarray) -> np.ndarray | None:

@@ -6,10 +6,10 @@ standard library to name the file's line. That pass runs only when the file is a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
+from burststudio import json_text
 from burststudio.errors import InputFileError
 from burststudio.workload.formats.io import open_stream
 
@@ -58,16 +58,15 @@ def locate_error(path: str | Path, kinds: dict[str, str], arrow_message: str) ->
     """The InputFileError for a file pyarrow refused: the first line that is not an object of the right kinds."""
     for number, raw in _lines(path):
         try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return InputFileError(str(path), f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})",
-                                  line=number)
+            obj = json_text.loads(raw, finite=False)
+        except json_text.BadJSON as exc:
+            return InputFileError(str(path), exc.message, line=number)
         if not isinstance(obj, dict):
             return InputFileError(str(path), "not a JSON object", line=number)
         for key, kind in kinds.items():
             if key in obj and not _kind_ok(obj[key], kind):
                 article = "an" if kind[0] in "aeiou" else "a"
-                return InputFileError(str(path), f"{key!r} is not {article} {kind}: {obj[key]!r}", line=number)
+                return InputFileError(str(path), f"{key!r} is not {article} {kind}: {repr(obj[key])[:60]}", line=number)
     message = arrow_message.replace("\n", " ").strip()
     return InputFileError(str(path), f"cannot be read as JSON lines ({message})")
 

@@ -7,13 +7,13 @@ one, file columns already named like workload columns are taken as they are. The
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
 
+from burststudio import json_text
 from burststudio.errors import InputFileError, UserError
-from burststudio.workload.formats import csvfile, jsonfile
+from burststudio.workload.formats import checks, csvfile, jsonfile
 from burststudio.workload.formats.build import assemble, looks_numeric, timestamp_type
 from burststudio.workload.formats.io import check_parquet_size, first_line, read_head
 from burststudio.workload.model import COLUMNS, REQUIRED_COLUMNS, Workload
@@ -91,9 +91,9 @@ def load_jsonl(path: str | Path, columns: dict[str, str] | None = None) -> Workl
     if not line:
         raise InputFileError(str(path), "empty file")
     try:
-        first = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(str(path), f"not valid JSON ({getattr(exc, 'msg', exc)})", line=1) from None
+        first = json_text.loads(line, finite=False)
+    except json_text.BadJSON as exc:
+        raise InputFileError(str(path), exc.message, line=1) from None
     if not isinstance(first, dict):
         raise InputFileError(str(path), "not a JSON object", line=1)
     mapping = resolve_mapping(path, list(first), columns)
@@ -145,11 +145,21 @@ def load_parquet(path: str | Path, columns: dict[str, str] | None = None) -> Wor
 
 
 def load_workload(path: str | Path) -> Workload:
-    """A file written by `Workload.to_parquet`, metadata (generator, seed, transforms) included."""
+    """A file written by `Workload.to_parquet`, metadata (generator, seed, transforms) included; its values are
+    checked as any trace's are (the file may have been written by another program)."""
     check_parquet_size(path)
     try:
-        return Workload.from_parquet(path)
+        w = Workload.from_parquet(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputFileError(str(path), f"not a readable workload file ({exc})") from None
     except ValueError as exc:
         raise InputFileError(str(path), f"not a valid workload file ({exc})") from None
+    no_line = lambda row: None  # noqa: E731 - Parquet rows have no lines: errors name the row
+    checks.seconds(path, w.arrival_s, "arrival_s", no_line)
+    for name in ("prompt_tokens", "output_tokens", "num_images"):
+        if w.has(name):
+            checks.counts(path, w.table.column(name).fill_null(0).to_numpy(), name, no_line)
+    if w.has("recorded_latency_s"):
+        checks.seconds(path, w.table.column("recorded_latency_s").fill_null(0.0).to_numpy(), "recorded_latency_s",
+                       no_line)
+    return w

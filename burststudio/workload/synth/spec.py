@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from burststudio.errors import UserError
-from burststudio.schema import REQUIRED, TYPES, Param, number_text
+from burststudio.schema import REQUIRED, TYPES, Param, int_text, number_problem
 from burststudio.workload.synth.tables import (ARRIVALS, FAMILIES, LENGTHS, MODULATION, SESSIONS, THINK_TIME, TURNS,
                                                WORKLOAD, Family, OneOf, Sub, Table)
 
@@ -73,6 +73,10 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _repr(value: Any) -> str:
+    return int_text(value) if isinstance(value, int) and not isinstance(value, bool) else repr(value)[:80]
+
+
 def _check_number(p: Param, value: Any, path: KeyPath) -> float | int:
     if p.type == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -81,14 +85,15 @@ def _check_number(p: Param, value: Any, path: KeyPath) -> float | int:
     else:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not ok:
-        raise SpecError(path, f"must be {_TYPE_WORDS[p.type]}, not {_type_name(value)} ({value!r})")
-    if not math.isfinite(value):
-        raise SpecError(path, f"must be a finite number, not {value!r}")
-    if p.min is not None and (value < p.min or (p.min_open and value == p.min)):
-        raise SpecError(path, f"must be {'>' if p.min_open else '>='} {number_text(p.min)}, not {value!r}")
-    if p.max is not None and (value > p.max or (p.max_open and value == p.max)):
-        raise SpecError(path, f"must be {'<' if p.max_open else '<='} {number_text(p.max)}, not {value!r}")
-    return float(value) if p.type == "float" else value
+        raise SpecError(path, f"must be {_TYPE_WORDS[p.type]}, not {_type_name(value)} ({_repr(value)})")
+    try:
+        value = float(value) if p.type == "float" else value
+    except OverflowError:
+        raise SpecError(path, "must be a finite number, got an integer too large for a float") from None
+    problem = number_problem(p, value)
+    if problem:
+        raise SpecError(path, problem)
+    return value
 
 
 def _check_value(p: Param, value: Any, path: KeyPath) -> Any:
@@ -96,11 +101,11 @@ def _check_value(p: Param, value: Any, path: KeyPath) -> Any:
         return _check_number(p, value, path)
     if p.type == "bool":
         if not isinstance(value, bool):
-            raise SpecError(path, f"must be true or false, not {_type_name(value)} ({value!r})")
+            raise SpecError(path, f"must be true or false, not {_type_name(value)} ({_repr(value)})")
         return value
     if p.type in ("str", "path"):
         if not isinstance(value, str):
-            raise SpecError(path, f"must be {_TYPE_WORDS[p.type]}, not {_type_name(value)} ({value!r})")
+            raise SpecError(path, f"must be {_TYPE_WORDS[p.type]}, not {_type_name(value)} ({_repr(value)})")
         if not value.strip():
             raise SpecError(path, "must not be empty")
         if p.choices and value not in p.choices:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from burststudio.schema import REQUIRED, Param
+from burststudio.schema import REQUIRED, SCALE_MAX, Param
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,13 @@ class Sub:
 
 # The registry -----------------------------------------------------------------------------------------------------
 
+# No server takes a billion requests a second; above it a rate is a slip, and a trace scaled to it would be
+# replicated past int64.
+RATE_MAX = 1e9
+
+
 def _rate(doc: str = "mean arrival rate", default: Any = REQUIRED) -> Param:
-    return Param("rate", "float", doc + " (requests/s)", default, min=0, min_open=True)
+    return Param("rate", "float", doc + " (requests/s)", default, min=0, min_open=True, max=RATE_MAX)
 
 
 _TRACE_FORMAT = Param("format", "str", "format of the trace file (detected from its header when not given)")
@@ -208,7 +213,8 @@ ARRIVALS = Family(
             (
                 Param("trace", "path", "trace file whose arrivals are used", REQUIRED),
                 _rate("mean rate to scale the trace to", default=None),
-                Param("rate_scale", "float", "multiply the trace's rate by this factor", min=0, min_open=True),
+                Param("rate_scale", "float", "multiply the trace's rate by this factor", min=0, min_open=True,
+                      max=SCALE_MAX),
                 _TRACE_FORMAT,
             ),
             one_of=(OneOf((("rate",), ("rate_scale",)), default={"rate_scale": 1.0}),),
