@@ -171,6 +171,7 @@ def story(records: list[dict[str, Any]], samples: list[dict[str, Any]] | None = 
     (late99,) = binned_quantiles(a["scheduled"], a["lateness"], width, n, (0.99,))
     failures = {c: json_floats(_rate(a["end"][outcome == c], width, n))
                 for c in FAILURES if (outcome == c).any()}
+    groups = samples_by_replica(samples)
     return {
         "bin_s": width,
         "t": json_floats(np.arange(n) * width, 3),
@@ -182,6 +183,8 @@ def story(records: list[dict[str, Any]], samples: list[dict[str, Any]] | None = 
         "lateness_p99_s": json_floats(late99),
         "failures_per_s": failures,
         "server": _sample_series(samples, width, n),
+        # A fleet: each replica's own gauges and counters, on the same bins (the report's panel per replica).
+        "replicas": {name: _one_series(g, width, n) for name, g in groups.items()} if len(groups) > 1 else {},
     }
 
 

@@ -62,6 +62,11 @@ def _counts_line(view: dict[str, Any]) -> str:
     return f"{line}; ended: {ended}"
 
 
+def replica_chart(run: int, k: int, what: str) -> str:
+    """The id of run `run`'s replica `k`'s chart of `what` (kv, queue): report.js draws into it by the same id."""
+    return f"chart-rep-{run}-{k}-{what}"
+
+
 def _panel(pid: str, title: str, cls: str = "panel") -> str:
     return f'<div class="{cls}"><h3>{_e(title)}</h3><div id="{pid}" class="chart"></div></div>'
 
@@ -178,6 +183,12 @@ def page(views: list[dict[str, Any]], summaries: list[dict[str, Any]], *,
             if len(views) > 1:
                 parts.append(f"<h3>{_e(label)}</h3>")
             parts.append(_replica_section(view))
+        for view, label in fleets:
+            run = views.index(view)
+            for k, name in enumerate(view["story"].get("replicas") or {}):
+                who = f"{label}, replica {name}" if len(views) > 1 else f"replica {name}"
+                parts.append('<div class="grid2">' + _panel(replica_chart(run, k, "kv"), f"{who}: KV cache usage")
+                             + _panel(replica_chart(run, k, "queue"), f"{who}: running and waiting") + "</div>")
         parts.append("</section>")
     shade_note = (" Shaded: the burst episodes" + (f" of {labels[0]}" if len(views) > 1 else "") + "."
                   if shaded else "")

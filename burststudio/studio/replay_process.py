@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 
 def engine_command(preset: Path, run_dir: Path, base: tuple[str, ...] | None = None,

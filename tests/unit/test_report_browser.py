@@ -129,3 +129,17 @@ def test_page_of_a_sweep(tmp_path):
     page = html_of(tmp_path, tmp_path / "sweep")
     values = check_page(page, want_canvas=("chart-knee",))
     assert "Goodput and TTFT against the rate scale" in values["titles"]
+
+
+def test_page_of_a_fleet_has_a_panel_per_replica(tmp_path):
+    """A simulated two-replica fleet (the run format a real fleet writes): the Replicas table, then each replica's
+    own KV cache and queue over time, drawn."""
+    run = tmp_path / "fleet"
+    r = bs("simulate", str(ROOT / "presets" / "vllm-cpu-fleet.toml"), "--out", str(run))
+    assert r.returncode == 0, r.stderr
+    page = html_of(tmp_path, run)
+    values = check_page(page, want_canvas=tuple(f"chart-rep-0-{k}-{what}" for k in (0, 1)
+                                                for what in ("kv", "queue")))
+    for name in ("0", "1"):
+        assert f"replica {name}: KV cache usage" in values["visible_titles"]
+        assert f"replica {name}: running and waiting" in values["visible_titles"]

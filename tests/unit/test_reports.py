@@ -95,6 +95,12 @@ def test_a_fleets_server_series_are_the_fleets():
     assert np.nanmax(np.array(server["kv_cache_usage"], dtype=float)) == pytest.approx(0.6)  # the fullest replica
     assert np.nanmax(np.array(server["waiting"], dtype=float)) == pytest.approx(3)  # the sum
     assert sum(server["preemptions_total"]) * s["bin_s"] == pytest.approx(8)  # replica 0's 8, nothing between them
+    # And each replica's own, for the report's panel per replica.
+    own = s["replicas"]
+    assert sorted(own) == ["0", "1"]
+    assert np.nanmax(np.array(own["0"]["kv_cache_usage"], dtype=float)) == pytest.approx(0.2)
+    assert np.nanmax(np.array(own["1"]["waiting"], dtype=float)) == pytest.approx(2)
+    assert timeline.story([record(0, 0.0, 0.1)], samples[::2])["replicas"] == {}  # one server: no panels
 
 
 def test_points_keep_every_outcome_and_stay_bounded():

@@ -142,6 +142,17 @@
     timeChart(get("chart-lateness"), perRun((r, i, o) => {
       o.push({label: prefix(r, "lateness p99"), run: i, values: r.story.lateness_p99_s, colour: colourOf(i, 0)});
     }), "ms", ms);
+    // A fleet's panel per replica (ids from html.py's replica_chart): its own KV cache and queue.
+    runs.forEach((r, i) => Object.entries(r.story.replicas || {}).forEach(([name, s], k) => {
+      const kv = get(`chart-rep-${i}-${k}-kv`), queue = get(`chart-rep-${i}-${k}-queue`);
+      if (!kv || !queue) return;
+      timeChart(kv, s.kv_cache_usage ? [{label: "KV cache usage", run: i, values: s.kv_cache_usage,
+                                          colour: colourOf(k, 0)}] : [], "", pct, {yRange: [0, 1.05], height: 140});
+      const q = [];
+      if (s.running) q.push({label: "running", run: i, values: s.running, colour: colourOf(0, 0)});
+      if (s.waiting) q.push({label: "waiting", run: i, values: s.waiting, colour: colourOf(0, 1)});
+      timeChart(queue, q, "requests", num, {height: 140});
+    }));
   }
 
   // Per-request points: x the scheduled arrival, y the latency (log scale), one series per run and outcome.
