@@ -78,14 +78,21 @@ def simulate_to_run_dir(preset, workload, sim, out, *, started=None, sent_s=None
         cache_config=cache_config_labels(sim.block_size, sim.num_blocks, engine.pool.capacity * sim.block_size,
                                          sim.enable_prefix_caching),
         sim=dataclasses.asdict(sim), simulation=simulation), REASON_DONE)
+    return _write_run(out, preset, run_info, simulation,
+                      (journal_record(r, int(plan.rows[r.rid])) for r in result.requests), samples(result))
+
+
+def _write_run(out, preset, run_info, simulation, records, run_samples) -> dict:
+    """A simulation's run directory, written as a replay writes its own: the preset, run.json, the journal's
+    `records` and the metrics' `run_samples`, then the summary with the simulation's figures, and the run's end."""
     recorder = Recorder(out)
     try:
         recorder.write_preset(preset.resolved_toml())
         recorder.write_run_info(run_info)
-        for r in result.requests:
-            recorder.ended(journal_record(r, int(plan.rows[r.rid])))
-        for sample in samples(result):
-            recorder.sample(sample)
+        for rec in records:
+            recorder.ended(rec)
+        for smp in run_samples:
+            recorder.sample(smp)
         recorder.flush()
         summary = rundir.build_summary(out, write=True)
         summary["simulation"] = simulation
@@ -157,33 +164,20 @@ def write_fleet_run(preset, workload, plan, sim, profile, out, *, started=None, 
         cache_config=cache_config_labels(sim.block_size, sim.num_blocks, capacity * sim.block_size,
                                          sim.enable_prefix_caching),
         sim=dataclasses.asdict(sim), simulation=simulation), REASON_DONE)
-    recorder = Recorder(out)
-    try:
-        recorder.write_preset(preset.resolved_toml())
-        recorder.write_run_info(run_info)
+
+    def records():
         for name, idx, res in zip(names, fleet.members, results):
             for r in res.requests:
                 i = int(idx[r.rid])
                 rec = journal_record(r, int(plan.rows[i]))
                 rec["i"] = i
                 rec[REPLICA] = name
-                recorder.ended(rec)
-        # Samples interleaved by time, as the scrapers of a real fleet write them.
-        tagged = [{**smp, REPLICA: name} for name, res in zip(names, results) for smp in samples(res)]
-        tagged.sort(key=lambda smp: (smp["t"], int(smp[REPLICA])))
-        for smp in tagged:
-            recorder.sample(smp)
-        recorder.flush()
-        summary = rundir.build_summary(out, write=True)
-        summary["simulation"] = simulation
-        summary["exit_code"] = EXIT_LIMITS if summary["limits_broken"] else EXIT_OK
-        summary["reason"] = REASON_DONE
-        rundir.write_summary(out, summary)
-        Events([recorder.event]).emit(EV_RUN_FINISHED, exit_code=summary["exit_code"], reason=REASON_DONE,
-                                      summary=summary)
-    finally:
-        recorder.close()
-    return summary
+                yield rec
+
+    # Samples interleaved by time, as the scrapers of a real fleet write them.
+    tagged = [{**smp, REPLICA: name} for name, res in zip(names, results) for smp in samples(res)]
+    tagged.sort(key=lambda smp: (smp["t"], int(smp[REPLICA])))
+    return _write_run(out, preset, run_info, simulation, records(), tagged)
 
 
 def _as_sent(plan, sent_s):
