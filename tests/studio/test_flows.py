@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -317,6 +318,17 @@ def test_help_and_screens_from_the_keyboard(studio_config):
     asyncio.run(run())
 
 
+@asynccontextmanager
+async def _on_the_replay_screen(studio_config):
+    """A studio at 120x40 on its Replay screen once the first preview is in: (app, pilot, messages seen)."""
+    seen: list = []
+    app = make_app(studio_config)
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
+        await pilot.press("f2")
+        yield app, pilot, seen
+
+
 def _replay_available() -> bool:
     try:
         import burststudio.commands.replay  # noqa: F401
@@ -378,11 +390,7 @@ def test_a_stopped_run_on_the_simulator_says_so_on_every_line(studio_config):
     """Stop says it is stopping until the engine ends (progress keeps coming meanwhile), then every status line
     speaks of the run as it was at its end: the managed simulator stopped with it, the schedule as it was kept."""
     async def run():
-        seen: list = []
-        app = make_app(studio_config)
-        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
-            await pilot.press("f2")
+        async with _on_the_replay_screen(studio_config) as (app, pilot, seen):
             replay = app.replay_screen
             await app.run_action("start_replay")
             await _until(pilot, lambda: "healthy" in str(replay.query_one("#target-state").render())
@@ -405,13 +413,9 @@ def test_a_stopped_run_on_the_simulator_says_so_on_every_line(studio_config):
 
 def test_a_failed_url_line_goes_when_the_url_is_edited(studio_config):
     async def run():
-        seen: list = []
         studio_config.target_kind = "url"
         studio_config.target_url = "http://127.0.0.1:9"
-        app = make_app(studio_config)
-        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
-            await pilot.press("f2")
+        async with _on_the_replay_screen(studio_config) as (app, pilot, seen):
             replay = app.replay_screen
             await app.run_action("start_replay")
             await _until(pilot, lambda: any(isinstance(m, RunFinished) for m in seen), timeout_s=60)
@@ -462,11 +466,7 @@ def test_the_duration_field_reaches_the_engine_and_a_bad_value_shows_beside_it(s
         return argv[argv.index("--duration") + 1]
 
     async def run():
-        seen: list = []
-        app = make_app(studio_config)
-        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-            await _until(pilot, lambda: any(isinstance(m, PreviewComputed) for m in seen))
-            await pilot.press("f2")
+        async with _on_the_replay_screen(studio_config) as (app, pilot, seen):
             replay = app.replay_screen
             field = replay.query_one("#duration")
             error = replay.query_one("#duration-error")
